@@ -1,0 +1,11 @@
+export * from './errors.ts';
+export * from './encoding.ts';
+export * from './keys.ts';
+export * from './secret.ts';
+export * from './messages.ts';
+export * from './identity.ts';
+export * from './hello.ts';
+export * from './client-side.ts';
+export * from './server-side.ts';
+export * from './handshake-table.ts';
+export { parseJsonText } from './schema.ts';

@@ -1,0 +1,226 @@
+/**
+ * The server's half of the handshake as pure functions: M1 -> M2 with the
+ * state to keep, then M3 -> the accepted registration and its M4.
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import { cpaceShare } from './cpace.ts';
+import { fromB64u, toB64u } from './encoding.ts';
+import { ProtocolError } from './errors.ts';
+import type { ServerIdentity } from './identity.ts';
+import { keyFingerprint, signWith, verifyWith } from './keys.ts';
+import { MAX_SHARES, parseClientDetails } from './messages.ts';
+import type { ClientDetails, M1, M2, M3, M4, SeenAs, ServerResult } from './messages.ts';
+import type { Prs } from './secret.ts';
+import {
+  CTX_CLIENT,
+  CTX_CREDENTIAL,
+  CTX_SERVER,
+  confirmationTag,
+  credentialBytes,
+  deriveSessionKeys,
+  generatorFor,
+  m1Bytes,
+  m2CoreBytes,
+  m2SignedBytes,
+  openJson,
+  sealJson,
+  shareIsk,
+  tagsEqual,
+  transcriptHash,
+} from './session.ts';
+import type { SessionKeys } from './session.ts';
+import { generateEphemeral, randomScalar, scalarMultVfy } from './x25519.ts';
+
+/** An active secret as the server holds it: an id and its PRS. */
+export interface ActiveSecret {
+  readonly id: string;
+  readonly prs: Prs;
+}
+
+/** How long a handshake may stay open between M2 and M3. */
+export const HANDSHAKE_TTL_MS = 60_000;
+
+/** What the server keeps between M2 and M3. */
+export interface PendingHandshake {
+  readonly hsId: string;
+  readonly expiresAt: number;
+  readonly th: Buffer;
+  readonly seenAs: SeenAs;
+  readonly secretRequired: boolean;
+  /** Per share, in the order sent; one entry with no secret when none is required. */
+  readonly candidates: readonly { readonly secretId: string | null; readonly keys: SessionKeys }[];
+}
+
+export interface StartContext {
+  readonly identity: ServerIdentity;
+  readonly seenAs: SeenAs;
+  readonly secretRequired: boolean;
+  readonly secrets: readonly ActiveSecret[];
+  readonly now: number;
+  readonly ttlMs?: number;
+}
+
+function shuffled<T>(items: readonly T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
+/** Answers M1 with M2: one CPace share per active secret, in random order. */
+export function answerStart(m1: M1, ctx: StartContext): { m2: M2; pending: PendingHandshake } {
+  const { identity } = ctx;
+  if (m1.serverId !== identity.serverId) {
+    throw new ProtocolError('wrong_server', 'this registration is addressed to another server');
+  }
+  if (ctx.secretRequired && m1.Ya === undefined) {
+    throw new ProtocolError(
+      'secret_required',
+      `an authorization secret is required for ${ctx.seenAs} clients`,
+    );
+  }
+  if (ctx.secretRequired && ctx.secrets.length === 0) {
+    throw new ProtocolError(
+      'no_active_secrets',
+      'the server requires a secret but has no active secret; ask its administrator',
+    );
+  }
+  if (ctx.secrets.length > MAX_SHARES) {
+    throw new ProtocolError('too_many_shares', `at most ${MAX_SHARES} secrets may be active`);
+  }
+  const sid = fromB64u(m1.sid, 'M1.sid', 16);
+  const cEph = fromB64u(m1.cEph, 'M1.cEph', 32);
+  const eph = generateEphemeral();
+  const dhe = scalarMultVfy(eph.secret, cEph);
+  if (!dhe) throw new ProtocolError('low_order_point', 'M1.cEph is not a usable public key');
+
+  const secrets = ctx.secretRequired ? shuffled(ctx.secrets) : [];
+  const ya = m1.Ya === undefined ? null : fromB64u(m1.Ya, 'M1.Ya', 32);
+  const shares = secrets.map((secret) => {
+    const g = generatorFor(secret.prs, identity.serverIdBytes, sid);
+    for (;;) {
+      const yb = randomScalar();
+      const Yb = cpaceShare(yb, g);
+      if (!Yb) continue;
+      const k = scalarMultVfy(yb, ya as Buffer);
+      if (!k) throw new ProtocolError('low_order_point', 'M1.Ya is not a usable CPace share');
+      return { secretId: secret.id, Yb, isk: shareIsk(sid, k, ya as Buffer, Yb) };
+    }
+  });
+
+  const core = {
+    v: 1 as const,
+    hsId: toB64u(randomBytes(16)),
+    serverKey: identity.serverKey,
+    sEph: toB64u(eph.public),
+    seenAs: ctx.seenAs,
+    secretRequired: ctx.secretRequired,
+    shares: shares.map((s) => ({ Yb: toB64u(s.Yb) })),
+  };
+  const th = transcriptOf(m1, core);
+  const candidates = ctx.secretRequired
+    ? shares.map((s) => ({ secretId: s.secretId, keys: deriveSessionKeys(dhe, s.isk, th) }))
+    : [{ secretId: null, keys: deriveSessionKeys(dhe, Buffer.alloc(0), th) }];
+  const signedShares = ctx.secretRequired
+    ? core.shares.map((s, i) => ({
+        Yb: s.Yb,
+        tagB: toB64u(confirmationTag((candidates[i] as { keys: SessionKeys }).keys.macB, th)),
+      }))
+    : [];
+  const m2: M2 = {
+    ...core,
+    shares: signedShares,
+    sig: toB64u(signWith(identity.key.privateKey, CTX_SERVER, m2SignedBytes(th, signedShares))),
+  };
+  const pending: PendingHandshake = {
+    hsId: core.hsId,
+    expiresAt: ctx.now + (ctx.ttlMs ?? HANDSHAKE_TTL_MS),
+    th,
+    seenAs: ctx.seenAs,
+    secretRequired: ctx.secretRequired,
+    candidates,
+  };
+  return { m2, pending };
+}
+
+function transcriptOf(m1: M1, core: Parameters<typeof m2CoreBytes>[0]): Buffer {
+  return transcriptHash(m1Bytes(m1), m2CoreBytes(core));
+}
+
+/** A verified M3: who the client is, which secret it proved, and how to answer. */
+export interface AcceptedRegistration {
+  readonly details: ClientDetails;
+  readonly clientKeyFingerprint: Buffer;
+  readonly secretId: string | null;
+  readonly seenAs: SeenAs;
+  /** M4 for a completed registration. */
+  respond(record: { clientId: string; registeredAt: string }): M4;
+  /** M4 for a verify-only handshake (the agent's check). */
+  respondVerified(): M4;
+}
+
+/**
+ * Checks M3 against the pending handshake: the chosen share's tagA (in
+ * constant time), the payload's integrity and the client's proof of
+ * possession of its key.
+ */
+export function answerFinish(
+  pending: PendingHandshake,
+  m3: M3,
+  identity: ServerIdentity,
+): AcceptedRegistration {
+  if (m3.hsId !== pending.hsId)
+    throw new ProtocolError('handshake_unknown', 'M3 belongs to another handshake');
+  if (pending.secretRequired !== (m3.share !== undefined)) {
+    throw new ProtocolError(
+      'bad_request',
+      pending.secretRequired
+        ? 'M3 must name the matching share'
+        : 'M3 names a share but no secret was required',
+    );
+  }
+  const candidate = pending.candidates[m3.share ?? 0];
+  if (!candidate) throw new ProtocolError('bad_proof', 'M3 names a share that was not offered');
+  const { keys } = candidate;
+  if (!tagsEqual(fromB64u(m3.tagA, 'M3.tagA', 32), confirmationTag(keys.macA, pending.th))) {
+    throw new ProtocolError(
+      pending.secretRequired ? 'invalid_secret' : 'bad_proof',
+      'the client confirmation tag does not verify',
+    );
+  }
+  const details = parseClientDetails(openJson(keys.kC2S, pending.th, m3, 'M3'));
+  const clientKeyRaw = fromB64u(details.clientKey, 'registration.clientKey', 32);
+  if (
+    !verifyWith(clientKeyRaw, CTX_CLIENT, pending.th, fromB64u(details.pop, 'registration.pop', 64))
+  ) {
+    throw new ProtocolError('bad_proof', 'the client did not prove possession of its key');
+  }
+  const fingerprint = keyFingerprint(clientKeyRaw);
+  const seal = (result: ServerResult): M4 => ({
+    v: 1,
+    ...sealJson(keys.kS2C, pending.th, result),
+  });
+  return {
+    details,
+    clientKeyFingerprint: fingerprint,
+    secretId: candidate.secretId,
+    seenAs: pending.seenAs,
+    respond: ({ clientId, registeredAt }) => {
+      const credential = signWith(
+        identity.key.privateKey,
+        CTX_CREDENTIAL,
+        credentialBytes(clientId, fingerprint, identity.serverId, registeredAt),
+      );
+      return seal({
+        kind: 'registered',
+        clientId,
+        serverId: identity.serverId,
+        registeredAt,
+        credential: toB64u(credential),
+      });
+    },
+    respondVerified: () => seal({ kind: 'verified', serverId: identity.serverId }),
+  };
+}
