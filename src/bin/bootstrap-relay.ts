@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
+import { createProcessDeps } from '../common/cli.ts';
+import { runRelayCli } from '../relay/cli.ts';
 
-await yargs(hideBin(process.argv)).scriptName('bootstrap-relay').strict().help().parseAsync();
+process.exitCode = await runRelayCli(process.argv.slice(2), createProcessDeps());

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
+import { createProcessDeps } from '../common/cli.ts';
+import { runServerCli } from '../server/cli.ts';
 
-await yargs(hideBin(process.argv)).scriptName('bootstrap-server').strict().help().parseAsync();
+process.exitCode = await runServerCli(process.argv.slice(2), createProcessDeps());

@@ -30,6 +30,10 @@ export function expectShape(
     throw new ProtocolError('bad_request', `${what} must be a JSON object`);
   }
   const obj = value as Json;
+  // An unknown version is reported as such, whatever else the message lacks.
+  if (required.includes('v') && Object.hasOwn(obj, 'v') && obj.v !== 1) {
+    throw new ProtocolError('unsupported_version', `${what} uses an unsupported protocol version`);
+  }
   for (const key of required) {
     if (!Object.hasOwn(obj, key)) throw new ProtocolError('bad_request', `${what} lacks ${key}`);
   }

@@ -1,0 +1,217 @@
+/**
+ * The relay's HTTP surface. Clients: `/v1/servers/{id}/hello`,
+ * `.../register/start`, `.../register/finish`, `.../status`. Servers, with
+ * their tunnel token: `POST /v1/tunnel/{id}/poll` (long poll for client
+ * requests) and `POST /v1/tunnel/{id}/reply`. The relay passes bodies
+ * through unchanged and adds only the client's address.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import {
+  HttpError,
+  parseJsonBody,
+  readBody,
+  remoteAddressOf,
+  sendError,
+  sendJson,
+} from '../common/http.ts';
+import type { Logger } from '../common/log.ts';
+import type { RelayQueues, ReplyPayload } from './queue.ts';
+import type { ServerRegistry } from './registry.ts';
+
+export interface RelayOptions {
+  /** How long a client request waits for the server's answer. */
+  readonly requestTimeoutMs: number;
+  /** How long a server poll waits for client requests. */
+  readonly pollWaitMs: number;
+  /** A server is online while polling, and this long after its last poll. */
+  readonly onlineGraceMs: number;
+  /** Most requests handed to one poll. */
+  readonly pollBatch: number;
+}
+
+export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
+  requestTimeoutMs: 30_000,
+  pollWaitMs: 25_000,
+  onlineGraceMs: 35_000,
+  pollBatch: 64,
+};
+
+export interface RelayDeps {
+  readonly registry: ServerRegistry;
+  readonly queues: RelayQueues;
+  readonly log: Logger;
+  readonly options: RelayOptions;
+}
+
+const CLIENT_ROUTE =
+  /^\/v1\/servers\/([A-Za-z0-9_-]{22})\/(hello|register\/start|register\/finish|status)$/;
+const TUNNEL_ROUTE = /^\/v1\/tunnel\/([A-Za-z0-9_-]{22})\/(poll|reply)$/;
+
+function bearer(req: IncomingMessage): string {
+  const header = req.headers.authorization ?? '';
+  return header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+}
+
+/** Builds the relay's request listener; it does not listen. */
+export function createRelayApp(deps: RelayDeps): RequestListener {
+  const { registry, queues, log, options } = deps;
+
+  async function client(
+    req: IncomingMessage,
+    res: ServerResponse,
+    serverId: string,
+    route: string,
+  ): Promise<void> {
+    if (!registry.has(serverId))
+      throw new HttpError(404, 'unknown_server', 'this relay does not know that server id');
+    if (route === 'status') {
+      if (req.method !== 'GET') throw new HttpError(405, 'method_not_allowed', 'use GET');
+      sendJson(res, 200, { online: queues.isOnline(serverId, options.onlineGraceMs) });
+      return;
+    }
+    const kind = route === 'hello' ? 'hello' : route === 'register/start' ? 'start' : 'finish';
+    const method = kind === 'hello' ? 'GET' : 'POST';
+    if (req.method !== method) throw new HttpError(405, 'method_not_allowed', `use ${method}`);
+    const body = kind === 'hello' ? '' : (await readBody(req)).toString('utf8');
+    if (!queues.isOnline(serverId, options.onlineGraceMs)) {
+      throw new HttpError(503, 'server_offline', 'the server is not connected to the relay', {
+        'retry-after': '10',
+      });
+    }
+    const id = randomUUID();
+    const source = remoteAddressOf(req);
+    let timer: NodeJS.Timeout | undefined;
+    const answered = new Promise<ReplyPayload | null>((resolve) => {
+      const accepted = queues.submit(serverId, { id, kind, body, source }, resolve);
+      if (!accepted) {
+        resolve(null);
+        return;
+      }
+      timer = setTimeout(() => {
+        if (queues.cancel(serverId, id))
+          resolve({
+            status: 504,
+            body: JSON.stringify({
+              error: { code: 'relay_timeout', message: 'the server did not answer in time' },
+            }),
+          });
+      }, options.requestTimeoutMs);
+      res.on('close', () => {
+        if (!res.writableFinished && queues.cancel(serverId, id)) resolve(null);
+      });
+    });
+    const reply = await answered;
+    clearTimeout(timer);
+    if (res.destroyed) return;
+    if (!reply) {
+      if (timer === undefined)
+        throw new HttpError(503, 'relay_busy', 'the relay is holding too many requests', {
+          'retry-after': '2',
+        });
+      return;
+    }
+    res.writeHead(reply.status, {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      ...(reply.retryAfter ? { 'retry-after': reply.retryAfter } : {}),
+    });
+    res.end(reply.body);
+  }
+
+  async function tunnel(
+    req: IncomingMessage,
+    res: ServerResponse,
+    serverId: string,
+    route: string,
+  ): Promise<void> {
+    if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST');
+    if (!registry.verify(serverId, bearer(req))) {
+      log.warn('tunnel.unauthorized', { serverId, source: remoteAddressOf(req) });
+      throw new HttpError(401, 'unauthorized', 'the tunnel token is not valid for this server');
+    }
+    if (route === 'poll') {
+      req.resume();
+      // Headers go out at once so the server knows its tunnel is up while it waits.
+      res.writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        'cache-control': 'no-store',
+      });
+      res.flushHeaders();
+      let withdraw = (): void => undefined;
+      const items = await new Promise<unknown[]>((resolve) => {
+        const timer = setTimeout(() => {
+          withdraw();
+          resolve([]);
+        }, options.pollWaitMs);
+        withdraw = queues.poll(serverId, options.pollBatch, (delivered) => {
+          clearTimeout(timer);
+          resolve(delivered);
+        });
+        res.on('close', () => {
+          clearTimeout(timer);
+          withdraw();
+        });
+      });
+      if (res.destroyed) {
+        // The server went away with requests in hand: they time out as 504.
+        return;
+      }
+      res.end(JSON.stringify({ requests: items }));
+      return;
+    }
+    const replies = parseReplies(parseJsonBody(await readBody(req, 1024 * 1024)));
+    let unknown = 0;
+    for (const r of replies) if (!queues.reply(serverId, r.id, r)) unknown += 1;
+    sendJson(res, 200, { accepted: replies.length - unknown, unknown });
+  }
+
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?')[0] as string;
+    const clientMatch = CLIENT_ROUTE.exec(path);
+    const tunnelMatch = clientMatch ? null : TUNNEL_ROUTE.exec(path);
+    const work = clientMatch
+      ? client(req, res, clientMatch[1] as string, clientMatch[2] as string)
+      : tunnelMatch
+        ? tunnel(req, res, tunnelMatch[1] as string, tunnelMatch[2] as string)
+        : Promise.reject(new HttpError(404, 'not_found', 'no such endpoint'));
+    work.catch((err: unknown) => {
+      if (err instanceof HttpError) {
+        sendError(res, err);
+        return;
+      }
+      log.error('relay.bug', { err, path });
+      sendError(res, new HttpError(500, 'internal', 'the relay failed; see its log'));
+    });
+  };
+}
+
+function parseReplies(value: unknown): (ReplyPayload & { id: string })[] {
+  const list = (value as { replies?: unknown } | null)?.replies;
+  if (!Array.isArray(list) || list.length > 1000)
+    throw new HttpError(400, 'bad_request', 'expected {replies: [...]} with at most 1000 entries');
+  return list.map((r: unknown) => {
+    const o = r as { id?: unknown; status?: unknown; body?: unknown; retryAfter?: unknown } | null;
+    if (
+      typeof o !== 'object' ||
+      o === null ||
+      typeof o.id !== 'string' ||
+      typeof o.status !== 'number' ||
+      !Number.isInteger(o.status) ||
+      o.status < 200 ||
+      o.status > 599 ||
+      typeof o.body !== 'string' ||
+      (o.retryAfter !== undefined &&
+        (typeof o.retryAfter !== 'string' || !/^\d{1,6}$/.test(o.retryAfter)))
+    ) {
+      throw new HttpError(
+        400,
+        'bad_request',
+        'each reply needs id, an HTTP status, a string body and an optional numeric retryAfter',
+      );
+    }
+    return o.retryAfter === undefined
+      ? { id: o.id, status: o.status, body: o.body }
+      : { id: o.id, status: o.status, body: o.body, retryAfter: o.retryAfter };
+  });
+}

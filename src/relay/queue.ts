@@ -1,0 +1,151 @@
+/**
+ * Per-server store-and-forward state of the relay: client requests wait in
+ * a bounded queue until a server poll takes them, then until the server's
+ * reply or the deadline. Pure bookkeeping: no sockets here.
+ */
+export interface RelayItem {
+  readonly id: string;
+  readonly kind: string;
+  readonly body: string;
+  readonly source: string;
+}
+
+export interface ReplyPayload {
+  readonly status: number;
+  readonly body: string;
+  readonly retryAfter?: string;
+}
+
+interface Waiting {
+  readonly item: RelayItem;
+  readonly bytes: number;
+  readonly complete: (reply: ReplyPayload | null) => void;
+}
+
+export interface QueueLimits {
+  /** Requests held at once, queued or handed to the server, across all servers. */
+  readonly maxItems: number;
+  /** Bytes of request bodies held at once. */
+  readonly maxBytes: number;
+}
+
+type Poller = (items: RelayItem[]) => void;
+
+class ServerLane {
+  readonly queue: Waiting[] = [];
+  readonly inflight = new Map<string, Waiting>();
+  readonly pollers: Poller[] = [];
+  lastSeen = -Infinity;
+}
+
+export class RelayQueues {
+  readonly #lanes = new Map<string, ServerLane>();
+  readonly #limits: QueueLimits;
+  readonly #now: () => number;
+  #items = 0;
+  #bytes = 0;
+
+  constructor(limits: QueueLimits, now: () => number) {
+    this.#limits = limits;
+    this.#now = now;
+  }
+
+  get held(): { items: number; bytes: number } {
+    return { items: this.#items, bytes: this.#bytes };
+  }
+
+  #lane(serverId: string): ServerLane {
+    let lane = this.#lanes.get(serverId);
+    if (!lane) {
+      lane = new ServerLane();
+      this.#lanes.set(serverId, lane);
+    }
+    return lane;
+  }
+
+  /** Online: a poll is waiting now, or one ended within `graceMs`. */
+  isOnline(serverId: string, graceMs: number): boolean {
+    const lane = this.#lanes.get(serverId);
+    return !!lane && (lane.pollers.length > 0 || this.#now() - lane.lastSeen <= graceMs);
+  }
+
+  /**
+   * Holds a client request. Returns false when the limits are reached; else
+   * `complete` is called exactly once: with the reply, or null if cancelled.
+   */
+  submit(
+    serverId: string,
+    item: RelayItem,
+    complete: (reply: ReplyPayload | null) => void,
+  ): boolean {
+    const bytes = item.body.length;
+    if (this.#items + 1 > this.#limits.maxItems || this.#bytes + bytes > this.#limits.maxBytes)
+      return false;
+    this.#items += 1;
+    this.#bytes += bytes;
+    const lane = this.#lane(serverId);
+    const waiting: Waiting = { item, bytes, complete };
+    const poller = lane.pollers.shift();
+    if (poller) {
+      lane.inflight.set(item.id, waiting);
+      poller([item]);
+    } else {
+      lane.queue.push(waiting);
+    }
+    return true;
+  }
+
+  /** Gives up on a request (timeout or client gone); true if it was still held. */
+  cancel(serverId: string, id: string): boolean {
+    const lane = this.#lanes.get(serverId);
+    if (!lane) return false;
+    const inflight = lane.inflight.get(id);
+    if (inflight) {
+      lane.inflight.delete(id);
+      this.#release(inflight);
+      return true;
+    }
+    const index = lane.queue.findIndex((w) => w.item.id === id);
+    if (index < 0) return false;
+    const [w] = lane.queue.splice(index, 1);
+    this.#release(w as Waiting);
+    return true;
+  }
+
+  /**
+   * A server poll: takes up to `max` queued requests now, or registers to
+   * receive the next ones. Returns a function that withdraws the poll.
+   */
+  poll(serverId: string, max: number, deliver: Poller): () => void {
+    const lane = this.#lane(serverId);
+    lane.lastSeen = this.#now();
+    if (lane.queue.length > 0) {
+      const taken = lane.queue.splice(0, max);
+      for (const w of taken) lane.inflight.set(w.item.id, w);
+      deliver(taken.map((w) => w.item));
+      return () => undefined;
+    }
+    lane.pollers.push(deliver);
+    return () => {
+      const i = lane.pollers.indexOf(deliver);
+      if (i >= 0) lane.pollers.splice(i, 1);
+      lane.lastSeen = this.#now();
+    };
+  }
+
+  /** The server's reply to a request it took; false if unknown (late or forged). */
+  reply(serverId: string, id: string, reply: ReplyPayload): boolean {
+    const lane = this.#lanes.get(serverId);
+    const w = lane?.inflight.get(id);
+    if (!lane || !w) return false;
+    lane.inflight.delete(id);
+    this.#release(w);
+    w.complete(reply);
+    return true;
+  }
+
+  #release(w: Waiting): void {
+    this.#items -= 1;
+    this.#bytes -= w.bytes;
+  }
+}

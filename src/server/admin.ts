@@ -1,0 +1,190 @@
+/**
+ * Client Authorization administration: one implementation behind the
+ * command line and the admin HTTP API. Secrets arrive as `Secret` objects
+ * and leave only as PRS in the store.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { UserError } from '../common/errors.ts';
+import {
+  MAX_SHARES,
+  Secret,
+  derivePrs,
+  generateSecretText,
+  secretWeaknesses,
+} from '../protocol/index.ts';
+import type { DataDir } from './data-dir.ts';
+import { readMode } from './data-dir.ts';
+import { AUTH_MODES } from './store.ts';
+import type { AuthMode, ClientRow, SecretRow } from './store.ts';
+
+export interface Settings {
+  readonly serverId: string;
+  readonly pin: string;
+  readonly mode: AuthMode;
+  readonly secrets: readonly SecretRow[];
+  readonly maxSecrets: number;
+  readonly clients: { readonly total: number; readonly active: number };
+  readonly kdf: DataDir['kdf'];
+}
+
+/** Who made an administrative change, for the audit log. */
+export interface Actor {
+  readonly via: 'cli' | 'api';
+  readonly source?: string;
+}
+
+export function showSettings(dd: DataDir): Settings {
+  return {
+    serverId: dd.identity.serverId,
+    pin: dd.identity.pin,
+    mode: readMode(dd.store),
+    secrets: dd.store.listSecrets(),
+    maxSecrets: MAX_SHARES,
+    clients: dd.store.countClients(),
+    kdf: dd.kdf,
+  };
+}
+
+export function parseMode(value: string): AuthMode {
+  if (!(AUTH_MODES as readonly string[]).includes(value)) {
+    throw new UserError('bad_mode', `unknown mode ${JSON.stringify(value)}`, {
+      hint: 'use one of: none, internet, all',
+    });
+  }
+  return value as AuthMode;
+}
+
+export function setMode(dd: DataDir, mode: AuthMode, actor: Actor, now: Date): void {
+  dd.store.setSetting('mode', mode);
+  dd.store.audit(
+    {
+      event: 'admin.mode',
+      route: actor.via,
+      source: actor.source,
+      outcome: 'changed',
+      reason: mode,
+    },
+    now.toISOString(),
+  );
+}
+
+export interface AddSecretInput {
+  /** The secret; omitted when one is to be generated. */
+  readonly secret?: Secret;
+  readonly label?: string;
+  readonly allowWeak?: boolean;
+}
+
+export interface AddedSecret {
+  readonly id: string;
+  readonly label: string;
+  readonly weak: boolean;
+  /** Only for a generated secret: shown once, never stored. */
+  readonly generated?: string;
+}
+
+/** Labels are free text for people; keep them printable and short. */
+function cleanLabel(label: string | undefined): string {
+  const text = (label ?? '').replace(/[\p{Cc}\p{Cf}]/gu, ' ').trim();
+  if (text.length > 80) throw new UserError('bad_label', 'labels are limited to 80 characters');
+  return text;
+}
+
+/**
+ * Adds a secret: refuses a weak one unless `allowWeak`, a 17th active one,
+ * and one that is already active. Only its PRS is stored.
+ */
+export async function addSecret(
+  dd: DataDir,
+  input: AddSecretInput,
+  actor: Actor,
+  now: Date,
+): Promise<AddedSecret> {
+  const label = cleanLabel(input.label);
+  const generated = input.secret ? undefined : generateSecretText();
+  const secret = input.secret ?? Secret.from(generated as string);
+  const weaknesses = secretWeaknesses(secret);
+  const weak = weaknesses.length > 0;
+  if (weak && !input.allowWeak) {
+    throw new UserError(
+      'weak_secret',
+      `the secret is too weak: it needs ${weaknesses.join(', ')}`,
+      {
+        hint: 'choose a stronger secret, use --generate, or insist with --allow-weak',
+      },
+    );
+  }
+  if (dd.store.listSecrets().length >= MAX_SHARES) {
+    throw new UserError('too_many_secrets', `${MAX_SHARES} secrets are already active`, {
+      hint: 'remove one before adding another',
+    });
+  }
+  const prs = await derivePrs(secret, dd.identity.serverIdBytes, dd.kdf);
+  const duplicate = dd.store
+    .activeSecretsWithPrs()
+    .find((s) => s.prs.length === 32 && timingSafeEqual(s.prs, prs.use()));
+  if (duplicate) {
+    throw new UserError('duplicate_secret', `this secret is already active as ${duplicate.id}`, {
+      hint: 'each active secret must be different',
+    });
+  }
+  const id = `sec_${randomBytes(5).toString('hex')}`;
+  if (
+    !dd.store.addSecret(
+      { id, label, prs: prs.use(), weak, createdAt: now.toISOString() },
+      MAX_SHARES,
+    )
+  ) {
+    throw new UserError('too_many_secrets', `${MAX_SHARES} secrets are already active`, {
+      hint: 'remove one before adding another',
+    });
+  }
+  prs.wipe();
+  dd.store.audit(
+    {
+      event: 'admin.secret.add',
+      route: actor.via,
+      source: actor.source,
+      outcome: weak ? 'added-weak' : 'added',
+      secretId: id,
+      reason: generated ? 'generated' : undefined,
+    },
+    now.toISOString(),
+  );
+  return generated ? { id, label, weak, generated } : { id, label, weak };
+}
+
+export function removeSecret(dd: DataDir, id: string, actor: Actor, now: Date): void {
+  if (!dd.store.removeSecret(id, now.toISOString())) {
+    throw new UserError('unknown_secret', `no active secret has the id ${JSON.stringify(id)}`, {
+      hint: 'list them with: bootstrap-server auth secret list',
+    });
+  }
+  dd.store.audit(
+    {
+      event: 'admin.secret.remove',
+      route: actor.via,
+      source: actor.source,
+      outcome: 'removed',
+      secretId: id,
+    },
+    now.toISOString(),
+  );
+}
+
+export function listClients(dd: DataDir, limit?: number): ClientRow[] {
+  return dd.store.listClients(limit);
+}
+
+/** The agent's `client-bootstrap.json` for this server. */
+export function clientConfig(
+  dd: DataDir,
+  urls: { serverUrl?: string; relayUrl?: string },
+): Record<string, string> {
+  const config: Record<string, string> = {};
+  if (urls.serverUrl) config.server = urls.serverUrl;
+  if (urls.relayUrl) config.relay = urls.relayUrl;
+  config.serverId = dd.identity.serverId;
+  config.serverPin = dd.identity.pin;
+  return config;
+}

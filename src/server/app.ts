@@ -1,0 +1,179 @@
+/**
+ * The server's two HTTP surfaces, built without listening: the
+ * registration listener (`/v1/...`) and the admin listener (`/admin/v1/...`,
+ * bearer admin token).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { UserError } from '../common/errors.ts';
+import {
+  HttpError,
+  parseJsonBody,
+  readBody,
+  remoteAddressOf,
+  sendError,
+  sendJson,
+} from '../common/http.ts';
+import type { Logger } from '../common/log.ts';
+import { Secret } from '../protocol/index.ts';
+import {
+  addSecret,
+  clientConfig,
+  listClients,
+  parseMode,
+  removeSecret,
+  setMode,
+  showSettings,
+} from './admin.ts';
+import type { DataDir } from './data-dir.ts';
+import type { MessageKind, createRegistrationService } from './registration.ts';
+
+export interface ServerAppDeps {
+  readonly dd: DataDir;
+  readonly service: ReturnType<typeof createRegistrationService>;
+  readonly log: Logger;
+  readonly now: () => number;
+  /** URLs for client-config over the API. */
+  readonly urls: () => { serverUrl?: string; relayUrl?: string };
+}
+
+const ROUTES: Record<string, { method: string; kind: MessageKind }> = {
+  '/v1/hello': { method: 'GET', kind: 'hello' },
+  '/v1/register/start': { method: 'POST', kind: 'start' },
+  '/v1/register/finish': { method: 'POST', kind: 'finish' },
+};
+
+function guard(res: ServerResponse, log: Logger, work: Promise<void>): void {
+  work.catch((err: unknown) => {
+    if (err instanceof HttpError) return sendError(res, err);
+    if (err instanceof UserError)
+      return sendError(res, new HttpError(STATUS_OF_ADMIN[err.code] ?? 400, err.code, err.message));
+    log.error('server.bug', { err });
+    sendError(res, new HttpError(500, 'internal', 'the server failed; see its log'));
+  });
+}
+
+const STATUS_OF_ADMIN: Record<string, number> = {
+  weak_secret: 422,
+  too_many_secrets: 409,
+  duplicate_secret: 409,
+  unknown_secret: 404,
+  bad_mode: 400,
+  bad_label: 400,
+};
+
+/** The registration listener: direct clients. */
+export function createRegistrationApp(deps: ServerAppDeps): RequestListener {
+  return (req, res) => {
+    guard(
+      res,
+      deps.log,
+      (async () => {
+        const path = (req.url ?? '/').split('?')[0] as string;
+        const route = ROUTES[path];
+        if (!route) throw new HttpError(404, 'not_found', 'no such endpoint');
+        if (req.method !== route.method)
+          throw new HttpError(405, 'method_not_allowed', `use ${route.method}`);
+        const body = route.method === 'POST' ? parseJsonBody(await readBody(req)) : null;
+        const reply = deps.service.handle(route.kind, body, {
+          route: 'direct',
+          source: remoteAddressOf(req),
+        });
+        sendJson(res, reply.status, reply.body, reply.headers);
+      })(),
+    );
+  };
+}
+
+function tokenMatches(presented: string, expected: string): boolean {
+  const a = createHash('sha256').update(presented).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+/** The admin API listener. */
+export function createAdminApp(deps: ServerAppDeps): RequestListener {
+  const { dd } = deps;
+  const now = (): Date => new Date(deps.now());
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const path = url.pathname;
+    const source = remoteAddressOf(req);
+    if (!path.startsWith('/admin/v1/')) throw new HttpError(404, 'not_found', 'no such endpoint');
+    const header = req.headers.authorization ?? '';
+    if (!header.startsWith('Bearer ') || !tokenMatches(header.slice(7).trim(), dd.adminToken)) {
+      dd.store.audit(
+        { event: 'admin.auth', route: 'api', source, outcome: 'refused', reason: 'unauthorized' },
+        now().toISOString(),
+      );
+      deps.log.warn('admin.unauthorized', { source, path });
+      throw new HttpError(401, 'unauthorized', 'a valid admin token is required', {
+        'www-authenticate': 'Bearer',
+      });
+    }
+    const actor = { via: 'api' as const, source };
+    const key = `${req.method ?? ''} ${path}`;
+    const secretMatch = /^\/admin\/v1\/secrets\/([A-Za-z0-9_-]{1,40})$/.exec(path);
+    if (key === 'GET /admin/v1/settings') return sendJson(res, 200, showSettings(dd));
+    if (key === 'PUT /admin/v1/mode') {
+      const body = parseJsonBody(await readBody(req)) as { mode?: unknown };
+      setMode(dd, parseMode(typeof body?.mode === 'string' ? body.mode : ''), actor, now());
+      return sendJson(res, 200, showSettings(dd));
+    }
+    if (key === 'GET /admin/v1/secrets') return sendJson(res, 200, dd.store.listSecrets());
+    if (key === 'POST /admin/v1/secrets') {
+      const body = parseJsonBody(await readBody(req)) as {
+        secret?: unknown;
+        label?: unknown;
+        generate?: unknown;
+        allowWeak?: unknown;
+      } | null;
+      if (typeof body !== 'object' || body === null)
+        throw new HttpError(400, 'bad_request', 'expected a JSON object');
+      const generate = body.generate === true;
+      if (!generate && typeof body.secret !== 'string')
+        throw new HttpError(400, 'bad_request', 'give a secret, or generate: true');
+      if (body.label !== undefined && typeof body.label !== 'string')
+        throw new HttpError(400, 'bad_request', 'label must be text');
+      const added = await addSecret(
+        dd,
+        {
+          ...(generate ? {} : { secret: Secret.from(body.secret as string) }),
+          label: body.label,
+          allowWeak: body.allowWeak === true,
+        },
+        actor,
+        now(),
+      );
+      return sendJson(
+        res,
+        201,
+        added.generated ? { ...added, secret: added.generated, generated: true } : added,
+      );
+    }
+    if (secretMatch && req.method === 'DELETE') {
+      removeSecret(dd, secretMatch[1] as string, actor, now());
+      return sendJson(res, 200, { removed: secretMatch[1] });
+    }
+    if (key === 'GET /admin/v1/clients') {
+      const limit = Math.min(
+        10_000,
+        Math.max(1, Number(url.searchParams.get('limit') ?? '1000') || 1000),
+      );
+      return sendJson(res, 200, listClients(dd, limit));
+    }
+    if (key === 'GET /admin/v1/audit') {
+      const limit = Math.min(
+        1_000,
+        Math.max(1, Number(url.searchParams.get('limit') ?? '50') || 50),
+      );
+      return sendJson(res, 200, dd.store.listAudit(limit));
+    }
+    if (key === 'GET /admin/v1/client-config')
+      return sendJson(res, 200, clientConfig(dd, deps.urls()));
+    throw new HttpError(404, 'not_found', 'no such endpoint');
+  }
+
+  return (req, res) => guard(res, deps.log, route(req, res));
+}

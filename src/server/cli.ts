@@ -1,0 +1,368 @@
+/** The `bootstrap-server` command line: `run(argv, deps) -> exit code`. */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import yargs from 'yargs';
+import type { Argv } from 'yargs';
+import type { CliDeps } from '../common/cli.ts';
+import { runGuarded, usageFailure } from '../common/cli.ts';
+import { UserError } from '../common/errors.ts';
+import { parseListen } from '../common/http.ts';
+import { LOG_LEVELS } from '../common/log.ts';
+import type { LogLevel } from '../common/log.ts';
+import { promptMasked, readAllLimited } from '../common/prompt.ts';
+import { Secret } from '../protocol/index.ts';
+import {
+  addSecret,
+  clientConfig,
+  listClients,
+  parseMode,
+  removeSecret,
+  setMode,
+  showSettings,
+} from './admin.ts';
+import { openDataDir } from './data-dir.ts';
+import type { DataDir } from './data-dir.ts';
+import { runServer } from './main.ts';
+
+const PROGRAM = 'bootstrap-server';
+
+/** The per-OS default data directory. */
+export function defaultServerDataDir(env: CliDeps['env']): string {
+  if (process.platform === 'win32')
+    return join(env.ProgramData ?? 'C:\\ProgramData', 'BootstrapServer');
+  if (process.getuid?.() === 0) return '/var/lib/bootstrap-server';
+  return join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'bootstrap-server');
+}
+
+interface Common {
+  dataDir: string;
+  kdfLogN?: number;
+  json?: boolean;
+}
+
+async function readNewSecret(deps: CliDeps): Promise<Secret> {
+  if (deps.stdin.isTTY) {
+    const first = await promptMasked(deps.stdin, deps.stderr, 'Auth Secret: ');
+    const second = await promptMasked(deps.stdin, deps.stderr, 'Repeat it: ');
+    if (first !== second)
+      throw new UserError('mismatch', 'the two entries differ; nothing was added');
+    return Secret.from(first);
+  }
+  const text = await readAllLimited(deps.stdin, 4096, 'the secret on stdin');
+  if (text.length === 0) {
+    throw new UserError('no_secret', 'no secret on stdin', {
+      hint: 'pipe it in (printf %s "$SECRET" | bootstrap-server auth secret add), type it at a terminal, or use --generate',
+    });
+  }
+  return Secret.from(text, { fromFile: true });
+}
+
+function table(rows: Record<string, unknown>[], columns: string[]): string {
+  if (rows.length === 0) return '(none)\n';
+  const cells = rows.map((r) => columns.map((c) => cellText(r[c])));
+  const widths = columns.map((c, i) =>
+    Math.max(c.length, ...cells.map((row) => (row[i] as string).length)),
+  );
+  const line = (vals: string[]): string =>
+    vals
+      .map((v, i) => v.padEnd(widths[i] as number))
+      .join('  ')
+      .trimEnd();
+  return `${[line(columns), ...cells.map(line)].join('\n')}\n`;
+}
+
+/** Runs the server CLI; never throws. */
+export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
+  return runGuarded(deps, PROGRAM, async () => {
+    const out = (text: string): void => void deps.stdout.write(text);
+    const open = (a: Common): DataDir =>
+      openDataDir(a.dataDir, a.kdfLogN === undefined ? {} : { kdfLogN: a.kdfLogN });
+    const withDir = async (a: Common, fn: (dd: DataDir) => Promise<void> | void): Promise<void> => {
+      const dd = open(a);
+      try {
+        await fn(dd);
+      } finally {
+        dd.store.close();
+      }
+    };
+    const cli: Argv = yargs(argv)
+      .scriptName(PROGRAM)
+      .usage('$0 <command> [options]\n\nThe registration server with Client Authorization.')
+      .option('data-dir', {
+        type: 'string',
+        default: defaultServerDataDir(deps.env),
+        describe: 'data directory (created on first use)',
+      })
+      .option('kdf-log-n', {
+        type: 'number',
+        hidden: true,
+        describe: 'scrypt cost as log2(N) for a new data directory (14..20)',
+      })
+      .command(
+        'start',
+        'run the server',
+        (y) =>
+          y
+            .option('listen', {
+              type: 'string',
+              default: '0.0.0.0:8443',
+              describe: 'HOST:PORT for clients',
+            })
+            .option('admin-listen', {
+              type: 'string',
+              default: '127.0.0.1:0',
+              describe: 'HOST:PORT for the admin API (loopback by default)',
+            })
+            .option('relay', { type: 'string', describe: 'relay URL to keep a tunnel to' })
+            .option('relay-token-file', {
+              type: 'string',
+              describe: 'file holding the tunnel token from bootstrap-relay add-server',
+            })
+            .option('intranet', {
+              type: 'string',
+              describe:
+                'intranet CIDR ranges, comma-separated (default: loopback and private ranges)',
+            })
+            .option('tls-cert', { type: 'string', describe: 'PEM certificate for HTTPS' })
+            .option('tls-key', { type: 'string', describe: 'PEM private key for HTTPS' })
+            .option('log-level', { choices: LOG_LEVELS, default: 'info' }),
+        async (a) => {
+          if (!!a.tlsCert !== !!a.tlsKey)
+            throw new UserError('usage', '--tls-cert and --tls-key go together');
+          const listenAt = (v: string) => {
+            try {
+              return parseListen(v);
+            } catch (err) {
+              throw new UserError('usage', (err as Error).message);
+            }
+          };
+          await runServer({
+            dataDir: a.dataDir,
+            listen: listenAt(a.listen),
+            adminListen: listenAt(a.adminListen),
+            ...(a.relay ? { relayUrl: a.relay } : {}),
+            ...(a.relayTokenFile ? { relayTokenFile: a.relayTokenFile } : {}),
+            ...(a.intranet ? { intranet: a.intranet.split(',').filter((s) => s.trim()) } : {}),
+            ...(a.tlsCert && a.tlsKey ? { tls: { certFile: a.tlsCert, keyFile: a.tlsKey } } : {}),
+            logLevel: a.logLevel as LogLevel,
+            ...(a.kdfLogN === undefined ? {} : { kdfLogN: a.kdfLogN }),
+            stdout: deps.stdout,
+            stderr: deps.stderr,
+          });
+        },
+      )
+      .command('auth', 'Client Authorization settings', (y) =>
+        y
+          .command(
+            'show',
+            'show the mode, the server identity and the secrets',
+            (z) => z.option('json', { type: 'boolean', default: false }),
+            (a) =>
+              withDir(a, (dd) => {
+                const s = showSettings(dd);
+                if (a.json) return out(`${JSON.stringify(s, null, 2)}\n`);
+                out(
+                  `server id: ${s.serverId}\npin:       ${s.pin}\nmode:      ${s.mode} (${describeMode(s.mode)})\nclients:   ${s.clients.active} registered\nsecrets:   ${s.secrets.length} of ${s.maxSecrets}\n`,
+                );
+                out(
+                  table(s.secrets as unknown as Record<string, unknown>[], [
+                    'id',
+                    'label',
+                    'createdAt',
+                    'lastUsedAt',
+                    'useCount',
+                  ]),
+                );
+              }),
+          )
+          .command(
+            'mode <mode>',
+            'set the mode: none, internet or all',
+            (z) => z.positional('mode', { type: 'string', demandOption: true }),
+            (a) =>
+              withDir(a, (dd) => {
+                const mode = parseMode(a.mode);
+                setMode(dd, mode, { via: 'cli' }, deps.now());
+                out(`mode: ${mode} (${describeMode(mode)})\n`);
+              }),
+          )
+          .command('secret', 'authorization secrets', (z) =>
+            z
+              .command(
+                'add',
+                'add a secret (typed at a prompt, piped on stdin, or --generate)',
+                (w) =>
+                  w
+                    .option('label', {
+                      type: 'string',
+                      describe: 'a note for people, e.g. "SCCM 2026"',
+                    })
+                    .option('generate', {
+                      type: 'boolean',
+                      default: false,
+                      describe: 'generate a strong secret and print it once',
+                    })
+                    .option('allow-weak', {
+                      type: 'boolean',
+                      default: false,
+                      describe: 'accept a secret that breaks the password rule',
+                    }),
+                (a) =>
+                  withDir(a, async (dd) => {
+                    const secret = a.generate ? undefined : await readNewSecret(deps);
+                    const added = await addSecret(
+                      dd,
+                      { ...(secret ? { secret } : {}), label: a.label, allowWeak: a.allowWeak },
+                      { via: 'cli' },
+                      deps.now(),
+                    );
+                    secret?.wipe();
+                    if (added.weak)
+                      deps.stderr.write(
+                        `${PROGRAM}: warning: a weak secret was accepted because of --allow-weak (audited)\n`,
+                      );
+                    out(`added secret ${added.id}${added.label ? ` (${added.label})` : ''}\n`);
+                    if (added.generated)
+                      out(`secret: ${added.generated}\n(shown once; it is not stored)\n`);
+                  }),
+              )
+              .command(
+                'list',
+                'list the active secrets (never the secrets themselves)',
+                (w) => w.option('json', { type: 'boolean', default: false }),
+                (a) =>
+                  withDir(a, (dd) => {
+                    const rows = dd.store.listSecrets();
+                    out(
+                      a.json
+                        ? `${JSON.stringify(rows, null, 2)}\n`
+                        : table(rows as unknown as Record<string, unknown>[], [
+                            'id',
+                            'label',
+                            'createdAt',
+                            'lastUsedAt',
+                            'useCount',
+                          ]),
+                    );
+                  }),
+              )
+              .command(
+                'remove <id>',
+                'remove a secret (clients registered with it stay registered)',
+                (w) => w.positional('id', { type: 'string', demandOption: true }),
+                (a) =>
+                  withDir(a, (dd) => {
+                    removeSecret(dd, a.id, { via: 'cli' }, deps.now());
+                    out(
+                      `removed secret ${a.id}; command lines that carry it must be updated. Clients registered with it stay registered.\n`,
+                    );
+                  }),
+              )
+              .demandCommand(1, 'name a secret command: add, list or remove'),
+          )
+          .demandCommand(1, 'name an auth command: show, mode or secret'),
+      )
+      .command('clients', 'registered clients', (y) =>
+        y
+          .command(
+            'list',
+            'list registered clients',
+            (z) => z.option('json', { type: 'boolean', default: false }),
+            (a) =>
+              withDir(a, (dd) => {
+                const rows = listClients(dd);
+                out(
+                  a.json
+                    ? `${JSON.stringify(rows, null, 2)}\n`
+                    : table(rows as unknown as Record<string, unknown>[], [
+                        'clientId',
+                        'hostname',
+                        'route',
+                        'seenAs',
+                        'secretId',
+                        'registeredAt',
+                        'supersededBy',
+                      ]),
+                );
+              }),
+          )
+          .demandCommand(1, 'name a clients command: list'),
+      )
+      .command(
+        'client-config',
+        "print the agent's client-bootstrap.json",
+        (y) => y.option('server-url', { type: 'string' }).option('relay-url', { type: 'string' }),
+        (a) =>
+          withDir(a, (dd) => {
+            out(`${JSON.stringify(clientConfig(dd, urlsFor(dd, a)), null, 2)}\n`);
+          }),
+      )
+      .command(
+        'install-command',
+        'print a ready silent-install command line',
+        (y) =>
+          y
+            .option('server-url', { type: 'string' })
+            .option('relay-url', { type: 'string' })
+            .option('secret-path', {
+              type: 'string',
+              default: '/etc/client-bootstrap/secret',
+              describe: 'where the installer puts the secret file',
+            }),
+        (a) =>
+          withDir(a, (dd) => {
+            const c = clientConfig(dd, urlsFor(dd, a));
+            const parts = ['client-bootstrap'];
+            if (c.server) parts.push('--server', shellQuote(c.server));
+            if (c.relay) parts.push('--relay', shellQuote(c.relay));
+            parts.push(
+              '--server-id',
+              c.serverId as string,
+              '--server-pin',
+              c.serverPin as string,
+              '--secret-file',
+              shellQuote(a.secretPath),
+              '--no-interactive',
+              '--json',
+            );
+            out(
+              `# Put the authorization secret alone in ${a.secretPath} (readable only by the installer account),\n` +
+                `# or ship client-bootstrap.json (bootstrap-server client-config) beside the executable.\n${parts.join(' ')}\n`,
+            );
+          }),
+      )
+      .demandCommand(1, 'name a command (see --help)')
+      .strict()
+      .exitProcess(false)
+      .fail(usageFailure)
+      .help()
+      .version(false);
+    await cli.parseAsync();
+    return 0;
+  });
+}
+
+function urlsFor(
+  dd: DataDir,
+  a: { serverUrl?: string; relayUrl?: string },
+): { serverUrl?: string; relayUrl?: string } {
+  const serverUrl = a.serverUrl ?? dd.store.getSetting('server_url');
+  const relayUrl = a.relayUrl ?? dd.store.getSetting('relay_url');
+  return { ...(serverUrl ? { serverUrl } : {}), ...(relayUrl ? { relayUrl } : {}) };
+}
+
+function describeMode(mode: string): string {
+  if (mode === 'none') return 'No Authorization';
+  if (mode === 'internet') return 'Enable Internet Clients';
+  return 'Enable All Clients';
+}
+
+function shellQuote(value: string): string {
+  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+function cellText(value: unknown): string {
+  if (value === null || value === undefined || value === '') return '-';
+  if (typeof value === 'string') return value;
+  return JSON.stringify(value);
+}

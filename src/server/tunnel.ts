@@ -1,0 +1,147 @@
+/**
+ * The server's outbound tunnel to the relay: a few concurrent long polls
+ * take client requests, the registration service answers them, and the
+ * replies go back in one POST per batch. Reconnects with jittered backoff;
+ * logs when the tunnel comes up and when it drops.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import type { Dispatcher } from 'undici';
+import type { Logger } from '../common/log.ts';
+import type { Channel, MessageKind, Reply } from './registration.ts';
+
+export interface TunnelDeps {
+  readonly relayUrl: string;
+  readonly serverId: string;
+  readonly token: string;
+  readonly handle: (kind: MessageKind, body: unknown, channel: Channel) => Reply;
+  readonly log: Logger;
+  readonly dispatcher: Dispatcher;
+  readonly signal: AbortSignal;
+  readonly concurrency?: number;
+  /** Called with true when the tunnel comes up, false when it drops. */
+  readonly onState?: (up: boolean) => void;
+}
+
+interface RelayRequest {
+  readonly id: string;
+  readonly kind: string;
+  readonly body: string;
+  readonly source: string;
+}
+
+const KINDS: readonly string[] = ['hello', 'start', 'finish'];
+
+function answer(
+  item: RelayRequest,
+  handle: TunnelDeps['handle'],
+): { id: string; status: number; body: string; retryAfter?: string } {
+  let body: unknown = null;
+  if (item.kind !== 'hello') {
+    try {
+      body = JSON.parse(item.body) as unknown;
+    } catch {
+      return {
+        id: item.id,
+        status: 400,
+        body: JSON.stringify({
+          error: { code: 'bad_request', message: 'the request body is not valid JSON' },
+        }),
+      };
+    }
+  }
+  const reply = handle(item.kind as MessageKind, body, {
+    route: 'relay',
+    source: String(item.source).slice(0, 64),
+  });
+  const retryAfter = reply.headers?.['retry-after'];
+  return {
+    id: item.id,
+    status: reply.status,
+    body: JSON.stringify(reply.body),
+    ...(retryAfter ? { retryAfter } : {}),
+  };
+}
+
+function isRelayRequest(v: unknown): v is RelayRequest {
+  const o = v as Partial<RelayRequest> | null;
+  return (
+    typeof o === 'object' &&
+    o !== null &&
+    typeof o.id === 'string' &&
+    typeof o.body === 'string' &&
+    typeof o.kind === 'string' &&
+    KINDS.includes(o.kind)
+  );
+}
+
+/** Keeps the tunnel up until the signal aborts. */
+export async function runTunnel(deps: TunnelDeps): Promise<void> {
+  const base = deps.relayUrl.replace(/\/+$/, '');
+  const pollUrl = `${base}/v1/tunnel/${deps.serverId}/poll`;
+  const replyUrl = `${base}/v1/tunnel/${deps.serverId}/reply`;
+  const headers = { authorization: `Bearer ${deps.token}`, 'content-type': 'application/json' };
+  let up = false;
+  const setUp = (next: boolean, detail: Record<string, unknown> = {}): void => {
+    if (next === up) return;
+    up = next;
+    if (next) deps.log.info('tunnel.up', { relay: base });
+    else deps.log.warn('tunnel.down', { relay: base, ...detail });
+    deps.onState?.(next);
+  };
+
+  async function poller(): Promise<void> {
+    let failures = 0;
+    while (!deps.signal.aborted) {
+      try {
+        const res = await request(pollUrl, {
+          method: 'POST',
+          headers,
+          body: '{}',
+          dispatcher: deps.dispatcher,
+          signal: deps.signal,
+          headersTimeout: 60_000,
+          bodyTimeout: 60_000,
+        });
+        if (res.statusCode !== 200) {
+          await res.body.dump();
+          throw new Error(
+            res.statusCode === 401
+              ? 'the relay refused the tunnel token'
+              : `the relay answered ${res.statusCode}`,
+          );
+        }
+        setUp(true);
+        failures = 0;
+        const payload = (await res.body.json()) as { requests?: unknown };
+        const items = Array.isArray(payload.requests)
+          ? payload.requests.filter(isRelayRequest)
+          : [];
+        if (items.length === 0) continue;
+        const replies = items.map((item) => answer(item, deps.handle));
+        const sent = await request(replyUrl, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ replies }),
+          dispatcher: deps.dispatcher,
+          signal: deps.signal,
+        });
+        await sent.body.dump();
+      } catch (err) {
+        if (deps.signal.aborted) return;
+        setUp(false, { reason: err instanceof Error ? err.message : String(err) });
+        failures += 1;
+        const backoff = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
+        try {
+          await sleep(backoff / 2 + Math.random() * (backoff / 2), undefined, {
+            signal: deps.signal,
+          });
+        } catch {
+          return;
+        }
+      }
+    }
+  }
+
+  await Promise.all(Array.from({ length: deps.concurrency ?? 4 }, () => poller()));
+}

@@ -1,0 +1,218 @@
+/** Spawns the real executables for integration and end-to-end tests. */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+
+export const ROOT = new URL('../../', import.meta.url).pathname;
+export const BIN = {
+  server: join(ROOT, 'dist/lib/bin/bootstrap-server.js'),
+  relay: join(ROOT, 'dist/lib/bin/bootstrap-relay.js'),
+  agent: join(ROOT, 'dist/lib/bin/client-bootstrap.js'),
+};
+
+export function tempDir(prefix = 'cb-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface Proc {
+  readonly child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  /** Resolves when `pattern` has appeared on stdout or stderr (bounded wait). */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts a long-running process and collects its output. */
+export function startProc(bin: string, args: string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const waiters = new Set<() => void>();
+  const proc: Proc = {
+    child,
+    stdout: '',
+    stderr: '',
+    waitFor(pattern, timeoutMs = 15_000) {
+      return new Promise((resolve, reject) => {
+        const check = (): boolean => {
+          const m = pattern.exec(proc.stdout) ?? pattern.exec(proc.stderr);
+          if (m) {
+            waiters.delete(check);
+            clearTimeout(timer);
+            resolve(m);
+            return true;
+          }
+          return false;
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(
+            new Error(
+              `timed out waiting for ${pattern}\nstdout: ${proc.stdout}\nstderr: ${proc.stderr}`,
+            ),
+          );
+        }, timeoutMs);
+        if (!check()) waiters.add(check);
+      });
+    },
+    stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null)
+        return Promise.resolve(child.exitCode);
+      return new Promise((resolve) => {
+        child.once('exit', (code) => resolve(code));
+        child.kill(signal);
+      });
+    },
+  };
+  const notify = (): void => {
+    for (const w of [...waiters]) w();
+  };
+  child.stdout?.on('data', (d: Buffer) => {
+    proc.stdout += d.toString();
+    notify();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    proc.stderr += d.toString();
+    notify();
+  });
+  return proc;
+}
+
+/** Runs a command to completion. */
+export function runProc(
+  bin: string,
+  args: string[],
+  opts: { input?: string; env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: { ...process.env, ...opts.env },
+      cwd: opts.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(
+        new Error(`${bin} ${args.join(' ')} did not finish\nstdout: ${stdout}\nstderr: ${stderr}`),
+      );
+    }, opts.timeoutMs ?? 30_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+export interface ServerHandle {
+  readonly proc: Proc;
+  readonly url: string;
+  readonly adminUrl: string;
+  readonly dataDir: string;
+  readonly serverId: string;
+  readonly pin: string;
+  readonly adminToken: string;
+  cli(
+    args: string[],
+    input?: string,
+  ): Promise<{ code: number | null; stdout: string; stderr: string }>;
+}
+
+/** The scrypt cost tests use for their servers: the client's minimum. */
+export const TEST_KDF_LOG_N = '14';
+
+export async function startServer(
+  opts: { dataDir?: string; args?: string[]; listen?: string } = {},
+): Promise<ServerHandle> {
+  const dataDir = opts.dataDir ?? join(tempDir(), 'server');
+  const proc = startProc(BIN.server, [
+    'start',
+    '--data-dir',
+    dataDir,
+    '--listen',
+    opts.listen ?? '127.0.0.1:0',
+    '--kdf-log-n',
+    TEST_KDF_LOG_N,
+    ...(opts.args ?? []),
+  ]);
+  const [, url] = await proc.waitFor(/listening on (\S+)/);
+  const [, adminUrl] = await proc.waitFor(/admin on (\S+)/);
+  const cli = (args: string[], input?: string) =>
+    runProc(BIN.server, [...args, '--data-dir', dataDir], input === undefined ? {} : { input });
+  const show = JSON.parse((await cli(['auth', 'show', '--json'])).stdout) as {
+    serverId: string;
+    pin: string;
+  };
+  const token = adminTokenOf(dataDir);
+  return {
+    proc,
+    url: url as string,
+    adminUrl: adminUrl as string,
+    dataDir,
+    serverId: show.serverId,
+    pin: show.pin,
+    adminToken: token,
+    cli,
+  };
+}
+
+function adminTokenOf(dataDir: string): string {
+  const db = new Database(join(dataDir, 'server.db'), { readonly: true });
+  try {
+    return (
+      db.prepare("SELECT value FROM settings WHERE key = 'admin_token'").get() as { value: string }
+    ).value;
+  } finally {
+    db.close();
+  }
+}
+
+export interface RelayHandle {
+  readonly proc: Proc;
+  readonly url: string;
+  readonly dataDir: string;
+  addServer(serverId: string): Promise<string>;
+}
+
+export async function startRelay(
+  opts: { dataDir?: string; listen?: string; args?: string[] } = {},
+): Promise<RelayHandle> {
+  const dataDir = opts.dataDir ?? join(tempDir(), 'relay');
+  const proc = startProc(BIN.relay, [
+    'start',
+    '--data-dir',
+    dataDir,
+    '--listen',
+    opts.listen ?? '127.0.0.1:0',
+    ...(opts.args ?? []),
+  ]);
+  const [, url] = await proc.waitFor(/listening on (\S+)/);
+  return {
+    proc,
+    url: url as string,
+    dataDir,
+    async addServer(serverId) {
+      const r = await runProc(BIN.relay, [
+        'add-server',
+        '--data-dir',
+        dataDir,
+        '--server-id',
+        serverId,
+      ]);
+      if (r.code !== 0) throw new Error(r.stderr);
+      const token = r.stdout.trim().split('\n').at(-1) as string;
+      const file = join(dataDir, '..', `token-${serverId}`);
+      writeFileSync(file, `${token}\n`, { mode: 0o600 });
+      return file;
+    },
+  };
+}
