@@ -25,27 +25,49 @@ function reduce(x: bigint): bigint {
   return r >= P ? r - P : r;
 }
 
-function powMod(base: bigint, exp: bigint): bigint {
-  let result = 1n;
-  let b = mod(base);
-  let e = exp;
-  while (e > 0n) {
-    if (e & 1n) result = reduce(result * b);
-    b = reduce(b * b);
-    e >>= 1n;
-  }
-  return result;
+/** x^(2^k): k squarings. */
+function pow2k(x: bigint, k: number): bigint {
+  let r = x;
+  for (let i = 0; i < k; i++) r = reduce(r * r);
+  return r;
 }
 
-/** Modular inverse with inv0(0) = 0, by Fermat. */
-function inv0(a: bigint): bigint {
-  return a === 0n ? 0n : powMod(a, P - 2n);
+/**
+ * The shared prefix of both exponentiations below: z^(2^250 - 1), plus z^2
+ * and z^11, by the addition chain of ref10's fe_invert (254 squarings and
+ * 11 multiplications instead of about 500 operations for square-and-multiply).
+ */
+function chain250(z: bigint): { z2: bigint; z11: bigint; t250: bigint } {
+  const z2 = reduce(z * z);
+  const z9 = reduce(pow2k(z2, 2) * z);
+  const z11 = reduce(z9 * z2);
+  const t5 = reduce(reduce(z11 * z11) * z9);
+  const t10 = reduce(pow2k(t5, 5) * t5);
+  const t20 = reduce(pow2k(t10, 10) * t10);
+  const t40 = reduce(pow2k(t20, 20) * t20);
+  const t50 = reduce(pow2k(t40, 10) * t10);
+  const t100 = reduce(pow2k(t50, 50) * t50);
+  const t200 = reduce(pow2k(t100, 100) * t100);
+  const t250 = reduce(pow2k(t200, 50) * t50);
+  return { z2, z11, t250 };
 }
 
-/** True when `a` is a square in GF(p) (zero counts as a square). */
-function isSquare(a: bigint): boolean {
-  const legendre = powMod(a, (P - 1n) / 2n);
-  return legendre === 0n || legendre === 1n;
+/** Modular inverse with inv0(0) = 0: z^(p-2) = z^(2^255 - 21). */
+export function inv0(a: bigint): bigint {
+  const z = mod(a);
+  if (z === 0n) return 0n;
+  const { z11, t250 } = chain250(z);
+  return reduce(pow2k(t250, 5) * z11);
+}
+
+/** True when `a` is a square in GF(p): Euler's criterion a^((p-1)/2) = a^(2^254 - 10). */
+export function isSquare(a: bigint): boolean {
+  const z = mod(a);
+  if (z === 0n) return true;
+  const { z2, t250 } = chain250(z);
+  const z4 = reduce(z2 * z2);
+  const legendre = reduce(reduce(pow2k(t250, 4) * z4) * z2);
+  return legendre === 1n;
 }
 
 /** Little-endian bytes to an integer. */

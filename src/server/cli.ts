@@ -316,10 +316,9 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
             if (c.server) parts.push('--server', shellQuote(c.server));
             if (c.relay) parts.push('--relay', shellQuote(c.relay));
             parts.push(
-              '--server-id',
-              c.serverId as string,
-              '--server-pin',
-              c.serverPin as string,
+              // `=` keeps an id that starts with "-" from reading as an option.
+              `--server-id=${c.serverId as string}`,
+              `--server-pin=${c.serverPin as string}`,
               '--secret-file',
               shellQuote(a.secretPath),
               '--no-interactive',

@@ -205,8 +205,7 @@ export async function startRelay(
         'add-server',
         '--data-dir',
         dataDir,
-        '--server-id',
-        serverId,
+        `--server-id=${serverId}`,
       ]);
       if (r.code !== 0) throw new Error(r.stderr);
       const token = r.stdout.trim().split('\n').at(-1) as string;

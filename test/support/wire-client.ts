@@ -13,7 +13,7 @@ import {
   startRegistration,
   verifyHello,
 } from '../../src/protocol/index.ts';
-import type { Hello, ServerResult, SigningKey } from '../../src/protocol/index.ts';
+import type { Hello, Prs, ServerResult, SigningKey } from '../../src/protocol/index.ts';
 import { DETAILS } from './exchange.ts';
 
 export type Route =
@@ -78,6 +78,8 @@ export type RegisterOutcome =
 
 export interface RegisterOptions {
   secret?: string;
+  /** A PRS derived beforehand (benchmarks share one instead of running scrypt per client). */
+  prs?: Prs;
   clientKey?: SigningKey;
   pin?: string;
   allowTofu?: boolean;
@@ -92,9 +94,11 @@ export interface RegisterOptions {
 export async function register(route: Route, opts: RegisterOptions = {}): Promise<RegisterOutcome> {
   const h = await hello(route, opts.localAddress);
   verifyHello(h, opts.pin ? { pin: opts.pin } : {});
-  const prs = opts.secret
-    ? await derivePrs(Secret.from(opts.secret), fromB64u(h.serverId, 'serverId', 16), h.kdf)
-    : undefined;
+  const prs =
+    opts.prs ??
+    (opts.secret
+      ? await derivePrs(Secret.from(opts.secret), fromB64u(h.serverId, 'serverId', 16), h.kdf)
+      : undefined);
   const start = startRegistration(prs ? { serverId: h.serverId, prs } : { serverId: h.serverId });
   const r2 = await call(endpoint(route, 'register/start'), start.m1, opts.localAddress);
   if (r2.status !== 200) return fail('start', r2);
