@@ -80,9 +80,7 @@ export async function benchThroughput(quick: boolean): Promise<ThroughputRow[]> 
 }
 
 /** Holds `clients` requests at the relay at once and reports peak memory of both processes. */
-export async function benchQueued(
-  clients: number,
-): Promise<{
+export async function benchQueued(clients: number): Promise<{
   clients: number;
   answered: number;
   busy: number;

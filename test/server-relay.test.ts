@@ -1,45 +1,14 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, runProc, startRelay, startServer, tempDir, TEST_KDF_LOG_N } from './support/procs.ts';
-import type { RelayHandle, ServerHandle } from './support/procs.ts';
+import { deploy } from './support/deploy.ts';
+import type { Deployment } from './support/deploy.ts';
 import { call, endpoint, hello, register } from './support/wire-client.ts';
-import type { Route } from './support/wire-client.ts';
 
 const SECRETS = ['Fleet-Secret-2026a', 'Second-Fleet-77b'];
 
-/** Creates a server data directory, registers it at the relay, starts both. */
-async function startPair(serverArgs: string[] = []): Promise<{
-  server: ServerHandle;
-  relay: RelayHandle;
-  routes: Record<'direct' | 'relay', Route>;
-}> {
-  const relay = await startRelay();
-  const dataDir = join(tempDir(), 'server');
-  const init = await runProc(BIN.server, [
-    'auth',
-    'show',
-    '--json',
-    '--data-dir',
-    dataDir,
-    '--kdf-log-n',
-    TEST_KDF_LOG_N,
-  ]);
-  const { serverId } = JSON.parse(init.stdout) as { serverId: string };
-  const tokenFile = await relay.addServer(serverId);
-  const server = await startServer({
-    dataDir,
-    args: ['--relay', relay.url, '--relay-token-file', tokenFile, ...serverArgs],
-  });
-  await server.proc.waitFor(/tunnel\.up/);
-  return {
-    server,
-    relay,
-    routes: {
-      direct: { kind: 'direct', url: server.url },
-      relay: { kind: 'relay', url: relay.url, serverId },
-    },
-  };
+async function startPair(serverArgs: string[] = []): Promise<Deployment> {
+  return deploy([], { serverArgs });
 }
 
 const scanned: string[] = [];

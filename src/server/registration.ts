@@ -230,11 +230,14 @@ export function createRegistrationService(deps: RegistrationDeps): {
       const blocked =
         kind === 'hello' ? 0 : deps.limiter.retryAfterMs(sourceKey(channel), deps.now());
       if (blocked > 0) {
+        // Trying again while blocked, instead of waiting as told, doubles the block.
+        const block = deps.limiter.recordFailure(sourceKey(channel), deps.now());
+        audit(channel, 'throttled', { reason: 'rate_limited' });
         return errorReply(
           'rate_limited',
           'too many failed attempts from this address; wait before retrying',
           {
-            'retry-after': String(Math.ceil(blocked / 1000)),
+            'retry-after': String(Math.ceil(Math.max(blocked, block) / 1000)),
           },
         );
       }

@@ -1,0 +1,232 @@
+/**
+ * The `client-bootstrap` command line: `run(argv, deps) -> exit code`.
+ * Parsing, settings and rendering only; the commands are loaded when one
+ * runs, so --help and --version load no network, log or crypto code.
+ */
+import type { Readable, Writable } from 'node:stream';
+import yargs from 'yargs';
+import { UserError } from '../common/errors.ts';
+import type { TtyInput } from '../common/prompt.ts';
+import { VERSION } from '../version.ts';
+import { resolveSettings } from './config.ts';
+import type { AgentFlags, AgentSettings, ConfigEnv } from './config.ts';
+import { EXIT_MEANINGS, exitCodeFor } from './exit-codes.ts';
+import type { Outcome } from './outcome.ts';
+import { createReporter } from './render.ts';
+import type { RenderMode } from './render.ts';
+
+export interface AgentCliDeps extends ConfigEnv {
+  readonly stdin: Readable & TtyInput;
+  readonly stdout: Writable & { isTTY?: boolean };
+  readonly stderr: Writable;
+  readonly now: () => number;
+  readonly random: () => number;
+}
+
+type Command = 'register' | 'check' | 'status' | 'unregister';
+
+const EPILOGUE = `Exit codes:\n${EXIT_MEANINGS.map(([c, m, a]) => `  ${c}  ${m} (${a})`).join('\n')}\n\nEnvironment: CLIENT_BOOTSTRAP_SERVER, _RELAY, _SERVER_ID, _SERVER_PIN, _ROUTE, _SECRET, _SECRET_FILE, _CONFIG, _STATE_DIR, _DEADLINE, _PROBE_TIMEOUT, _PROXY, _CA_FILE, _LOG_LEVEL, _LOG_FILE, _NO_INTERACTIVE, _ALLOW_UNPINNED_RELAY; HTTPS_PROXY, HTTP_PROXY, NO_PROXY.`;
+
+function failureOutcome(
+  code: string,
+  message: string,
+  t0: number,
+  now: () => number,
+  hint?: string,
+): Outcome {
+  return {
+    ok: false,
+    exitCode: exitCodeFor(code),
+    code,
+    clientId: null,
+    serverId: null,
+    route: null,
+    routes: [],
+    durationMs: Math.round(now() - t0),
+    message,
+    ...(hint ? { hint } : {}),
+    logFile: null,
+  };
+}
+
+/** Runs the agent CLI; never throws. */
+export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<number> {
+  const t0 = deps.now();
+  const wantsJson = argv.includes('--json');
+  const mode: RenderMode = wantsJson ? 'json' : deps.stdout.isTTY ? 'tty' : 'plain';
+  let chosen: { command: Command; flags: AgentFlags } | undefined;
+  let reporter = createReporter(mode, argv.includes('--quiet'), deps.stdout, deps.stderr);
+  try {
+    const parser = yargs(argv)
+      .scriptName('client-bootstrap')
+      .usage(
+        '$0 [command] [options]\n\nRegisters this machine with its management server, directly or through the cloud relay.',
+      )
+      .command(
+        ['register', '$0'],
+        'find a route, obtain the secret if needed, register (default)',
+        {},
+        () => {
+          chosen = { command: 'register', flags: {} };
+        },
+      )
+      .command(
+        'check',
+        'report each route; with a secret, confirm it without registering',
+        {},
+        () => {
+          chosen = { command: 'check', flags: {} };
+        },
+      )
+      .command('status', 'show the saved registration', {}, () => {
+        chosen = { command: 'status', flags: {} };
+      })
+      .command('unregister', 'remove the saved identity (the server keeps its record)', {}, () => {
+        chosen = { command: 'unregister', flags: {} };
+      })
+      .options({
+        server: { type: 'string', describe: 'server URL (direct route)', group: 'Server:' },
+        relay: { type: 'string', describe: 'relay URL (internet route)', group: 'Server:' },
+        'server-id': {
+          type: 'string',
+          describe: 'server id (needed for the relay)',
+          group: 'Server:',
+        },
+        'server-pin': {
+          type: 'string',
+          describe: 'pin of the server key: sha256:...',
+          group: 'Server:',
+        },
+        route: {
+          type: 'string',
+          choices: ['auto', 'direct', 'relay'],
+          describe: 'route to use (default auto)',
+          group: 'Server:',
+        },
+        'secret-file': {
+          type: 'string',
+          describe: 'read the secret from a file (- for stdin)',
+          group: 'Secret:',
+        },
+        secret: {
+          type: 'string',
+          describe: 'the secret itself (visible to other users; prefer --secret-file)',
+          group: 'Secret:',
+        },
+        prompt: {
+          type: 'boolean',
+          describe: 'check: ask for the secret at a prompt',
+          group: 'Secret:',
+        },
+        interactive: {
+          type: 'boolean',
+          describe: 'allow a prompt on a terminal (--no-interactive never prompts)',
+          group: 'Secret:',
+        },
+        config: {
+          type: 'string',
+          describe: 'config file (default: client-bootstrap.json beside the executable)',
+        },
+        'state-dir': { type: 'string', describe: 'state directory' },
+        force: { type: 'boolean', describe: 'register again even if already registered' },
+        deadline: { type: 'number', describe: 'overall deadline in seconds (default 120)' },
+        'probe-timeout': {
+          type: 'number',
+          describe: 'seconds a silent route may cost (default 3)',
+        },
+        proxy: {
+          type: 'string',
+          describe: 'HTTP proxy URL (default: HTTPS_PROXY / HTTP_PROXY, with NO_PROXY)',
+        },
+        'ca-file': { type: 'string', describe: 'PEM file with an extra CA for TLS' },
+        'allow-unpinned-relay': {
+          type: 'boolean',
+          describe: 'accept a relay route with neither pin nor secret',
+        },
+        json: { type: 'boolean', describe: 'one JSON object on stdout', group: 'Output:' },
+        quiet: { type: 'boolean', describe: 'errors only', group: 'Output:' },
+        'log-level': {
+          type: 'string',
+          choices: ['error', 'warn', 'info', 'debug'],
+          describe: 'log detail (default info)',
+          group: 'Output:',
+        },
+        'log-file': {
+          type: 'string',
+          describe: 'log file (JSON lines, rotated)',
+          group: 'Output:',
+        },
+      })
+      .epilogue(EPILOGUE)
+      .strict()
+      .exitProcess(false)
+      .fail((msg, err) => {
+        throw err instanceof UserError
+          ? err
+          : new UserError('usage', msg ?? err?.message ?? 'invalid command line', {
+              hint: 'see client-bootstrap --help',
+            });
+      })
+      .version(VERSION)
+      .help();
+    const parsed = await parser.parseAsync();
+    if (!chosen) return 0; // --help or --version was printed
+    const flags: AgentFlags = {};
+    const keys: (keyof AgentFlags)[] = [
+      'server',
+      'relay',
+      'serverId',
+      'serverPin',
+      'route',
+      'secretFile',
+      'secret',
+      'config',
+      'stateDir',
+      'force',
+      'deadline',
+      'probeTimeout',
+      'proxy',
+      'caFile',
+      'json',
+      'quiet',
+      'logLevel',
+      'logFile',
+      'interactive',
+      'allowUnpinnedRelay',
+      'prompt',
+    ];
+    for (const k of keys)
+      if (parsed[k] !== undefined) (flags as Record<string, unknown>)[k] = parsed[k];
+    const settings: AgentSettings = resolveSettings(flags, deps);
+    reporter = createReporter(
+      settings.json ? 'json' : mode,
+      settings.quiet,
+      deps.stdout,
+      deps.stderr,
+    );
+    const { execute } = await import('./execute.ts');
+    const outcome = await execute(chosen.command, settings, reporter, {
+      stdin: deps.stdin,
+      stderr: deps.stderr,
+      canPrompt: deps.stdin.isTTY === true,
+      now: deps.now,
+      random: deps.random,
+      readFile: deps.readFile,
+    });
+    reporter.finish(outcome);
+    return outcome.exitCode;
+  } catch (err) {
+    const outcome =
+      err instanceof UserError
+        ? failureOutcome(err.code, err.message, t0, deps.now, err.hint)
+        : failureOutcome(
+            'internal',
+            `internal error (a bug): ${(err as Error)?.message ?? String(err)}`,
+            t0,
+            deps.now,
+          );
+    if (!(err instanceof UserError)) deps.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
+    reporter.finish(outcome);
+    return outcome.exitCode;
+  }
+}

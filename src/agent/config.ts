@@ -1,0 +1,355 @@
+/**
+ * Settings of the agent, resolved once: flags, then CLIENT_BOOTSTRAP_*
+ * environment variables, then the config file (--config, or
+ * client-bootstrap.json beside the executable), then defaults. This is
+ * the only place that reads the environment.
+ */
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { UserError } from '../common/errors.ts';
+import { LOG_LEVELS } from '../common/log.ts';
+import type { LogLevel } from '../common/log.ts';
+import { SensitiveText } from '../common/sensitive-text.ts';
+
+const PIN = /^sha256:[A-Za-z0-9_-]{43}$/;
+
+export type RouteChoice = 'auto' | 'direct' | 'relay';
+
+/** Where the secret comes from; `none` means a prompt may be used if one is allowed. */
+export type SecretSource =
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'stdin' }
+  | { readonly kind: 'env'; readonly secret: SensitiveText }
+  | { readonly kind: 'flag'; readonly secret: SensitiveText }
+  | { readonly kind: 'none' };
+
+export interface AgentSettings {
+  readonly server?: string;
+  readonly relay?: string;
+  readonly serverId?: string;
+  readonly serverPin?: string;
+  readonly route: RouteChoice;
+  readonly secret: SecretSource;
+  readonly configFile?: string;
+  readonly stateDir: string;
+  readonly force: boolean;
+  readonly deadlineMs: number;
+  readonly probeTimeoutMs: number;
+  readonly proxy?: string;
+  readonly noProxy?: string;
+  readonly caFile?: string;
+  readonly json: boolean;
+  readonly quiet: boolean;
+  readonly logLevel: LogLevel;
+  readonly logFile: string;
+  readonly interactive: boolean;
+  readonly allowUnpinnedRelay: boolean;
+  /** `check` only: ask for the secret at a prompt. */
+  readonly prompt: boolean;
+}
+
+/** Flags as yargs parsed them; undefined when not given. */
+export interface AgentFlags {
+  server?: string;
+  relay?: string;
+  serverId?: string;
+  serverPin?: string;
+  route?: string;
+  secretFile?: string;
+  secret?: string;
+  config?: string;
+  stateDir?: string;
+  force?: boolean;
+  deadline?: number;
+  probeTimeout?: number;
+  proxy?: string;
+  caFile?: string;
+  json?: boolean;
+  quiet?: boolean;
+  logLevel?: string;
+  logFile?: string;
+  interactive?: boolean;
+  allowUnpinnedRelay?: boolean;
+  prompt?: boolean;
+}
+
+export interface ConfigEnv {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Reads a file as text; throws as fs does. */
+  readonly readFile: (path: string) => string;
+  readonly exists: (path: string) => boolean;
+  /** The directory of the executable (or of the entry script under node). */
+  readonly exeDir: string;
+  readonly platform: NodeJS.Platform;
+  readonly isRoot: boolean;
+}
+
+export const CONFIG_FILE_NAME = 'client-bootstrap.json';
+
+const FILE_KEYS = [
+  'server',
+  'relay',
+  'serverId',
+  'serverPin',
+  'route',
+  'stateDir',
+  'deadline',
+  'probeTimeout',
+  'proxy',
+  'caFile',
+  'logLevel',
+  'logFile',
+  'allowUnpinnedRelay',
+] as const;
+type FileConfig = Partial<Record<(typeof FILE_KEYS)[number], unknown>>;
+
+function usage(message: string, hint?: string): UserError {
+  return new UserError('usage', message, hint ? { hint } : {});
+}
+
+function readConfigFile(path: string, cfg: ConfigEnv, explicit: boolean): FileConfig {
+  if (!explicit && !cfg.exists(path)) return {};
+  let text: string;
+  try {
+    text = cfg.readFile(path);
+  } catch (err) {
+    throw new UserError(
+      'config',
+      `cannot read the config file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      { cause: err },
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new UserError('config', `the config file ${path} is not valid JSON`, {
+      hint: 'bootstrap-server client-config writes a correct one',
+    });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new UserError('config', `the config file ${path} must hold a JSON object`);
+  for (const key of Object.keys(parsed)) {
+    if (/secret/i.test(key) && key !== 'serverPin') {
+      throw new UserError('config', `the config file ${path} must not carry the secret (${key})`, {
+        hint: 'give it with --secret-file or CLIENT_BOOTSTRAP_SECRET',
+      });
+    }
+    if (!(FILE_KEYS as readonly string[]).includes(key)) {
+      throw new UserError(
+        'config',
+        `the config file ${path} has an unknown setting ${JSON.stringify(key)}`,
+        { hint: `known settings: ${FILE_KEYS.join(', ')}` },
+      );
+    }
+  }
+  return parsed;
+}
+
+function str(value: unknown, name: string): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') throw usage(`${name} must be text`);
+  return value;
+}
+
+function seconds(value: unknown, name: string, min: number, max: number): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isFinite(n) || n < min || n > max)
+    throw usage(`${name} must be a number of seconds from ${min} to ${max}`);
+  return n;
+}
+
+function bool(value: unknown, name: string): boolean | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string' && /^(1|true|yes)$/i.test(value)) return true;
+  if (typeof value === 'string' && /^(0|false|no)$/i.test(value)) return false;
+  throw usage(`${name} must be true or false`);
+}
+
+function checkUrl(value: string | undefined, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw usage(
+      `${name} ${JSON.stringify(value)} is not a URL`,
+      'for example https://mgmt.example.com:8443',
+    );
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw usage(`${name} must be an http or https URL`);
+  if (url.username || url.password) throw usage(`${name} must not carry credentials`);
+  return value.replace(/\/+$/, '');
+}
+
+/** Per-OS default state directory. */
+export function defaultStateDir(cfg: Pick<ConfigEnv, 'env' | 'platform' | 'isRoot'>): string {
+  if (cfg.platform === 'win32')
+    return join(cfg.env.ProgramData ?? 'C:\\ProgramData', 'ClientBootstrap');
+  if (cfg.platform === 'darwin')
+    return cfg.isRoot
+      ? '/Library/Application Support/ClientBootstrap'
+      : join(homedir(), 'Library', 'Application Support', 'ClientBootstrap');
+  if (cfg.isRoot) return '/var/lib/client-bootstrap';
+  return join(cfg.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'client-bootstrap');
+}
+
+/** Per-OS default log file. */
+export function defaultLogFile(
+  cfg: Pick<ConfigEnv, 'env' | 'platform' | 'isRoot'>,
+  stateDir: string,
+): string {
+  if (cfg.platform === 'win32')
+    return join(
+      cfg.env.ProgramData ?? 'C:\\ProgramData',
+      'ClientBootstrap',
+      'Logs',
+      'client-bootstrap.log',
+    );
+  if (cfg.platform === 'linux' && cfg.isRoot)
+    return '/var/log/client-bootstrap/client-bootstrap.log';
+  return join(stateDir, 'client-bootstrap.log');
+}
+
+/** Resolves the settings; throws UserError('usage' | 'config') with the reason. */
+export function resolveSettings(flags: AgentFlags, cfg: ConfigEnv): AgentSettings {
+  const env = (name: string): string | undefined => {
+    const v = cfg.env[`CLIENT_BOOTSTRAP_${name}`];
+    return v === '' ? undefined : v;
+  };
+  const configFlag = flags.config ?? env('CONFIG');
+  const configFile = configFlag ?? join(cfg.exeDir, CONFIG_FILE_NAME);
+  const file = readConfigFile(configFile, cfg, configFlag !== undefined);
+  const fileDir = dirname(configFile);
+  const rel = (p: string | undefined): string | undefined =>
+    p === undefined || /^([a-zA-Z]:)?[\\/]/.test(p) ? p : join(fileDir, p);
+
+  const pick = <T>(flag: T | undefined, envName: string, fileKey: keyof FileConfig): unknown =>
+    flag ?? env(envName) ?? file[fileKey];
+
+  const server = checkUrl(str(pick(flags.server, 'SERVER', 'server'), '--server'), '--server');
+  const relay = checkUrl(str(pick(flags.relay, 'RELAY', 'relay'), '--relay'), '--relay');
+  const serverId = str(pick(flags.serverId, 'SERVER_ID', 'serverId'), '--server-id');
+  if (serverId !== undefined && !/^[A-Za-z0-9_-]{22}$/.test(serverId))
+    throw usage(
+      `--server-id ${JSON.stringify(serverId)} is not a server id (22 base64url characters)`,
+    );
+  const serverPin = str(pick(flags.serverPin, 'SERVER_PIN', 'serverPin'), '--server-pin');
+  if (serverPin !== undefined && !PIN.test(serverPin))
+    throw usage(
+      `--server-pin must look like sha256:<43 base64url characters>`,
+      'bootstrap-server client-config prints the pin',
+    );
+  const route = (str(pick(flags.route, 'ROUTE', 'route'), '--route') ?? 'auto') as RouteChoice;
+  if (!['auto', 'direct', 'relay'].includes(route))
+    throw usage(`--route must be auto, direct or relay`);
+  if (!server && !relay)
+    throw usage(
+      'no server and no relay are configured',
+      'give --server URL and/or --relay URL, or ship client-bootstrap.json beside the executable',
+    );
+  if (relay && !serverId)
+    throw usage('--relay needs --server-id', 'bootstrap-server client-config prints it');
+  if (route === 'direct' && !server) throw usage('--route direct needs --server');
+  if (route === 'relay' && !relay) throw usage('--route relay needs --relay');
+
+  const sources: SecretSource[] = [];
+  const secretFile = flags.secretFile ?? env('SECRET_FILE');
+  if (secretFile !== undefined)
+    sources.push(secretFile === '-' ? { kind: 'stdin' } : { kind: 'file', path: secretFile });
+  const envSecret = env('SECRET');
+  if (envSecret !== undefined) sources.push({ kind: 'env', secret: new SensitiveText(envSecret) });
+  if (flags.secret !== undefined) {
+    if (String(flags.secret) === '') throw usage('--secret was given an empty value');
+    sources.push({ kind: 'flag', secret: new SensitiveText(String(flags.secret)) });
+  }
+  if (sources.length > 1) {
+    throw usage(
+      `the secret was given ${sources.length} ways at once (${sources.map(describeSource).join(', ')})`,
+      'give exactly one of --secret-file, CLIENT_BOOTSTRAP_SECRET or --secret',
+    );
+  }
+
+  const platformCfg = { env: cfg.env, platform: cfg.platform, isRoot: cfg.isRoot };
+  const stateDir =
+    str(flags.stateDir ?? env('STATE_DIR'), '--state-dir') ??
+    rel(str(file.stateDir, 'stateDir')) ??
+    defaultStateDir(platformCfg);
+  const logLevel = (str(pick(flags.logLevel, 'LOG_LEVEL', 'logLevel'), '--log-level') ??
+    'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel))
+    throw usage(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const proxy = checkUrl(
+    str(
+      flags.proxy ??
+        env('PROXY') ??
+        file.proxy ??
+        cfg.env.HTTPS_PROXY ??
+        cfg.env.https_proxy ??
+        cfg.env.HTTP_PROXY ??
+        cfg.env.http_proxy,
+      '--proxy',
+    ),
+    '--proxy',
+  );
+  const noProxy = cfg.env.NO_PROXY ?? cfg.env.no_proxy;
+  const caFile =
+    str(flags.caFile ?? env('CA_FILE'), '--ca-file') ?? rel(str(file.caFile, 'caFile'));
+  return {
+    ...(server ? { server } : {}),
+    ...(relay ? { relay } : {}),
+    ...(serverId ? { serverId } : {}),
+    ...(serverPin ? { serverPin } : {}),
+    route,
+    secret: sources[0] ?? { kind: 'none' },
+    ...(configFlag !== undefined || cfg.exists(configFile) ? { configFile } : {}),
+    stateDir,
+    force: flags.force ?? false,
+    deadlineMs:
+      (seconds(pick(flags.deadline, 'DEADLINE', 'deadline'), '--deadline', 1, 86_400) ?? 120) *
+      1000,
+    probeTimeoutMs:
+      (seconds(
+        pick(flags.probeTimeout, 'PROBE_TIMEOUT', 'probeTimeout'),
+        '--probe-timeout',
+        0.1,
+        600,
+      ) ?? 3) * 1000,
+    ...(proxy ? { proxy } : {}),
+    ...(noProxy ? { noProxy } : {}),
+    ...(caFile ? { caFile } : {}),
+    json: flags.json ?? false,
+    quiet: flags.quiet ?? false,
+    logLevel,
+    logFile:
+      str(flags.logFile ?? env('LOG_FILE'), '--log-file') ??
+      rel(str(file.logFile, 'logFile')) ??
+      defaultLogFile(platformCfg, stateDir),
+    interactive:
+      flags.interactive ??
+      !(bool(env('NO_INTERACTIVE'), 'CLIENT_BOOTSTRAP_NO_INTERACTIVE') ?? false),
+    allowUnpinnedRelay:
+      flags.allowUnpinnedRelay ??
+      bool(env('ALLOW_UNPINNED_RELAY') ?? file.allowUnpinnedRelay, 'allowUnpinnedRelay') ??
+      false,
+    prompt: flags.prompt ?? false,
+  };
+}
+
+export function describeSource(s: SecretSource): string {
+  switch (s.kind) {
+    case 'file':
+      return `--secret-file ${s.path}`;
+    case 'stdin':
+      return '--secret-file -';
+    case 'env':
+      return 'CLIENT_BOOTSTRAP_SECRET';
+    case 'flag':
+      return '--secret';
+    case 'none':
+      return 'none';
+  }
+}

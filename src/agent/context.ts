@@ -1,0 +1,75 @@
+/** Everything a command needs, built once per run. */
+import type { Readable, Writable } from 'node:stream';
+import { UserError } from '../common/errors.ts';
+import type { Logger } from '../common/log.ts';
+import { promptMasked, readAllLimited } from '../common/prompt.ts';
+import type { TtyInput } from '../common/prompt.ts';
+import { Secret } from '../protocol/index.ts';
+import type { AgentSettings, SecretSource } from './config.ts';
+import type { Deadline } from './deadline.ts';
+import type { MachineFacts } from './machine.ts';
+import type { Reporter } from './render.ts';
+import type { Transport } from './transport.ts';
+
+export interface AgentContext {
+  readonly settings: AgentSettings;
+  readonly log: Logger;
+  readonly reporter: Reporter;
+  readonly deadline: Deadline;
+  readonly transport: Transport;
+  readonly now: () => number;
+  readonly random: () => number;
+  readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  readonly stdin: Readable & TtyInput;
+  readonly stderr: Writable;
+  /** True when a person can answer a prompt (stdin is a terminal). */
+  readonly canPrompt: boolean;
+  readonly readFile: (path: string) => string;
+  readonly machine: () => Promise<MachineFacts>;
+  readonly logFile: string | null;
+}
+
+/** Reads a secret given on the command line, environment, file or stdin; null when none was. */
+export async function readGivenSecret(
+  source: SecretSource,
+  ctx: Pick<AgentContext, 'readFile' | 'stdin'>,
+): Promise<Secret | null> {
+  switch (source.kind) {
+    case 'none':
+      return null;
+    case 'env':
+    case 'flag':
+      return Secret.from(source.secret.reveal());
+    case 'stdin': {
+      const text = await readAllLimited(ctx.stdin, 4096, 'the secret on stdin');
+      if (!text) throw new UserError('usage', '--secret-file - was given but stdin is empty');
+      return Secret.from(text, { fromFile: true });
+    }
+    case 'file': {
+      let text: string;
+      try {
+        text = ctx.readFile(source.path);
+      } catch (err) {
+        throw new UserError(
+          'usage',
+          `cannot read the secret file ${source.path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+          { cause: err },
+        );
+      }
+      if (text.length > 4096)
+        throw new UserError('usage', `the secret file ${source.path} is larger than 4096 bytes`);
+      if (!text.replace(/\r?\n$/, ''))
+        throw new UserError('usage', `the secret file ${source.path} is empty`);
+      return Secret.from(text, { fromFile: true });
+    }
+  }
+}
+
+/** Asks for the secret at a masked prompt, with the deadline clock stopped. */
+export async function promptSecret(ctx: AgentContext, attempt: number): Promise<Secret> {
+  const question =
+    attempt === 1 ? 'Authorization secret: ' : `Authorization secret (attempt ${attempt} of 3): `;
+  const text = await ctx.deadline.paused(() => promptMasked(ctx.stdin, ctx.stderr, question));
+  if (!text) throw new UserError('secret_missing', 'no secret was entered');
+  return Secret.from(text);
+}

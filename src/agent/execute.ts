@@ -1,0 +1,154 @@
+/**
+ * Builds the run's context (log, transport, deadline) and runs a command.
+ * Loaded only when a command runs, so --help and --version stay light.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Readable, Writable } from 'node:stream';
+import { UserError } from '../common/errors.ts';
+import { createLogger, silentLogger } from '../common/log.ts';
+import type { Logger } from '../common/log.ts';
+import type { TtyInput } from '../common/prompt.ts';
+import { VERSION } from '../version.ts';
+import { checkFlow, statusFlow, unregisterFlow } from './commands.ts';
+import type { AgentSettings } from './config.ts';
+import type { AgentContext } from './context.ts';
+import { Deadline } from './deadline.ts';
+import { machineFacts } from './machine.ts';
+import type { Outcome } from './outcome.ts';
+import { outcomeOf, registerFlow } from './register.ts';
+import type { Reporter } from './render.ts';
+import { createTransport } from './transport.ts';
+
+export type Command = 'register' | 'check' | 'status' | 'unregister';
+
+export interface ExecuteDeps {
+  readonly stdin: Readable & TtyInput;
+  readonly stderr: Writable;
+  readonly canPrompt: boolean;
+  readonly now: () => number;
+  readonly random: () => number;
+  readonly readFile: (path: string) => string;
+}
+
+function openLog(
+  settings: AgentSettings,
+  reporter: Reporter,
+): { log: Logger; logFile: string | null } {
+  try {
+    return {
+      log: createLogger({ component: 'agent', level: settings.logLevel, file: settings.logFile }),
+      logFile: settings.logFile,
+    };
+  } catch (err) {
+    reporter.warn(
+      `cannot write the log file ${settings.logFile} (${(err as NodeJS.ErrnoException).code ?? 'error'}); continuing without it`,
+    );
+    return { log: silentLogger, logFile: null };
+  }
+}
+
+/** Runs one command and returns its outcome; a bug becomes an `internal` outcome with the stack in the log. */
+export async function execute(
+  command: Command,
+  settings: AgentSettings,
+  reporter: Reporter,
+  deps: ExecuteDeps,
+): Promise<Outcome> {
+  const { log, logFile } = openLog(settings, reporter);
+  const outcome = await executeLogged(command, settings, reporter, deps, log, logFile);
+  log.info('command.end', { ...outcome });
+  await log.close();
+  return outcome;
+}
+
+async function executeLogged(
+  command: Command,
+  settings: AgentSettings,
+  reporter: Reporter,
+  deps: ExecuteDeps,
+  log: Logger,
+  logFile: string | null,
+): Promise<Outcome> {
+  const t0 = deps.now();
+  if (settings.secret.kind === 'env' || settings.secret.kind === 'flag')
+    log.addSensitive(settings.secret.secret.reveal());
+  log.info('command.start', {
+    command,
+    version: VERSION,
+    pid: process.pid,
+    server: settings.server,
+    relay: settings.relay,
+    serverId: settings.serverId,
+    route: settings.route,
+    secretSource: settings.secret.kind,
+    stateDir: settings.stateDir,
+    proxy: settings.proxy ? new URL(settings.proxy).host : undefined,
+  });
+  const deadline = new Deadline(settings.deadlineMs, deps.now);
+  let caPem: string | undefined;
+  const fail = (err: unknown): Outcome => {
+    if (err instanceof UserError) {
+      return outcomeOf(ctxLite, t0, {
+        ok: false,
+        code: err.code,
+        message: err.message,
+        ...(err.hint ? { hint: err.hint } : {}),
+      });
+    }
+    log.error('bug', { err });
+    return outcomeOf(ctxLite, t0, {
+      ok: false,
+      code: 'internal',
+      message: `internal error (a bug): ${(err as Error)?.message ?? String(err)}${logFile ? `; details in ${logFile}` : ''}`,
+    });
+  };
+  const ctxLite = { logFile, now: deps.now, settings } as unknown as AgentContext;
+  try {
+    if (settings.caFile) {
+      try {
+        caPem = deps.readFile(settings.caFile);
+      } catch (err) {
+        throw new UserError(
+          'usage',
+          `cannot read --ca-file ${settings.caFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+        );
+      }
+      if (!caPem.includes('-----BEGIN CERTIFICATE-----'))
+        throw new UserError('usage', `--ca-file ${settings.caFile} holds no PEM certificate`);
+    }
+    const transport = createTransport({
+      ...(settings.proxy ? { proxy: settings.proxy } : {}),
+      ...(settings.noProxy ? { noProxy: settings.noProxy } : {}),
+      ...(caPem ? { caPem } : {}),
+      connectTimeoutMs: settings.probeTimeoutMs,
+    });
+    const ctx: AgentContext = {
+      settings,
+      log,
+      reporter,
+      deadline,
+      transport,
+      now: deps.now,
+      random: deps.random,
+      sleep: (ms, signal) => sleep(ms, undefined, { signal }),
+      stdin: deps.stdin,
+      stderr: deps.stderr,
+      canPrompt: deps.canPrompt,
+      readFile: deps.readFile,
+      machine: machineFacts,
+      logFile,
+    };
+    try {
+      if (command === 'status') return statusFlow(ctx);
+      if (command === 'unregister') return await unregisterFlow(ctx);
+      if (command === 'check') return await checkFlow(ctx);
+      return await registerFlow(ctx, { verifyOnly: false });
+    } finally {
+      await transport.close().catch(() => undefined);
+    }
+  } catch (err) {
+    return fail(err);
+  } finally {
+    deadline.dispose();
+  }
+}

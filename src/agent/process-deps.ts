@@ -1,0 +1,26 @@
+/** The real outside world for the agent, built once in the entry. */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { AgentCliDeps } from './cli.ts';
+
+/** Where client-bootstrap.json is looked for: beside the executable, or beside the entry script under node. */
+function exeDir(): string {
+  const isNodeRunner = /^node(\.exe)?$/i.test(process.execPath.split(/[\\/]/).pop() ?? '');
+  return dirname(isNodeRunner ? (process.argv[1] ?? process.execPath) : process.execPath);
+}
+
+export function createAgentDeps(): AgentCliDeps {
+  return {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    now: () => performance.timeOrigin + performance.now(),
+    random: Math.random,
+    readFile: (p) => readFileSync(p, 'utf8'),
+    exists: (p) => existsSync(p),
+    exeDir: exeDir(),
+    platform: process.platform,
+    isRoot: process.getuid?.() === 0,
+  };
+}

@@ -1,0 +1,375 @@
+/**
+ * `client-bootstrap register` (the default) and `check`: find a route,
+ * obtain the secret if that route needs one, run the handshake with
+ * retries, save the identity.
+ */
+import { UserError } from '../common/errors.ts';
+import { derivePrs, fromB64u, keyFingerprint, toB64u } from '../protocol/index.ts';
+import type { Prs, Secret, SigningKey } from '../protocol/index.ts';
+import type { AgentContext } from './context.ts';
+import { promptSecret, readGivenSecret } from './context.ts';
+import { exitCodeFor } from './exit-codes.ts';
+import { AttemptError, runHandshake } from './handshake.ts';
+import type { Outcome } from './outcome.ts';
+import { probeRoutes, routeTargets } from './probe.ts';
+import type { ProbeSuccess, RouteReport } from './probe.ts';
+import { backoffMs, isTransient, parseRetryAfter } from './retry.ts';
+import { StateDir } from './state.ts';
+import type { AgentState, Registration } from './state.ts';
+
+const GRACE_MS = 250;
+const AUTH_CODES = new Set(['pin_mismatch', 'bad_signature', 'wrong_server', 'tls', 'weak_kdf']);
+
+/** Builds an Outcome; failures get their exit code from the one table. */
+export function outcomeOf(
+  ctx: Pick<AgentContext, 'now' | 'logFile'>,
+  t0: number,
+  fields: Partial<Outcome> & { ok: boolean; code: string; message: string },
+): Outcome {
+  const {
+    ok,
+    code,
+    message,
+    clientId,
+    serverId,
+    route,
+    routes,
+    hint,
+    logFile: _l,
+    exitCode: _e,
+    durationMs: _d,
+    ...extra
+  } = fields;
+  return {
+    ok,
+    exitCode: ok ? 0 : exitCodeFor(code),
+    code,
+    clientId: clientId ?? null,
+    serverId: serverId ?? null,
+    route: route ?? null,
+    routes: routes ?? [],
+    durationMs: Math.round(ctx.now() - t0),
+    message,
+    logFile: ctx.logFile,
+    ...(hint ? { hint } : {}),
+    ...extra,
+  };
+}
+
+function sameServer(reg: Registration, s: AgentContext['settings']): boolean {
+  if (s.serverId !== undefined) return reg.serverId === s.serverId;
+  return (
+    (s.server !== undefined && reg.serverUrl === s.server) ||
+    (s.relay !== undefined && reg.relayUrl === s.relay)
+  );
+}
+
+/** Probes until a route is chosen; a total failure names every route's reason. */
+async function chooseRoute(
+  ctx: AgentContext,
+  savedPin: string | undefined,
+): Promise<{ chosen: ProbeSuccess; reports: RouteReport[] }> {
+  const targets = routeTargets(ctx.settings);
+  for (const t of targets)
+    ctx.reporter.progress(`checking ${t.name === 'direct' ? 'server' : 'relay'} ${t.url}`);
+  const pin = ctx.settings.serverPin ?? savedPin;
+  const { chosen, reports } = await probeRoutes(targets, {
+    transport: ctx.transport,
+    log: ctx.log,
+    now: ctx.now,
+    signal: ctx.deadline.signal,
+    probeTimeoutMs: Math.min(ctx.settings.probeTimeoutMs, Math.max(1, ctx.deadline.remainingMs())),
+    graceMs: GRACE_MS,
+    expect: {
+      ...(ctx.settings.serverId ? { serverId: ctx.settings.serverId } : {}),
+      ...(pin ? { pin } : {}),
+    },
+  });
+  for (const r of reports) ctx.reporter.route(r);
+  if (!chosen) {
+    const auth = reports.find((r) => r.errorCode && AUTH_CODES.has(r.errorCode));
+    const reasons = reports
+      .map((r) => `${r.name === 'direct' ? 'server' : 'relay'}: ${r.error ?? 'unknown'}`)
+      .join('; ');
+    if (auth)
+      throw new RouteFailure(
+        auth.errorCode as string,
+        `the server could not be authenticated (${reasons})`,
+        reports,
+        'check --server-pin and --server-id against bootstrap-server client-config; check --ca-file for TLS',
+      );
+    const busy = reports.every(
+      (r) => r.errorCode === 'unavailable' || r.errorCode === 'rate_limited',
+    );
+    throw new RouteFailure(
+      busy ? 'busy' : 'no_route',
+      `no route to the server (${reasons})`,
+      reports,
+      'check the network, the URLs and any proxy; a deployment tool should retry later',
+    );
+  }
+  ctx.reporter.progress(`route: ${chosen.target.name} (${chosen.why})`);
+  ctx.reporter.progress(`server fingerprint: ${chosen.pin}`);
+  return { chosen, reports };
+}
+
+class RouteFailure extends UserError {
+  constructor(
+    code: string,
+    message: string,
+    readonly reports: RouteReport[],
+    hint: string,
+  ) {
+    super(code, message, { hint });
+  }
+}
+
+export interface RegisterOptions {
+  /** `check`: confirm the secret without registering. */
+  readonly verifyOnly: boolean;
+}
+
+/** Runs register (or, with verifyOnly, check's secret confirmation). */
+export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Promise<Outcome> {
+  const t0 = ctx.now();
+  const s = ctx.settings;
+  const stateDir = new StateDir(s.stateDir);
+  let reports: RouteReport[] = [];
+  let release: (() => void) | undefined;
+  try {
+    stateDir.ensure();
+    if (!opts.verifyOnly) {
+      release = await stateDir.lock({
+        signal: ctx.deadline.signal,
+        onWait: (pid) =>
+          ctx.reporter.progress(`waiting for another client-bootstrap (pid ${pid}) to finish`),
+      });
+    }
+    let state: AgentState;
+    try {
+      state = stateDir.readOrInit();
+    } catch (err) {
+      if (!(
+        err instanceof UserError &&
+        err.code === 'corrupt_state' &&
+        s.force &&
+        !opts.verifyOnly
+      ))
+        throw err;
+      const aside = stateDir.quarantine(new Date(ctx.now()));
+      ctx.reporter.warn(`the damaged state file was moved to ${aside}`);
+      ctx.log.warn('state.quarantined', { aside });
+      state = stateDir.readOrInit();
+    }
+    const saved = state.registration;
+    if (!opts.verifyOnly && saved && sameServer(saved, s) && !s.force) {
+      ctx.log.info('register.already', { clientId: saved.clientId, serverId: saved.serverId });
+      return outcomeOf(ctx, t0, {
+        ok: true,
+        code: 'already_registered',
+        clientId: saved.clientId,
+        serverId: saved.serverId,
+        route: saved.route,
+        message: `already registered to this server as client ${saved.clientId} (nothing sent; use --force to register again)`,
+      });
+    }
+
+    let secret: Secret | null = await readGivenSecret(s.secret, ctx);
+    const fromPrompt = { used: false, attempts: 0 };
+    if (s.secret.kind === 'flag')
+      ctx.reporter.warn(
+        '--secret is visible to other users in the process list; prefer --secret-file or CLIENT_BOOTSTRAP_SECRET',
+      );
+    const prsCache = new Map<string, Prs>();
+    let clientKey: SigningKey | undefined;
+    const facts = await ctx.machine();
+    const savedPin =
+      saved && s.serverId && saved.serverId === s.serverId ? saved.serverPin : undefined;
+
+    for (let attempt = 0; ; attempt++) {
+      let chosen: ProbeSuccess;
+      try {
+        ({ chosen, reports } = await chooseRoute(ctx, savedPin));
+      } catch (err) {
+        if (err instanceof RouteFailure) {
+          reports = err.reports;
+          if (err.code === 'busy' && (await waitBeforeRetry(ctx, attempt, undefined))) continue;
+        }
+        throw err;
+      }
+      const { hello, target } = chosen;
+      const pinned = s.serverPin ?? savedPin;
+      if (target.name === 'relay' && !pinned && !hello.secretRequired && !s.allowUnpinnedRelay) {
+        throw new UserError(
+          'unpinned_relay',
+          'the relay route offers no way to authenticate the server: no pin is configured and no secret is required',
+          {
+            hint: 'configure --server-pin (bootstrap-server client-config prints it), or accept the risk with --allow-unpinned-relay',
+          },
+        );
+      }
+      if (hello.secretRequired && !secret) {
+        if (!s.interactive || !ctx.canPrompt || (opts.verifyOnly && !s.prompt)) {
+          throw new UserError(
+            'secret_missing',
+            `the server requires an authorization secret on the ${target.name} route and none was given`,
+            {
+              hint: 'give it with --secret-file PATH (or - for stdin) or CLIENT_BOOTSTRAP_SECRET',
+            },
+          );
+        }
+        fromPrompt.used = true;
+        fromPrompt.attempts += 1;
+        secret = await promptSecret(ctx, fromPrompt.attempts);
+      }
+      if (!pinned && target.name === 'direct' && !hello.secretRequired) {
+        ctx.reporter.warn(
+          `trusting the server key on first use: ${chosen.pin} (pin it with --server-pin)`,
+        );
+      }
+      let prs: Prs | undefined;
+      if (hello.secretRequired && secret) {
+        const cacheKey = `${hello.serverId}/${hello.kdf.N}/${hello.kdf.r}/${hello.kdf.p}`;
+        prs = prsCache.get(cacheKey);
+        if (!prs) {
+          ctx.reporter.progress('deriving the key from the secret');
+          prs = await derivePrs(secret, fromB64u(hello.serverId, 'serverId', 16), hello.kdf);
+          prsCache.set(cacheKey, prs);
+        }
+      }
+      clientKey ??= stateDir.clientKey();
+      try {
+        ctx.reporter.progress(opts.verifyOnly ? 'confirming the secret' : 'registering');
+        const done = await runHandshake({
+          target,
+          hello,
+          ...(prs ? { prs } : {}),
+          clientKey,
+          details: {
+            ...facts,
+            installId: state.installId,
+            ...(opts.verifyOnly ? { verifyOnly: true } : {}),
+          },
+          trust: { ...(pinned ? { pin: pinned } : {}), allowTofu: target.name === 'direct' },
+          transport: ctx.transport,
+          signal: ctx.deadline.signal,
+          timeoutMs: Math.max(1000, Math.min(30_000, ctx.deadline.remainingMs())),
+          log: ctx.log,
+        });
+        if (done.result.kind === 'verified') {
+          return outcomeOf(ctx, t0, {
+            ok: true,
+            code: 'secret_accepted',
+            serverId: hello.serverId,
+            route: target.name,
+            routes: reports,
+            message: `the secret is accepted on the ${target.name} route (nothing was registered)`,
+          });
+        }
+        const registration: Registration = {
+          clientId: done.result.clientId,
+          serverId: done.result.serverId,
+          serverPin: done.pin,
+          route: target.name,
+          serverUrl: s.server ?? null,
+          relayUrl: s.relay ?? null,
+          registeredAt: done.result.registeredAt,
+          credential: done.result.credential,
+          keyFingerprint: toB64u(keyFingerprint(clientKey.publicRaw)),
+          savedAt: new Date(ctx.now()).toISOString(),
+        };
+        stateDir.write({ ...state, registration });
+        ctx.log.info('register.saved', {
+          clientId: registration.clientId,
+          serverId: registration.serverId,
+          route: target.name,
+          serverAuth: done.serverAuth,
+        });
+        return outcomeOf(ctx, t0, {
+          ok: true,
+          code: 'registered',
+          clientId: registration.clientId,
+          serverId: registration.serverId,
+          route: target.name,
+          routes: reports,
+          serverPin: done.pin,
+          serverAuth: done.serverAuth,
+          message: `registered as client ${registration.clientId} via the ${target.name} route`,
+        });
+      } catch (err) {
+        if (!(err instanceof AttemptError)) throw err;
+        ctx.log.warn('register.attempt_failed', {
+          attempt,
+          code: err.code,
+          message: err.message,
+          route: target.name,
+        });
+        if (err.code === 'invalid_secret' && fromPrompt.used && fromPrompt.attempts < 3) {
+          ctx.reporter.warn('the secret was not accepted; try again');
+          secret = null;
+          continue;
+        }
+        if (isTransient(err.code) && (await waitBeforeRetry(ctx, attempt, err.retryAfter)))
+          continue;
+        throw err;
+      }
+    }
+  } catch (err) {
+    if (err instanceof UserError) {
+      ctx.log.error('command.failed', { code: err.code, message: err.message });
+      return outcomeOf(ctx, t0, {
+        ok: false,
+        code: finalCode(err.code),
+        message: err.message,
+        ...(err.hint ? { hint: err.hint } : {}),
+        routes: err instanceof RouteFailure ? err.reports : reports,
+      });
+    }
+    throw err;
+  } finally {
+    release?.();
+  }
+}
+
+/** Transient codes that end the run become "no route" or "busy". */
+function finalCode(code: string): string {
+  if (
+    code === 'rate_limited' ||
+    code === 'busy' ||
+    code === 'relay_busy' ||
+    code === 'unavailable' ||
+    code === 'http_503'
+  )
+    return 'busy';
+  if (
+    [
+      'timeout',
+      'reset',
+      'unreachable',
+      'server_offline',
+      'relay_timeout',
+      'http_502',
+      'http_504',
+    ].includes(code)
+  )
+    return 'no_route';
+  return code;
+}
+
+/** Sleeps the backoff if the deadline allows another attempt; false when it does not. */
+async function waitBeforeRetry(
+  ctx: AgentContext,
+  attempt: number,
+  retryAfter: string | undefined,
+): Promise<boolean> {
+  const wait = backoffMs(attempt, parseRetryAfter(retryAfter, ctx.now()), ctx.random);
+  if (wait >= ctx.deadline.remainingMs()) return false;
+  ctx.reporter.progress(`retrying in ${(wait / 1000).toFixed(1)} s`);
+  ctx.log.info('register.retry', { attempt: attempt + 1, waitMs: Math.round(wait) });
+  try {
+    await ctx.sleep(wait, ctx.deadline.signal);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { backoffMs, isTransient, parseRetryAfter } from './retry.ts';
+
+describe('retry decisions', () => {
+  it.each([
+    ['rate_limited', true],
+    ['busy', true],
+    ['handshake_expired', true],
+    ['unreachable', true],
+    ['http_504', true],
+    ['invalid_secret', false],
+    ['pin_mismatch', false],
+    ['bad_request', false],
+    ['secret_required', false],
+  ])('%s transient: %s', (code, transient) => expect(isTransient(code)).toBe(transient));
+
+  it('parses Retry-After in seconds and as a date', () => {
+    expect(parseRetryAfter('7', 0)).toBe(7000);
+    expect(parseRetryAfter(new Date(10_000).toUTCString(), 4000)).toBe(6000);
+    expect(parseRetryAfter('soon', 0)).toBeUndefined();
+    expect(parseRetryAfter(undefined, 0)).toBeUndefined();
+  });
+
+  it('backs off exponentially with jitter, capped, and honours Retry-After', () => {
+    expect(backoffMs(0, undefined, () => 0)).toBe(125);
+    expect(backoffMs(0, undefined, () => 1)).toBe(250);
+    expect(backoffMs(3, undefined, () => 1)).toBe(2000);
+    expect(backoffMs(30, undefined, () => 1)).toBe(10_000);
+    expect(backoffMs(0, 5000, () => 0.5)).toBe(5000);
+  });
+});

@@ -1,0 +1,48 @@
+/**
+ * What to retry and how long to wait: pure decisions over a failure code
+ * and the server's Retry-After.
+ */
+
+/** Failures worth another attempt within the deadline. */
+const TRANSIENT = new Set([
+  'unreachable',
+  'unavailable',
+  'busy',
+  'rate_limited',
+  'relay_timeout',
+  'server_offline',
+  'relay_busy',
+  'handshake_expired',
+  'handshake_unknown',
+  'timeout',
+  'reset',
+  'http_502',
+  'http_503',
+  'http_504',
+]);
+
+export function isTransient(code: string): boolean {
+  return TRANSIENT.has(code);
+}
+
+/** Retry-After as milliseconds (seconds or an HTTP date); undefined when absent or invalid. */
+export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (/^\d{1,6}$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * Jittered exponential backoff (full jitter over 250 ms * 2^attempt, at most
+ * 10 s), but never sooner than the server's Retry-After.
+ */
+export function backoffMs(
+  attempt: number,
+  retryAfterMs: number | undefined,
+  random: () => number,
+): number {
+  const ceiling = Math.min(10_000, 250 * 2 ** Math.min(attempt, 10));
+  const jittered = ceiling / 2 + random() * (ceiling / 2);
+  return Math.max(jittered, retryAfterMs ?? 0);
+}

@@ -1,0 +1,212 @@
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAgent } from './support/agent.ts';
+import { deploy } from './support/deploy.ts';
+import type { Deployment } from './support/deploy.ts';
+import { tempDir } from './support/procs.ts';
+import { register } from './support/wire-client.ts';
+
+const SECRET = 'Exit-Code-Secret-7';
+let d: Deployment;
+let empty: Deployment;
+let secretFile: string;
+
+beforeAll(async () => {
+  [d, empty] = await Promise.all([deploy([SECRET]), deploy([])]);
+  secretFile = join(tempDir(), 'secret');
+  writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
+});
+afterAll(async () => {
+  await Promise.all([d.stop(), empty.stop()]);
+});
+
+const base = (
+  dep: Deployment,
+  stateDir = join(tempDir(), 'state'),
+  pin = dep.server.pin,
+): string[] => [
+  '--server',
+  dep.server.url,
+  '--relay',
+  dep.relay.url,
+  `--server-id=${dep.serverId}`,
+  `--server-pin=${pin}`,
+  '--state-dir',
+  stateDir,
+  '--log-file',
+  join(stateDir, 'agent.log'),
+];
+
+const FIELDS = [
+  'ok',
+  'exitCode',
+  'code',
+  'clientId',
+  'serverId',
+  'route',
+  'routes',
+  'durationMs',
+  'message',
+  'logFile',
+];
+
+describe('every exit code from a real scenario, with the --json object', () => {
+  it('0: registered, then already registered without network traffic', async () => {
+    const stateDir = join(tempDir(), 'state');
+    const first = await runAgent([...base(d, stateDir), '--secret-file', secretFile]);
+    expect(first.code).toBe(0);
+    for (const f of FIELDS) expect(first.json).toHaveProperty(f);
+    expect(first.json).toMatchObject({
+      ok: true,
+      exitCode: 0,
+      code: 'registered',
+      route: 'direct',
+      serverId: d.serverId,
+    });
+    expect(first.json.clientId).toMatch(/^[0-9a-f-]{36}$/);
+    const routes = first.json.routes as {
+      name: string;
+      reachable: boolean;
+      seenAs: string;
+      secretRequired: boolean;
+      latencyMs: number;
+    }[];
+    expect(routes.find((r) => r.name === 'direct')).toMatchObject({
+      reachable: true,
+      seenAs: 'intranet',
+      secretRequired: true,
+    });
+    // The re-run sends nothing: point it at dead URLs with the same server id.
+    const again = await runAgent([
+      '--server',
+      'http://127.0.0.1:9',
+      `--server-id=${d.serverId}`,
+      '--state-dir',
+      stateDir,
+      '--log-file',
+      join(stateDir, 'agent.log'),
+    ]);
+    expect(again.code).toBe(0);
+    expect(again.json).toMatchObject({
+      ok: true,
+      code: 'already_registered',
+      clientId: first.json.clientId,
+      routes: [],
+    });
+    const forced = await runAgent([...base(d, stateDir), '--secret-file', secretFile, '--force']);
+    expect(forced.json).toMatchObject({
+      ok: true,
+      code: 'registered',
+      clientId: first.json.clientId,
+    });
+    expect(statSync(stateDir).mode & 0o777).toBe(0o700);
+    for (const f of ['state.json', 'client-key.pem'])
+      expect(statSync(join(stateDir, f)).mode & 0o777).toBe(0o600);
+  });
+
+  it('1: an internal error says so and names the log file', async () => {
+    const stateDir = join(tempDir(), 'state');
+    // Fault injection from outside: os.hostname throws as a real bug would.
+    const fault = `data:text/javascript,${encodeURIComponent('import os from "node:os"; import { syncBuiltinESMExports } from "node:module"; os.hostname = () => { throw new Error("injected fault") }; syncBuiltinESMExports();')}`;
+    const r = await runAgent([...base(d, stateDir), '--secret-file', secretFile], {
+      env: { NODE_OPTIONS: `--import=${fault}` },
+    });
+    expect(r.code).toBe(1);
+    expect(r.json).toMatchObject({ ok: false, exitCode: 1, code: 'internal' });
+    expect(r.json.message).toMatch(/internal error \(a bug\).*injected fault.*agent\.log/);
+    expect(readFileSync(join(stateDir, 'agent.log'), 'utf8')).toContain('injected fault');
+  });
+
+  it.each([
+    ['an unknown flag', ['--bogus']],
+    ['two secret sources', ['--secret-file', '/dev/null', '--secret', 'Abc-123456789']],
+    ['an invalid URL', ['--server', 'not a url']],
+    ['a bad pin', ['--server', 'http://127.0.0.1:9', '--server-pin', 'md5:xyz']],
+    ['no server at all', []],
+    [
+      'an unreadable secret file',
+      ['--server', 'http://127.0.0.1:9', '--secret-file', '/nonexistent/secret'],
+    ],
+  ])('2: usage error for %s', async (_name, args) => {
+    const r = await runAgent(['--state-dir', join(tempDir(), 'state'), ...args]);
+    expect(r.code).toBe(2);
+    expect(r.json).toMatchObject({ ok: false, exitCode: 2 });
+    expect(String(r.json.message).length).toBeGreaterThan(10);
+  });
+
+  it('3: a secret is required, none given, no TTY: fails at once', async () => {
+    const r = await runAgent(base(d));
+    expect(r.code).toBe(3);
+    expect(r.json).toMatchObject({ ok: false, exitCode: 3, code: 'secret_missing' });
+    expect(r.json.hint).toMatch(/--secret-file/);
+  });
+
+  it('4: a wrong secret', async () => {
+    const r = await runAgent([...base(d), '--secret', 'Wrong-Secret-123']);
+    expect(r.code).toBe(4);
+    expect(r.json).toMatchObject({ ok: false, exitCode: 4, code: 'invalid_secret' });
+  });
+
+  it('5: no route, naming both reasons', async () => {
+    const r = await runAgent([
+      '--server',
+      'http://127.0.0.1:9',
+      '--relay',
+      'http://127.0.0.1:10',
+      `--server-id=${d.serverId}`,
+      '--state-dir',
+      join(tempDir(), 's'),
+    ]);
+    expect(r.code).toBe(5);
+    expect(r.json).toMatchObject({ ok: false, exitCode: 5, code: 'no_route' });
+    const routes = r.json.routes as { name: string; error: string }[];
+    expect(routes.map((x) => x.name).sort()).toEqual(['direct', 'relay']);
+    expect(r.json.message).toMatch(/server: .*refused.*relay: .*refused/);
+  });
+
+  it('6: the server key does not match the pin', async () => {
+    const r = await runAgent([
+      ...base(d, join(tempDir(), 'state'), empty.server.pin),
+      '--secret-file',
+      secretFile,
+    ]);
+    expect(r.code).toBe(6);
+    expect(r.json).toMatchObject({ ok: false, exitCode: 6, code: 'pin_mismatch' });
+  });
+
+  it('7: the server refuses for another reason (no active secret)', async () => {
+    const r = await runAgent([...base(empty), '--secret-file', secretFile]);
+    expect(r.code).toBe(7);
+    expect(r.json).toMatchObject({ ok: false, exitCode: 7, code: 'no_active_secrets' });
+  });
+
+  it('8: rate-limited until the deadline runs out', async () => {
+    const busy = await deploy([SECRET]);
+    try {
+      // Someone at this address guessed too often: the server throttles it.
+      for (let i = 0; i < 16; i++)
+        await register(busy.routes.direct, { secret: `Guess-${i}-Abcdefg` });
+      // The server's Retry-After (at least a second) is longer than the deadline left.
+      const r = await runAgent([...base(busy), '--secret-file', secretFile, '--deadline', '1']);
+      expect(r.json, JSON.stringify(r.json)).toMatchObject({ code: 'busy' });
+      expect(r.code).toBe(8);
+      expect(r.json).toMatchObject({ ok: false, exitCode: 8, code: 'busy' });
+      expect(r.json.message).toMatch(/429|rate_limited/);
+    } finally {
+      await busy.stop();
+    }
+  });
+
+  it('9: a damaged state file is reported and left as it was', async () => {
+    const stateDir = join(tempDir(), 'state');
+    await runAgent([...base(d, stateDir), '--secret-file', secretFile]);
+    writeFileSync(join(stateDir, 'state.json'), '{"version":1,"installId":');
+    const r = await runAgent([...base(d, stateDir), '--secret-file', secretFile]);
+    expect(r.code).toBe(9);
+    expect(r.json).toMatchObject({ ok: false, exitCode: 9, code: 'corrupt_state' });
+    expect(readFileSync(join(stateDir, 'state.json'), 'utf8')).toBe('{"version":1,"installId":');
+    const forced = await runAgent([...base(d, stateDir), '--secret-file', secretFile, '--force']);
+    expect(forced.json).toMatchObject({ ok: true, code: 'registered' });
+  });
+});

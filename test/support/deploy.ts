@@ -1,0 +1,50 @@
+/** A server and a relay on loopback with the tunnel up, for tests and benchmarks. */
+import { join } from 'node:path';
+import { BIN, runProc, startRelay, startServer, tempDir, TEST_KDF_LOG_N } from './procs.ts';
+import type { RelayHandle, ServerHandle } from './procs.ts';
+import type { Route } from './wire-client.ts';
+
+export interface Deployment {
+  readonly server: ServerHandle;
+  readonly relay: RelayHandle;
+  readonly serverId: string;
+  readonly routes: Record<'direct' | 'relay', Route>;
+  stop(): Promise<void>;
+}
+
+/** Creates the server data directory with `secrets`, registers it at a relay, starts both. */
+export async function deploy(
+  secrets: readonly string[] = [],
+  opts: { serverArgs?: string[]; relayArgs?: string[]; kdfLogN?: string } = {},
+): Promise<Deployment> {
+  const relay = await startRelay({ args: opts.relayArgs ?? [] });
+  const dataDir = join(tempDir('cb-deploy-'), 'server');
+  const kdf = ['--kdf-log-n', opts.kdfLogN ?? TEST_KDF_LOG_N];
+  for (const s of secrets) {
+    const r = await runProc(BIN.server, ['auth', 'secret', 'add', '--data-dir', dataDir, ...kdf], {
+      input: s,
+    });
+    if (r.code !== 0) throw new Error(r.stderr);
+  }
+  const show = await runProc(BIN.server, ['auth', 'show', '--json', '--data-dir', dataDir, ...kdf]);
+  const { serverId } = JSON.parse(show.stdout) as { serverId: string };
+  const tokenFile = await relay.addServer(serverId);
+  const server = await startServer({
+    dataDir,
+    args: ['--relay', relay.url, '--relay-token-file', tokenFile, ...(opts.serverArgs ?? [])],
+  });
+  await server.proc.waitFor(/tunnel\.up/);
+  return {
+    server,
+    relay,
+    serverId,
+    routes: {
+      direct: { kind: 'direct', url: server.url },
+      relay: { kind: 'relay', url: relay.url, serverId },
+    },
+    async stop() {
+      await server.proc.stop();
+      await relay.proc.stop();
+    },
+  };
+}
