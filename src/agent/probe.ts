@@ -223,7 +223,7 @@ export function probeRoutes(
         })
         .catch((err: unknown) => {
           settled = true;
-          reject(err);
+          reject(err instanceof Error ? err : new Error(String(err)));
         });
     }
     evaluate();
