@@ -49,9 +49,22 @@ function failureOutcome(
   };
 }
 
+/** yargs reads a lone "-" as a positional; "--secret-file -" means stdin. */
+function joinStdinDash(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--secret-file' && argv[i + 1] === '-') {
+      out.push('--secret-file=-');
+      i++;
+    } else out.push(argv[i] as string);
+  }
+  return out;
+}
+
 /** Runs the agent CLI; never throws. */
 export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<number> {
   const t0 = deps.now();
+  argv = joinStdinDash(argv);
   const wantsJson = argv.includes('--json');
   const mode: RenderMode = wantsJson ? 'json' : deps.stdout.isTTY ? 'tty' : 'plain';
   let chosen: { command: Command; flags: AgentFlags } | undefined;

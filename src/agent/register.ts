@@ -307,6 +307,7 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
         if (err.code === 'invalid_secret' && fromPrompt.used && fromPrompt.attempts < 3) {
           ctx.reporter.warn('the secret was not accepted; try again');
           secret = null;
+          prsCache.clear();
           continue;
         }
         if (isTransient(err.code) && (await waitBeforeRetry(ctx, attempt, err.retryAfter)))

@@ -31,5 +31,8 @@ while time.time() < deadline:
             os.write(fd, (answers.pop(0) + "\r").encode())
             seen_prompts += 1
         seen_prompts = max(seen_prompts, prompts)
-_, status = os.waitpid(pid, 0)
+done, status = os.waitpid(pid, os.WNOHANG)
+if done == 0:
+    os.kill(pid, 9)
+    _, status = os.waitpid(pid, 0)
 print(json.dumps({"code": os.waitstatus_to_exitcode(status), "output": output.decode("utf-8", "replace")}))
