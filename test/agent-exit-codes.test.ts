@@ -125,6 +125,10 @@ describe('every exit code from a real scenario, with the --json object', () => {
     ['a bad pin', ['--server', 'http://127.0.0.1:9', '--server-pin', 'md5:xyz']],
     ['no server at all', []],
     [
+      'an option given twice',
+      ['--server', 'http://127.0.0.1:9', '--deadline', '5', '--deadline', '6'],
+    ],
+    [
       'an unreadable secret file',
       ['--server', 'http://127.0.0.1:9', '--secret-file', '/nonexistent/secret'],
     ],

@@ -16,21 +16,34 @@ afterAll(async () => {
   await d.stop();
 });
 
-const args = (stateDir = join(tempDir(), 'state')): string[] => ['--server', d.server.url, `--server-pin=${d.server.pin}`, '--state-dir', stateDir];
+const args = (stateDir = join(tempDir(), 'state')): string[] => [
+  '--server',
+  d.server.url,
+  `--server-pin=${d.server.pin}`,
+  '--state-dir',
+  stateDir,
+];
 
 describe('each secret source', () => {
   it('a file, which may end in one newline', async () => {
     const file = join(tempDir(), 'secret');
     writeFileSync(file, `${SECRET}\r\n`);
-    expect((await runAgent([...args(), '--secret-file', file])).json).toMatchObject({ ok: true, code: 'registered' });
+    expect((await runAgent([...args(), '--secret-file', file])).json).toMatchObject({
+      ok: true,
+      code: 'registered',
+    });
   });
 
   it('stdin with --secret-file -', async () => {
-    expect((await runAgent([...args(), '--secret-file', '-'], { input: `${SECRET}\n` })).json).toMatchObject({ ok: true, code: 'registered' });
+    expect(
+      (await runAgent([...args(), '--secret-file', '-'], { input: `${SECRET}\n` })).json,
+    ).toMatchObject({ ok: true, code: 'registered' });
   });
 
   it('the environment', async () => {
-    expect((await runAgent(args(), { env: { CLIENT_BOOTSTRAP_SECRET: SECRET } })).json).toMatchObject({ ok: true, code: 'registered' });
+    expect(
+      (await runAgent(args(), { env: { CLIENT_BOOTSTRAP_SECRET: SECRET } })).json,
+    ).toMatchObject({ ok: true, code: 'registered' });
   });
 
   it('--secret, with a warning, scrubbed from the process title at once', async () => {
@@ -42,7 +55,16 @@ describe('each secret source', () => {
     const silent = net.createServer(() => undefined).listen(0, '127.0.0.1');
     await new Promise((res) => silent.once('listening', res));
     const port = (silent.address() as { port: number }).port;
-    const proc = startProc(BIN.agent, ['--server', `http://127.0.0.1:${port}`, '--secret', SECRET, '--probe-timeout', '20', '--state-dir', join(tempDir(), 's')]);
+    const proc = startProc(BIN.agent, [
+      '--server',
+      `http://127.0.0.1:${port}`,
+      '--secret',
+      SECRET,
+      '--probe-timeout',
+      '20',
+      '--state-dir',
+      join(tempDir(), 's'),
+    ]);
     try {
       await proc.waitFor(/checking server/);
       const { readFileSync } = await import('node:fs');
@@ -56,7 +78,9 @@ describe('each secret source', () => {
   });
 
   it('two sources at once are a usage error', async () => {
-    const r = await runAgent([...args(), '--secret', SECRET], { env: { CLIENT_BOOTSTRAP_SECRET: SECRET } });
+    const r = await runAgent([...args(), '--secret', SECRET], {
+      env: { CLIENT_BOOTSTRAP_SECRET: SECRET },
+    });
     expect(r.json).toMatchObject({ ok: false, exitCode: 2 });
     expect(r.json.message).toMatch(/2 ways at once/);
   });
@@ -78,7 +102,12 @@ describe('the prompt, in a real pseudo-terminal', () => {
   });
 
   it('allows three attempts, then exits 4', async () => {
-    const r = await runAgentInPty(args(), ['Wrong-Secret-001', 'Wrong-Secret-002', 'Wrong-Secret-003', SECRET]);
+    const r = await runAgentInPty(args(), [
+      'Wrong-Secret-001',
+      'Wrong-Secret-002',
+      'Wrong-Secret-003',
+      SECRET,
+    ]);
     expect(r.code).toBe(4);
     expect(r.output.match(/Authorization secret/g)).toHaveLength(3);
     expect(r.output).toMatch(/attempt 3 of 3/);

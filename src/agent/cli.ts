@@ -61,6 +61,22 @@ function joinStdinDash(argv: readonly string[]): string[] {
   return out;
 }
 
+/** An option given twice is a mistake worth naming (yargs would merge the values). */
+function refuseRepeatedOptions(argv: readonly string[]): void {
+  const seen = new Set<string>();
+  for (const a of argv) {
+    if (a === '--') break;
+    const m = /^--(?:no-)?([a-z][a-z0-9-]*)/.exec(a);
+    if (!m) continue;
+    const name = m[1] as string;
+    if (seen.has(name))
+      throw new UserError('usage', `--${name} was given more than once`, {
+        hint: 'give each option once',
+      });
+    seen.add(name);
+  }
+}
+
 /** Runs the agent CLI; never throws. */
 export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<number> {
   const t0 = deps.now();
@@ -70,6 +86,7 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
   let chosen: { command: Command; flags: AgentFlags } | undefined;
   let reporter = createReporter(mode, argv.includes('--quiet'), deps.stdout, deps.stderr);
   try {
+    refuseRepeatedOptions(argv);
     const parser = yargs(argv)
       .scriptName('client-bootstrap')
       .usage(

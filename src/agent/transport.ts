@@ -181,6 +181,7 @@ export function createTransport(opts: TransportOptions): Transport {
         throw translateError(err, url);
       }
     },
-    close: () => dispatcher.close(),
+    // destroy, not close: a connect still pending on a silent route must not keep the process alive.
+    close: () => dispatcher.destroy(),
   };
 }

@@ -6,4 +6,8 @@ if (process.argv.some((a) => a === '--secret' || a.startsWith('--secret=')))
 
 const { createAgentDeps } = await import('../agent/process-deps.ts');
 const { runAgentCli } = await import('../agent/cli.ts');
-process.exitCode = await runAgentCli(process.argv.slice(2), createAgentDeps());
+const code = await runAgentCli(process.argv.slice(2), createAgentDeps());
+process.exitCode = code;
+// Exit once the output is flushed: a connect still pending on a blackholed
+// route must not hold the process until its own timeout.
+process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
