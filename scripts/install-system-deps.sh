@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# System packages the end-to-end tests use. Idempotent; does nothing when all are present.
+# System packages the build and the end-to-end tests use: a compiler for
+# better-sqlite3, python3 (pty driver), openssl (private CA), tinyproxy (a real
+# HTTP proxy), tcpdump (capture of loopback traffic), iptables (a blackholed
+# route on a 127.x address). Idempotent: installs only what is missing.
 set -euo pipefail
 need=()
-for cmd_pkg in "make:make" "g++:g++" "python3:python3"; do
-  cmd=${cmd_pkg%%:*}; pkg=${cmd_pkg#*:}
-  command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" != 0 ]; then echo "missing system packages: ${need[*]} (run as root to install)" >&2; exit 1; fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${need[@]}" >/dev/null
+check() { command -v "$1" >/dev/null 2>&1 || need+=("$2"); }
+check make make
+check g++ g++
+check python3 python3
+check openssl openssl
+check tinyproxy tinyproxy
+check tcpdump tcpdump
+check iptables iptables
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" != 0 ]; then
+  echo "missing system packages: ${need[*]} (run as root, or install them)" >&2
+  exit 1
 fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

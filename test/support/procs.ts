@@ -26,9 +26,18 @@ export interface Proc {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts a long-running process and collects its output. */
+/** Starts one of our executables under node and collects its output. */
 export function startProc(bin: string, args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, [bin, ...args], {
+  return startCommand(process.execPath, [bin, ...args], env);
+}
+
+/** Starts any long-running program and collects its output. */
+export function startCommand(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Proc {
+  const child = spawn(command, args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
