@@ -19,30 +19,85 @@ const cli = async (bin: string, args: string[], input?: string): Promise<string>
 
 say(`working in ${dir}`);
 await cli(BIN.server, ['auth', 'mode', 'all', '--data-dir', serverDir]);
-const added = await cli(BIN.server, ['auth', 'secret', 'add', '--generate', '--label', 'demo', '--data-dir', serverDir]);
+const added = await cli(BIN.server, [
+  'auth',
+  'secret',
+  'add',
+  '--generate',
+  '--label',
+  'demo',
+  '--data-dir',
+  serverDir,
+]);
 const secret = /secret: (\S+)/.exec(added)?.[1] as string;
 const secretFile = join(dir, 'secret.txt');
 writeFileSync(secretFile, `${secret}\n`, { mode: 0o600 });
 console.log(added.replace(secret, '<generated; saved to secret.txt>').trimEnd());
-const { serverId } = JSON.parse(await cli(BIN.server, ['auth', 'show', '--json', '--data-dir', serverDir])) as { serverId: string };
+const { serverId } = JSON.parse(
+  await cli(BIN.server, ['auth', 'show', '--json', '--data-dir', serverDir]),
+) as { serverId: string };
 
 const relay = await startRelay({ dataDir: join(dir, 'relay') });
 const tokenFile = await relay.addServer(serverId);
-const server = await startServer({ dataDir: serverDir, args: ['--relay', relay.url, '--relay-token-file', tokenFile, '--log-level', 'warn'] });
+const server = await startServer({
+  dataDir: serverDir,
+  args: ['--relay', relay.url, '--relay-token-file', tokenFile, '--log-level', 'warn'],
+});
 await server.proc.waitFor(/tunnel\.up/);
 const silent = await silentListener();
 try {
   say(`server ${server.url} (mode all), relay ${relay.url}, tunnel up`);
-  const config = JSON.parse(await cli(BIN.server, ['client-config', '--data-dir', serverDir, '--relay-url', relay.url])) as { serverPin: string };
-  console.log(await cli(BIN.server, ['install-command', '--data-dir', serverDir, '--relay-url', relay.url, '--secret-path', secretFile]));
+  const config = JSON.parse(
+    await cli(BIN.server, ['client-config', '--data-dir', serverDir, '--relay-url', relay.url]),
+  ) as { serverPin: string };
+  console.log(
+    await cli(BIN.server, [
+      'install-command',
+      '--data-dir',
+      serverDir,
+      '--relay-url',
+      relay.url,
+      '--secret-path',
+      secretFile,
+    ]),
+  );
 
   say('client 1: direct route');
-  const one = await runProc(BIN.agent, ['--server', server.url, '--relay', relay.url, `--server-id=${serverId}`, `--server-pin=${config.serverPin}`, '--secret-file', secretFile, '--state-dir', join(dir, 'client1'), '--log-file', join(dir, 'client1', 'agent.log')]);
+  const one = await runProc(BIN.agent, [
+    '--server',
+    server.url,
+    '--relay',
+    relay.url,
+    `--server-id=${serverId}`,
+    `--server-pin=${config.serverPin}`,
+    '--secret-file',
+    secretFile,
+    '--state-dir',
+    join(dir, 'client1'),
+    '--log-file',
+    join(dir, 'client1', 'agent.log'),
+  ]);
   process.stdout.write(one.stdout + one.stderr);
   console.log(`exit code ${one.code}`);
 
-  say('client 2: its direct route is silent (accepts, never answers), so it goes through the relay');
-  const two = await runProc(BIN.agent, ['--server', silent.url, '--relay', relay.url, `--server-id=${serverId}`, `--server-pin=${config.serverPin}`, '--secret-file', secretFile, '--state-dir', join(dir, 'client2'), '--log-file', join(dir, 'client2', 'agent.log'), '--json']);
+  say(
+    'client 2: its direct route is silent (accepts, never answers), so it goes through the relay',
+  );
+  const two = await runProc(BIN.agent, [
+    '--server',
+    silent.url,
+    '--relay',
+    relay.url,
+    `--server-id=${serverId}`,
+    `--server-pin=${config.serverPin}`,
+    '--secret-file',
+    secretFile,
+    '--state-dir',
+    join(dir, 'client2'),
+    '--log-file',
+    join(dir, 'client2', 'agent.log'),
+    '--json',
+  ]);
   console.log(JSON.stringify(JSON.parse(two.stdout), null, 2));
   console.log(`exit code ${two.code}`);
 

@@ -7,8 +7,8 @@
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { UserError } from '../common/errors.ts';
-import { LOG_LEVELS } from '../common/log.ts';
-import type { LogLevel } from '../common/log.ts';
+import { LOG_LEVELS } from '../common/log-levels.ts';
+import type { LogLevel } from '../common/log-levels.ts';
 import { SensitiveText } from '../common/sensitive-text.ts';
 
 const PIN = /^sha256:[A-Za-z0-9_-]{43}$/;

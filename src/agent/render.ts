@@ -26,7 +26,8 @@ function describeRoute(r: RouteReport): string {
   if (r.reachable) {
     return `${label} ${r.url}: reachable in ${r.latencyMs ?? '?'} ms, seen as ${r.seenAs ?? '?'}, ${r.secretRequired ? 'secret required' : 'no secret required'}`;
   }
-  if (r.errorCode === 'abandoned') return `${label} ${r.url}: not needed (${r.error ?? 'another route won'})`;
+  if (r.errorCode === 'abandoned')
+    return `${label} ${r.url}: not needed (${r.error ?? 'another route won'})`;
   return `${label} ${r.url}: not usable: ${r.error ?? 'unknown'}`;
 }
 
@@ -47,7 +48,10 @@ export function createReporter(
       if (!quiet) stderr.write(`warning: ${text}\n`);
     },
     route(r) {
-      if (mode !== 'json' && !quiet) line(`${r.errorCode === 'abandoned' ? (tty ? '- ' : '') : mark(r.reachable)}${describeRoute(r)}`);
+      if (mode !== 'json' && !quiet)
+        line(
+          `${r.errorCode === 'abandoned' ? (tty ? '- ' : '') : mark(r.reachable)}${describeRoute(r)}`,
+        );
     },
     finish(o) {
       if (mode === 'json') {

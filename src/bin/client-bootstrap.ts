@@ -4,10 +4,13 @@
 if (process.argv.some((a) => a === '--secret' || a.startsWith('--secret=')))
   process.title = 'client-bootstrap';
 
-const { createAgentDeps } = await import('../agent/process-deps.ts');
-const { runAgentCli } = await import('../agent/cli.ts');
-const code = await runAgentCli(process.argv.slice(2), createAgentDeps());
-process.exitCode = code;
-// Exit once the output is flushed: a connect still pending on a blackholed
-// route must not hold the process until its own timeout.
-process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+// No top-level await: this entry is also bundled as CommonJS for the single executable.
+void (async () => {
+  const { createAgentDeps } = await import('../agent/process-deps.ts');
+  const { runAgentCli } = await import('../agent/cli.ts');
+  const code = await runAgentCli(process.argv.slice(2), createAgentDeps());
+  process.exitCode = code;
+  // Exit once the output is flushed: a connect still pending on a blackholed
+  // route must not hold the process until its own timeout.
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+})();

@@ -9,8 +9,10 @@ import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import winston from 'winston';
 
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
-export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+import type { LogLevel } from './log-levels.ts';
+
+export { LOG_LEVELS } from './log-levels.ts';
+export type { LogLevel } from './log-levels.ts';
 
 export interface Logger {
   error(event: string, data?: Record<string, unknown>): void;

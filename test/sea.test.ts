@@ -1,0 +1,124 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deploy } from './support/deploy.ts';
+import type { Deployment } from './support/deploy.ts';
+import { ROOT, tempDir } from './support/procs.ts';
+
+const SECRET = 'Packaged-Secret-64w';
+let d: Deployment;
+let exe: string;
+
+/** Runs the lone executable with an empty environment: no PATH, no node, no node_modules. */
+function runLone(
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): { code: number | null; json: Record<string, unknown>; stdout: string; stderr: string } {
+  const r = spawnSync(exe, args, {
+    cwd,
+    env: { PATH: '', ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(r.stdout) as Record<string, unknown>;
+  } catch {
+    // not JSON
+  }
+  return { code: r.status, json, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(async () => {
+  execFileSync(
+    process.execPath,
+    [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'scripts/package.ts')],
+    { cwd: ROOT, stdio: 'pipe' },
+  );
+  const built = join(ROOT, 'dist/client-bootstrap-linux-x64');
+  const sha = readFileSync(`${built}.sha256`, 'utf8').split(' ')[0];
+  expect(execFileSync('sha256sum', [built], { encoding: 'utf8' }).split(' ')[0]).toBe(sha);
+  const lonely = tempDir('cb-sea-');
+  exe = join(lonely, 'client-bootstrap');
+  copyFileSync(built, exe);
+  execFileSync('chmod', ['755', exe]);
+  d = await deploy([SECRET]);
+}, 120_000);
+afterAll(async () => {
+  await d.stop();
+});
+
+describe('the single executable, alone in an empty directory with an empty PATH', () => {
+  it('prints its version', () => {
+    const r = runLone(['--version'], tempDir());
+    expect(r.stdout.trim()).toBe(
+      JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version,
+    );
+  });
+
+  it('registers end to end, directly and through the relay', () => {
+    const secretFile = join(tempDir(), 'secret');
+    writeFileSync(secretFile, SECRET);
+    const direct = runLone(
+      [
+        '--server',
+        d.server.url,
+        `--server-pin=${d.server.pin}`,
+        '--secret-file',
+        secretFile,
+        '--state-dir',
+        join(tempDir(), 's'),
+        '--json',
+      ],
+      tempDir(),
+    );
+    expect(direct.json, direct.stderr).toMatchObject({
+      ok: true,
+      exitCode: 0,
+      code: 'registered',
+      route: 'direct',
+    });
+    const relay = runLone(
+      [
+        '--relay',
+        d.relay.url,
+        `--server-id=${d.serverId}`,
+        `--server-pin=${d.server.pin}`,
+        '--state-dir',
+        join(tempDir(), 's'),
+        '--json',
+      ],
+      tempDir(),
+      { CLIENT_BOOTSTRAP_SECRET: SECRET },
+    );
+    expect(relay.json).toMatchObject({ ok: true, code: 'registered', route: 'relay' });
+  });
+
+  it('reads client-bootstrap.json from its own directory, not the working directory', () => {
+    const exeDir = join(exe, '..');
+    const config = JSON.parse(
+      execFileSync(
+        process.execPath,
+        [
+          join(ROOT, 'dist/lib/bin/bootstrap-server.js'),
+          'client-config',
+          '--data-dir',
+          d.server.dataDir,
+          '--relay-url',
+          d.relay.url,
+        ],
+        { encoding: 'utf8' },
+      ),
+    ) as Record<string, string>;
+    writeFileSync(
+      join(exeDir, 'client-bootstrap.json'),
+      JSON.stringify({ ...config, stateDir: join(tempDir(), 'state') }),
+    );
+    const elsewhere = tempDir();
+    writeFileSync(join(elsewhere, 'client-bootstrap.json'), '{"server": "http://127.0.0.1:9"}');
+    const r = runLone(['--json'], elsewhere, { CLIENT_BOOTSTRAP_SECRET: SECRET });
+    expect(r.json).toMatchObject({ ok: true, code: 'registered', serverId: d.serverId });
+  });
+});
