@@ -54,7 +54,7 @@ describe('the single executable, alone in an empty directory with an empty PATH'
   it('prints its version', () => {
     const r = runLone(['--version'], tempDir());
     expect(r.stdout.trim()).toBe(
-      JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version,
+      (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version,
     );
   });
 
