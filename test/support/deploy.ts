@@ -1,5 +1,6 @@
 /** A server and a relay on loopback with the tunnel up, for tests and benchmarks. */
 import { join } from 'node:path';
+import { request } from 'undici';
 import { BIN, runProc, startRelay, startServer, tempDir, TEST_KDF_LOG_N } from './procs.ts';
 import type { RelayHandle, ServerHandle } from './procs.ts';
 import type { Route } from './wire-client.ts';
@@ -20,12 +21,6 @@ export async function deploy(
   const relay = await startRelay({ args: opts.relayArgs ?? [] });
   const dataDir = join(tempDir('cb-deploy-'), 'server');
   const kdf = ['--kdf-log-n', opts.kdfLogN ?? TEST_KDF_LOG_N];
-  for (const s of secrets) {
-    const r = await runProc(BIN.server, ['auth', 'secret', 'add', '--data-dir', dataDir, ...kdf], {
-      input: s,
-    });
-    if (r.code !== 0) throw new Error(r.stderr);
-  }
   const show = await runProc(BIN.server, ['auth', 'show', '--json', '--data-dir', dataDir, ...kdf]);
   const { serverId } = JSON.parse(show.stdout) as { serverId: string };
   const tokenFile = await relay.addServer(serverId);
@@ -34,6 +29,17 @@ export async function deploy(
     args: ['--relay', relay.url, '--relay-token-file', tokenFile, ...(opts.serverArgs ?? [])],
   });
   await server.proc.waitFor(/tunnel\.up/);
+  // Through the admin API: one running process derives every PRS.
+  for (const secret of secrets) {
+    const res = await request(`${server.adminUrl}/admin/v1/secrets`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ secret }),
+    });
+    if (res.statusCode !== 201)
+      throw new Error(`adding a secret answered ${res.statusCode}: ${await res.body.text()}`);
+    await res.body.dump();
+  }
   return {
     server,
     relay,

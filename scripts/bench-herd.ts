@@ -1,0 +1,111 @@
+/**
+ * The herd: many clients registering through the relay at once, on the
+ * agent's own handshake and transport code, sharing one derived PRS.
+ */
+import { performance } from 'node:perf_hooks';
+import { silentLogger } from '../src/common/log.ts';
+import { AttemptError, runHandshake } from '../src/agent/handshake.ts';
+import { routeTargets } from '../src/agent/probe.ts';
+import { backoffMs, isTransient, parseRetryAfter } from '../src/agent/retry.ts';
+import { createTransport } from '../src/agent/transport.ts';
+import {
+  Secret,
+  derivePrs,
+  fromB64u,
+  generateSigningKey,
+  parseHello,
+} from '../src/protocol/index.ts';
+import { deploy } from '../test/support/deploy.ts';
+import { peakMemMiB } from './bench-lib.ts';
+
+export interface HerdRow {
+  clients: number;
+  concurrency: number;
+  registered: number;
+  distinct: number;
+  retries: number;
+  seconds: number;
+  serverMiB: number;
+  relayMiB: number;
+}
+
+export async function benchHerd(clients: number, concurrency: number): Promise<HerdRow> {
+  const secret = 'Herd-Secret-2026-Q';
+  const d = await deploy([secret], { relayArgs: ['--max-queued', String(concurrency * 4)] });
+  const transport = createTransport({ connectTimeoutMs: 10_000 });
+  try {
+    const target = routeTargets({ relay: d.relay.url, serverId: d.serverId, route: 'relay' })[0];
+    if (!target) throw new Error('no relay target');
+    const signal = new AbortController().signal;
+    const helloReply = await transport.send('GET', target.hello, undefined, {
+      signal,
+      timeoutMs: 10_000,
+    });
+    const h = parseHello(helloReply.json);
+    const prs = await derivePrs(Secret.from(secret), fromB64u(h.serverId, 'serverId', 16), h.kdf);
+    let next = 0;
+    let retries = 0;
+    const ids: string[] = [];
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < clients) {
+          const n = next++;
+          const clientKey = generateSigningKey();
+          for (let attempt = 0; ; attempt++) {
+            try {
+              const done = await runHandshake({
+                target,
+                hello: h,
+                prs,
+                clientKey,
+                details: {
+                  machineId: `herd-${n}`,
+                  hostname: `herd-${n}`,
+                  os: 'linux',
+                  arch: 'x64',
+                  agentVersion: 'bench',
+                  installId: `herd-${n}`,
+                },
+                trust: { pin: d.server.pin, allowTofu: false },
+                transport,
+                signal,
+                timeoutMs: 60_000,
+                log: silentLogger,
+              });
+              if (done.result.kind === 'registered') ids.push(done.result.clientId);
+              break;
+            } catch (err) {
+              if (!(err instanceof AttemptError) || !isTransient(err.code) || attempt > 20)
+                throw err;
+              retries += 1;
+              await new Promise((r) =>
+                setTimeout(
+                  r,
+                  backoffMs(attempt, parseRetryAfter(err.retryAfter, Date.now()), Math.random),
+                ),
+              );
+            }
+          }
+        }
+      }),
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    const listed = JSON.parse((await d.server.cli(['clients', 'list', '--json'])).stdout) as {
+      clientId: string;
+    }[];
+    return {
+      clients,
+      concurrency,
+      registered: listed.length,
+      distinct: new Set(ids).size,
+      retries,
+      seconds,
+      serverMiB: peakMemMiB(d.server.proc.child.pid),
+      relayMiB: peakMemMiB(d.relay.proc.child.pid),
+    };
+  } finally {
+    await transport.close();
+    await d.stop();
+  }
+}
