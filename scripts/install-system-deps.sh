@@ -2,7 +2,8 @@
 # System packages the build and the end-to-end tests use: a compiler for
 # better-sqlite3, python3 (pty driver), openssl (private CA), tinyproxy (a real
 # HTTP proxy), tcpdump (capture of loopback traffic), iptables (a blackholed
-# route on a 127.x address). Idempotent: installs only what is missing.
+# route on a 127.x address), chromium (the admin page in a real browser).
+# Idempotent: installs only what is missing.
 set -euo pipefail
 need=()
 check() { command -v "$1" >/dev/null 2>&1 || need+=("$2"); }
@@ -13,6 +14,7 @@ check openssl openssl
 check tinyproxy tinyproxy
 check tcpdump tcpdump
 check iptables iptables
+check chromium chromium
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ]; then
   echo "missing system packages: ${need[*]} (run as root, or install them)" >&2

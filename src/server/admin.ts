@@ -188,3 +188,79 @@ export function clientConfig(
   config.serverPin = dd.identity.pin;
   return config;
 }
+
+/** Changes made on the admin page, applied together by Save. */
+export interface Changes {
+  readonly mode?: AuthMode;
+  readonly add?: readonly {
+    readonly secret: Secret;
+    readonly label?: string;
+    readonly allowWeak?: boolean;
+  }[];
+  readonly remove?: readonly string[];
+}
+
+/**
+ * Validates every change first (weak, duplicate, unknown, too many), then
+ * applies them all; nothing is applied when anything is refused.
+ */
+export async function applyChanges(
+  dd: DataDir,
+  changes: Changes,
+  actor: Actor,
+  now: Date,
+): Promise<{ added: { id: string; label: string; weak: boolean }[] }> {
+  const active = dd.store.activeSecretsWithPrs();
+  const removing = new Set(changes.remove ?? []);
+  for (const id of removing) {
+    if (!active.some((s) => s.id === id))
+      throw new UserError('unknown_secret', `no active secret has the id ${JSON.stringify(id)}`);
+  }
+  const adds = changes.add ?? [];
+  if (active.length - removing.size + adds.length > MAX_SHARES) {
+    throw new UserError('too_many_secrets', `at most ${MAX_SHARES} secrets may be active`, {
+      hint: 'remove one before adding another',
+    });
+  }
+  const prepared: { label: string; weak: boolean; prs: Buffer }[] = [];
+  for (const [i, add] of adds.entries()) {
+    const weaknesses = secretWeaknesses(add.secret);
+    if (weaknesses.length > 0 && !add.allowWeak) {
+      throw new UserError(
+        'weak_secret',
+        `new secret ${i + 1} is too weak: it needs ${weaknesses.join(', ')}`,
+        { hint: 'choose a stronger one, generate one, or confirm "use anyway"' },
+      );
+    }
+    const prs = (await derivePrs(add.secret, dd.identity.serverIdBytes, dd.kdf)).use();
+    const same = (other: Buffer): boolean => other.length === 32 && timingSafeEqual(other, prs);
+    const dup = active.find((s) => !removing.has(s.id) && same(s.prs));
+    if (dup)
+      throw new UserError('duplicate_secret', `new secret ${i + 1} is already active as ${dup.id}`);
+    if (prepared.some((p) => same(p.prs)))
+      throw new UserError('duplicate_secret', `new secret ${i + 1} repeats another new secret`);
+    prepared.push({ label: cleanLabel(add.label), weak: weaknesses.length > 0, prs });
+  }
+  for (const id of removing) removeSecret(dd, id, actor, now);
+  const added = prepared.map((p) => {
+    const id = `sec_${randomBytes(5).toString('hex')}`;
+    dd.store.addSecret(
+      { id, label: p.label, prs: p.prs, weak: p.weak, createdAt: now.toISOString() },
+      MAX_SHARES,
+    );
+    dd.store.audit(
+      {
+        event: 'admin.secret.add',
+        route: actor.via,
+        source: actor.source,
+        outcome: p.weak ? 'added-weak' : 'added',
+        secretId: id,
+      },
+      now.toISOString(),
+    );
+    p.prs.fill(0);
+    return { id, label: p.label, weak: p.weak };
+  });
+  if (changes.mode && changes.mode !== readMode(dd.store)) setMode(dd, changes.mode, actor, now);
+  return { added };
+}

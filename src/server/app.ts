@@ -18,6 +18,7 @@ import type { Logger } from '../common/log.ts';
 import { Secret } from '../protocol/index.ts';
 import {
   addSecret,
+  applyChanges,
   clientConfig,
   listClients,
   parseMode,
@@ -25,6 +26,8 @@ import {
   setMode,
   showSettings,
 } from './admin.ts';
+import type { Changes } from './admin.ts';
+import { servePage } from './admin-page.ts';
 import type { DataDir } from './data-dir.ts';
 import type { MessageKind, createRegistrationService } from './registration.ts';
 
@@ -100,7 +103,10 @@ export function createAdminApp(deps: ServerAppDeps): RequestListener {
     const url = new URL(req.url ?? '/', 'http://admin');
     const path = url.pathname;
     const source = remoteAddressOf(req);
-    if (!path.startsWith('/admin/v1/')) throw new HttpError(404, 'not_found', 'no such endpoint');
+    if (!path.startsWith('/admin/v1/')) {
+      if (servePage(req, res, path)) return;
+      throw new HttpError(404, 'not_found', 'no such endpoint');
+    }
     const header = req.headers.authorization ?? '';
     if (!header.startsWith('Bearer ') || !tokenMatches(header.slice(7).trim(), dd.adminToken)) {
       dd.store.audit(
@@ -168,7 +174,13 @@ export function createAdminApp(deps: ServerAppDeps): RequestListener {
         1_000,
         Math.max(1, Number(url.searchParams.get('limit') ?? '50') || 50),
       );
-      return sendJson(res, 200, dd.store.listAudit(limit));
+      const event = url.searchParams.get('event') ?? undefined;
+      return sendJson(res, 200, dd.store.listAudit(limit, event));
+    }
+    if (key === 'POST /admin/v1/apply') {
+      const changes = parseChanges(parseJsonBody(await readBody(req)));
+      const { added } = await applyChanges(dd, changes, actor, now());
+      return sendJson(res, 200, { added, settings: showSettings(dd) });
     }
     if (key === 'GET /admin/v1/client-config')
       return sendJson(res, 200, clientConfig(dd, deps.urls()));
@@ -176,4 +188,41 @@ export function createAdminApp(deps: ServerAppDeps): RequestListener {
   }
 
   return (req, res) => guard(res, deps.log, route(req, res));
+}
+
+/** Reads the body of POST /admin/v1/apply. */
+function parseChanges(value: unknown): Changes {
+  const o = value as { mode?: unknown; add?: unknown; remove?: unknown } | null;
+  if (typeof o !== 'object' || o === null)
+    throw new HttpError(400, 'bad_request', 'expected a JSON object');
+  const add = o.add ?? [];
+  const remove = o.remove ?? [];
+  if (!Array.isArray(add) || add.length > 16 || !Array.isArray(remove) || remove.length > 16) {
+    throw new HttpError(400, 'bad_request', 'add and remove must be arrays of at most 16');
+  }
+  if (!remove.every((id): id is string => typeof id === 'string'))
+    throw new HttpError(400, 'bad_request', 'remove holds secret ids');
+  return {
+    ...(o.mode === undefined ? {} : { mode: parseMode(typeof o.mode === 'string' ? o.mode : '') }),
+    remove,
+    add: add.map((a: unknown) => {
+      const x = a as { secret?: unknown; label?: unknown; allowWeak?: unknown } | null;
+      if (
+        typeof x !== 'object' ||
+        x === null ||
+        typeof x.secret !== 'string' ||
+        x.secret.length === 0 ||
+        x.secret.length > 1024
+      ) {
+        throw new HttpError(400, 'bad_request', 'each new secret needs its text');
+      }
+      if (x.label !== undefined && typeof x.label !== 'string')
+        throw new HttpError(400, 'bad_request', 'label must be text');
+      return {
+        secret: Secret.from(x.secret),
+        ...(typeof x.label === 'string' ? { label: x.label } : {}),
+        allowWeak: x.allowWeak === true,
+      };
+    }),
+  };
 }

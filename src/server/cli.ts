@@ -289,6 +289,22 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
           .demandCommand(1, 'name a clients command: list'),
       )
       .command(
+        'admin-url',
+        'print a sign-in link to the admin page (the token is in the URL fragment, never sent to the server)',
+        (y) => y,
+        (a) =>
+          withDir(a, (dd) => {
+            const url = dd.store.getSetting('admin_url');
+            if (!url)
+              throw new UserError(
+                'not_started',
+                'the server has not been started yet, so the admin page has no address',
+                { hint: 'run bootstrap-server start first' },
+              );
+            out(`${url}/admin/#token=${dd.adminToken}\n`);
+          }),
+      )
+      .command(
         'client-config',
         "print the agent's client-bootstrap.json",
         (y) => y.option('server-url', { type: 'string' }).option('relay-url', { type: 'string' }),

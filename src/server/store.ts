@@ -256,10 +256,15 @@ export class Store {
       );
   }
 
-  listAudit(limit = 50): AuditRow[] {
-    const rows = this.#db
-      .prepare('SELECT * FROM audit ORDER BY id DESC LIMIT ?')
-      .all(limit) as Record<string, unknown>[];
+  /** The newest audit entries, of one event kind if given. */
+  listAudit(limit = 50, event?: string): AuditRow[] {
+    const rows = (
+      event === undefined
+        ? this.#db.prepare('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit)
+        : this.#db
+            .prepare('SELECT * FROM audit WHERE event = ? ORDER BY id DESC LIMIT ?')
+            .all(event, limit)
+    ) as Record<string, unknown>[];
     return rows.map((r) => ({
       id: r.id as number,
       time: r.time as string,
