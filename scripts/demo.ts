@@ -62,42 +62,33 @@ try {
     ]),
   );
 
+  /** One endpoint's agent, as an installer would run it. */
+  const agent = (name: string, serverUrl: string, extra: string[] = []) =>
+    runProc(BIN.agent, [
+      '--server',
+      serverUrl,
+      '--relay',
+      relay.url,
+      `--server-id=${serverId}`,
+      `--server-pin=${config.serverPin}`,
+      '--secret-file',
+      secretFile,
+      '--state-dir',
+      join(dir, name),
+      '--log-file',
+      join(dir, name, 'agent.log'),
+      ...extra,
+    ]);
+
   say('client 1: direct route');
-  const one = await runProc(BIN.agent, [
-    '--server',
-    server.url,
-    '--relay',
-    relay.url,
-    `--server-id=${serverId}`,
-    `--server-pin=${config.serverPin}`,
-    '--secret-file',
-    secretFile,
-    '--state-dir',
-    join(dir, 'client1'),
-    '--log-file',
-    join(dir, 'client1', 'agent.log'),
-  ]);
+  const one = await agent('client1', server.url);
   process.stdout.write(one.stdout + one.stderr);
   console.log(`exit code ${one.code}`);
 
   say(
     'client 2: its direct route is silent (accepts, never answers), so it goes through the relay',
   );
-  const two = await runProc(BIN.agent, [
-    '--server',
-    silent.url,
-    '--relay',
-    relay.url,
-    `--server-id=${serverId}`,
-    `--server-pin=${config.serverPin}`,
-    '--secret-file',
-    secretFile,
-    '--state-dir',
-    join(dir, 'client2'),
-    '--log-file',
-    join(dir, 'client2', 'agent.log'),
-    '--json',
-  ]);
+  const two = await agent('client2', silent.url, ['--json']);
   console.log(JSON.stringify(JSON.parse(two.stdout), null, 2));
   console.log(`exit code ${two.code}`);
 

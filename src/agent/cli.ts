@@ -10,8 +10,8 @@ import type { TtyInput } from '../common/prompt.ts';
 import { VERSION } from '../version.ts';
 import { resolveSettings } from './config.ts';
 import type { AgentFlags, AgentSettings, ConfigEnv } from './config.ts';
-import { EXIT_MEANINGS, exitCodeFor } from './exit-codes.ts';
-import type { Outcome } from './outcome.ts';
+import { EXIT_MEANINGS } from './exit-codes.ts';
+import { failureOf, outcomeOf } from './outcome.ts';
 import { createReporter } from './render.ts';
 import type { RenderMode } from './render.ts';
 
@@ -26,28 +26,6 @@ export interface AgentCliDeps extends ConfigEnv {
 type Command = 'register' | 'check' | 'status' | 'unregister';
 
 const EPILOGUE = `Exit codes:\n${EXIT_MEANINGS.map(([c, m, a]) => `  ${c}  ${m} (${a})`).join('\n')}\n\nEnvironment: CLIENT_BOOTSTRAP_SERVER, _RELAY, _SERVER_ID, _SERVER_PIN, _ROUTE, _SECRET, _SECRET_FILE, _CONFIG, _STATE_DIR, _DEADLINE, _PROBE_TIMEOUT, _PROXY, _CA_FILE, _LOG_LEVEL, _LOG_FILE, _NO_INTERACTIVE, _ALLOW_UNPINNED_RELAY; HTTPS_PROXY, HTTP_PROXY, NO_PROXY.`;
-
-function failureOutcome(
-  code: string,
-  message: string,
-  t0: number,
-  now: () => number,
-  hint?: string,
-): Outcome {
-  return {
-    ok: false,
-    exitCode: exitCodeFor(code),
-    code,
-    clientId: null,
-    serverId: null,
-    route: null,
-    routes: [],
-    durationMs: Math.round(now() - t0),
-    message,
-    ...(hint ? { hint } : {}),
-    logFile: null,
-  };
-}
 
 /** yargs reads a lone "-" as a positional; "--secret-file -" means stdin. */
 function joinStdinDash(argv: readonly string[]): string[] {
@@ -246,15 +224,15 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
     reporter.finish(outcome);
     return outcome.exitCode;
   } catch (err) {
+    const clock = { now: deps.now, logFile: null };
     const outcome =
       err instanceof UserError
-        ? failureOutcome(err.code, err.message, t0, deps.now, err.hint)
-        : failureOutcome(
-            'internal',
-            `internal error (a bug): ${(err as Error)?.message ?? String(err)}`,
-            t0,
-            deps.now,
-          );
+        ? failureOf(clock, t0, err)
+        : outcomeOf(clock, t0, {
+            ok: false,
+            code: 'internal',
+            message: `internal error (a bug): ${(err as Error)?.message ?? String(err)}`,
+          });
     if (!(err instanceof UserError)) deps.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
     reporter.finish(outcome);
     return outcome.exitCode;

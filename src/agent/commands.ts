@@ -3,7 +3,8 @@ import { UserError } from '../common/errors.ts';
 import type { AgentContext } from './context.ts';
 import type { Outcome } from './outcome.ts';
 import { probeRoutes, routeTargets } from './probe.ts';
-import { outcomeOf, registerFlow } from './register.ts';
+import { failureOf, outcomeOf } from './outcome.ts';
+import { registerFlow } from './register.ts';
 import { StateDir } from './state.ts';
 
 /** Reports every route; with a secret (or --prompt), confirms it without registering. */
@@ -73,13 +74,7 @@ export function statusFlow(ctx: Pick<AgentContext, 'settings' | 'now' | 'logFile
   try {
     saved = state.read();
   } catch (err) {
-    if (err instanceof UserError)
-      return outcomeOf(ctx, t0, {
-        ok: false,
-        code: err.code,
-        message: err.message,
-        ...(err.hint ? { hint: err.hint } : {}),
-      });
+    if (err instanceof UserError) return failureOf(ctx, t0, err);
     throw err;
   }
   const reg = saved?.registration;
@@ -135,13 +130,7 @@ export async function unregisterFlow(ctx: AgentContext): Promise<Outcome> {
       release();
     }
   } catch (err) {
-    if (err instanceof UserError)
-      return outcomeOf(ctx, t0, {
-        ok: false,
-        code: err.code,
-        message: err.message,
-        ...(err.hint ? { hint: err.hint } : {}),
-      });
+    if (err instanceof UserError) return failureOf(ctx, t0, err);
     throw err;
   }
 }

@@ -15,7 +15,8 @@ import type { AgentContext } from './context.ts';
 import { Deadline } from './deadline.ts';
 import { machineFacts } from './machine.ts';
 import type { Outcome } from './outcome.ts';
-import { outcomeOf, registerFlow } from './register.ts';
+import { failureOf, outcomeOf } from './outcome.ts';
+import { registerFlow } from './register.ts';
 import type { Reporter } from './render.ts';
 import { createTransport } from './transport.ts';
 
@@ -86,23 +87,16 @@ async function executeLogged(
   });
   const deadline = new Deadline(settings.deadlineMs, deps.now);
   let caPem: string | undefined;
+  const clock = { logFile, now: deps.now };
   const fail = (err: unknown): Outcome => {
-    if (err instanceof UserError) {
-      return outcomeOf(ctxLite, t0, {
-        ok: false,
-        code: err.code,
-        message: err.message,
-        ...(err.hint ? { hint: err.hint } : {}),
-      });
-    }
+    if (err instanceof UserError) return failureOf(clock, t0, err);
     log.error('bug', { err });
-    return outcomeOf(ctxLite, t0, {
+    return outcomeOf(clock, t0, {
       ok: false,
       code: 'internal',
       message: `internal error (a bug): ${(err as Error)?.message ?? String(err)}${logFile ? `; details in ${logFile}` : ''}`,
     });
   };
-  const ctxLite = { logFile, now: deps.now, settings } as unknown as AgentContext;
   try {
     if (settings.caFile) {
       try {

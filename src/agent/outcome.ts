@@ -1,3 +1,5 @@
+import type { UserError } from '../common/errors.ts';
+import { exitCodeFor } from './exit-codes.ts';
 import type { RouteReport } from './probe.ts';
 
 /** The result of a command, as every renderer shows it; `--json` prints it. */
@@ -14,4 +16,62 @@ export interface Outcome {
   readonly hint?: string;
   readonly logFile: string | null;
   readonly [extra: string]: unknown;
+}
+
+/** What an Outcome needs of the run: its clock and its log file. */
+export interface OutcomeClock {
+  readonly now: () => number;
+  readonly logFile: string | null;
+}
+
+/** Builds an Outcome; failures get their exit code from the one table. */
+export function outcomeOf(
+  ctx: OutcomeClock,
+  t0: number,
+  fields: Partial<Outcome> & { ok: boolean; code: string; message: string },
+): Outcome {
+  const {
+    ok,
+    code,
+    message,
+    clientId,
+    serverId,
+    route,
+    routes,
+    hint,
+    logFile: _l,
+    exitCode: _e,
+    durationMs: _d,
+    ...extra
+  } = fields;
+  return {
+    ok,
+    exitCode: ok ? 0 : exitCodeFor(code),
+    code,
+    clientId: clientId ?? null,
+    serverId: serverId ?? null,
+    route: route ?? null,
+    routes: routes ?? [],
+    durationMs: Math.round(ctx.now() - t0),
+    message,
+    logFile: ctx.logFile,
+    ...(hint ? { hint } : {}),
+    ...extra,
+  };
+}
+
+/** The Outcome of an expected failure, with its hint. */
+export function failureOf(
+  ctx: OutcomeClock,
+  t0: number,
+  err: UserError,
+  fields: Partial<Outcome> = {},
+): Outcome {
+  return outcomeOf(ctx, t0, {
+    ...fields,
+    ok: false,
+    code: err.code,
+    message: err.message,
+    ...(err.hint ? { hint: err.hint } : {}),
+  });
 }

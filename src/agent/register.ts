@@ -8,8 +8,8 @@ import { derivePrs, fromB64u, keyFingerprint, toB64u } from '../protocol/index.t
 import type { Prs, Secret, SigningKey } from '../protocol/index.ts';
 import type { AgentContext } from './context.ts';
 import { promptSecret, readGivenSecret } from './context.ts';
-import { exitCodeFor } from './exit-codes.ts';
 import { AttemptError, runHandshake } from './handshake.ts';
+import { outcomeOf } from './outcome.ts';
 import type { Outcome } from './outcome.ts';
 import { probeRoutes, routeTargets } from './probe.ts';
 import type { ProbeSuccess, RouteReport } from './probe.ts';
@@ -19,42 +19,6 @@ import type { AgentState, Registration } from './state.ts';
 
 const GRACE_MS = 250;
 const AUTH_CODES = new Set(['pin_mismatch', 'bad_signature', 'wrong_server', 'tls', 'weak_kdf']);
-
-/** Builds an Outcome; failures get their exit code from the one table. */
-export function outcomeOf(
-  ctx: Pick<AgentContext, 'now' | 'logFile'>,
-  t0: number,
-  fields: Partial<Outcome> & { ok: boolean; code: string; message: string },
-): Outcome {
-  const {
-    ok,
-    code,
-    message,
-    clientId,
-    serverId,
-    route,
-    routes,
-    hint,
-    logFile: _l,
-    exitCode: _e,
-    durationMs: _d,
-    ...extra
-  } = fields;
-  return {
-    ok,
-    exitCode: ok ? 0 : exitCodeFor(code),
-    code,
-    clientId: clientId ?? null,
-    serverId: serverId ?? null,
-    route: route ?? null,
-    routes: routes ?? [],
-    durationMs: Math.round(ctx.now() - t0),
-    message,
-    logFile: ctx.logFile,
-    ...(hint ? { hint } : {}),
-    ...extra,
-  };
-}
 
 function sameServer(reg: Registration, s: AgentContext['settings']): boolean {
   if (s.serverId !== undefined) return reg.serverId === s.serverId;

@@ -22,6 +22,7 @@ import {
 } from './admin.ts';
 import { openDataDir } from './data-dir.ts';
 import type { DataDir } from './data-dir.ts';
+import type { SecretRow } from './store.ts';
 import { runServer } from './main.ts';
 
 const PROGRAM = 'bootstrap-server';
@@ -164,15 +165,7 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
                 out(
                   `server id: ${s.serverId}\npin:       ${s.pin}\nmode:      ${s.mode} (${describeMode(s.mode)})\nclients:   ${s.clients.active} registered\nsecrets:   ${s.secrets.length} of ${s.maxSecrets}\n`,
                 );
-                out(
-                  table(s.secrets as unknown as Record<string, unknown>[], [
-                    'id',
-                    'label',
-                    'createdAt',
-                    'lastUsedAt',
-                    'useCount',
-                  ]),
-                );
+                out(secretsTable(s.secrets));
               }),
           )
           .command(
@@ -233,17 +226,7 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
                 (a) =>
                   withDir(a, (dd) => {
                     const rows = dd.store.listSecrets();
-                    out(
-                      a.json
-                        ? `${JSON.stringify(rows, null, 2)}\n`
-                        : table(rows as unknown as Record<string, unknown>[], [
-                            'id',
-                            'label',
-                            'createdAt',
-                            'lastUsedAt',
-                            'useCount',
-                          ]),
-                    );
+                    out(a.json ? `${JSON.stringify(rows, null, 2)}\n` : secretsTable(rows));
                   }),
               )
               .command(
@@ -374,6 +357,16 @@ function describeMode(mode: string): string {
 
 function shellQuote(value: string): string {
   return /^[A-Za-z0-9_./:@%+=,-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+function secretsTable(rows: readonly SecretRow[]): string {
+  return table(rows as unknown as Record<string, unknown>[], [
+    'id',
+    'label',
+    'createdAt',
+    'lastUsedAt',
+    'useCount',
+  ]);
 }
 
 function cellText(value: unknown): string {
