@@ -50,7 +50,7 @@ async function drive(
 
 export async function benchThroughput(quick: boolean): Promise<ThroughputRow[]> {
   const rows: ThroughputRow[] = [];
-  const total = quick ? 200 : 2000;
+  const total = quick ? 150 : 2000;
   for (const n of [1, 16]) {
     const secrets = Array.from({ length: n }, (_, i) => `Throughput-Secret-${i}-Zq`);
     const d = await deploy(secrets);

@@ -28,7 +28,7 @@ if (!quick || !existsSync(EXE))
   );
 
 const n = quick
-  ? { startup: 7, reg: 3, fallback: 1, floor: 2, herd: [1000, 100] as const, queued: 1000 }
+  ? { startup: 7, reg: 3, fallback: 1, floor: 2, herd: [600, 100] as const, queued: 1000 }
   : { startup: 21, reg: 15, fallback: 5, floor: 5, herd: [10_000, 500] as const, queued: 5000 };
 const f = (x: number, digits = 0): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 const rows: string[][] = [['row', 'what', 'median ms', 'p95 ms', 'ratio', 'peak MiB', 'notes']];
