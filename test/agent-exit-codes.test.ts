@@ -191,8 +191,8 @@ describe('every exit code from a real scenario, with the --json object', () => {
       // Someone at this address guessed too often: the server throttles it.
       for (let i = 0; i < 16; i++)
         await register(busy.routes.direct, { secret: `Guess-${i}-Abcdefg` });
-      // The server's Retry-After (at least a second) is longer than the deadline left.
-      const r = await runAgent([...base(busy), '--secret-file', secretFile, '--deadline', '1']);
+      // 16 failures block this address for 2^6 s: longer than the whole deadline.
+      const r = await runAgent([...base(busy), '--secret-file', secretFile, '--deadline', '10']);
       expect(r.json, JSON.stringify(r.json)).toMatchObject({ code: 'busy' });
       expect(r.code).toBe(8);
       expect(r.json).toMatchObject({ ok: false, exitCode: 8, code: 'busy' });
