@@ -31,7 +31,10 @@ export interface HerdRow {
 
 export async function benchHerd(clients: number, concurrency: number): Promise<HerdRow> {
   const secret = 'Herd-Secret-2026-Q';
-  const d = await deploy([secret], { relayArgs: ['--max-queued', String(concurrency * 4)] });
+  const d = await deploy([secret], {
+    relayArgs: ['--max-queued', String(concurrency * 4)],
+    addSecretsVia: 'api',
+  });
   const transport = createTransport({ connectTimeoutMs: 10_000 });
   try {
     const target = routeTargets({ relay: d.relay.url, serverId: d.serverId, route: 'relay' })[0];

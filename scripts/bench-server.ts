@@ -53,7 +53,7 @@ export async function benchThroughput(quick: boolean): Promise<ThroughputRow[]> 
   const total = quick ? 150 : 2000;
   for (const n of [1, 16]) {
     const secrets = Array.from({ length: n }, (_, i) => `Throughput-Secret-${i}-Zq`);
-    const d = await deploy(secrets);
+    const d = await deploy(secrets, { addSecretsVia: 'api' });
     try {
       for (const routeName of ['direct', 'relay'] as const) {
         const route: Route =
@@ -90,6 +90,7 @@ export async function benchQueued(clients: number): Promise<{
 }> {
   const d = await deploy(['Queue-Secret-1-Zq'], {
     relayArgs: ['--max-queued', String(clients + 100)],
+    addSecretsVia: 'api',
   });
   try {
     const url = `${d.relay.url}/v1/servers/${d.serverId}/hello`;

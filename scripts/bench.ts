@@ -45,7 +45,7 @@ rows.push([
 ]);
 
 const secret = 'Bench-Registration-42';
-const d = await deploy([secret], { kdfLogN: '17' });
+const d = await deploy([secret], { kdfLogN: '17', addSecretsVia: 'api' });
 try {
   const floor = await benchFloor(d, secret, n.floor);
   for (const route of ['direct', 'relay'] as const) {

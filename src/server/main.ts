@@ -91,7 +91,8 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
     urls: () => ({ serverUrl, ...(opts.relayUrl ? { relayUrl: opts.relayUrl } : {}) }),
   };
   const main = await listen(createRegistrationApp(deps), opts.listen, tls);
-  const admin = await listen(createAdminApp(deps), opts.adminListen);
+  // The admin listener uses the same certificate: a new secret typed on the page then never crosses the network in clear.
+  const admin = await listen(createAdminApp(deps), opts.adminListen, tls);
   serverUrl = main.url;
   dd.store.setSetting('server_url', main.url);
   dd.store.setSetting('admin_url', admin.url);

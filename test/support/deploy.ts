@@ -16,11 +16,27 @@ export interface Deployment {
 /** Creates the server data directory with `secrets`, registers it at a relay, starts both. */
 export async function deploy(
   secrets: readonly string[] = [],
-  opts: { serverArgs?: string[]; relayArgs?: string[]; kdfLogN?: string } = {},
+  opts: {
+    serverArgs?: string[];
+    relayArgs?: string[];
+    kdfLogN?: string;
+    addSecretsVia?: 'cli' | 'api';
+  } = {},
 ): Promise<Deployment> {
   const relay = await startRelay({ args: opts.relayArgs ?? [] });
   const dataDir = join(tempDir('cb-deploy-'), 'server');
   const kdf = ['--kdf-log-n', opts.kdfLogN ?? TEST_KDF_LOG_N];
+  // On the command line by default: the secret goes in on stdin, never over a socket.
+  if (opts.addSecretsVia !== 'api') {
+    for (const secret of secrets) {
+      const r = await runProc(
+        BIN.server,
+        ['auth', 'secret', 'add', '--data-dir', dataDir, ...kdf],
+        { input: secret },
+      );
+      if (r.code !== 0) throw new Error(r.stderr);
+    }
+  }
   const show = await runProc(BIN.server, ['auth', 'show', '--json', '--data-dir', dataDir, ...kdf]);
   const { serverId } = JSON.parse(show.stdout) as { serverId: string };
   const tokenFile = await relay.addServer(serverId);
@@ -29,8 +45,8 @@ export async function deploy(
     args: ['--relay', relay.url, '--relay-token-file', tokenFile, ...(opts.serverArgs ?? [])],
   });
   await server.proc.waitFor(/tunnel\.up/);
-  // Through the admin API: one running process derives every PRS.
-  for (const secret of secrets) {
+  // Through the admin API (benchmarks): one running process derives every PRS.
+  for (const secret of opts.addSecretsVia === 'api' ? secrets : []) {
     const res = await request(`${server.adminUrl}/admin/v1/secrets`, {
       method: 'POST',
       headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' },
