@@ -3,6 +3,7 @@ import { UserError } from '../common/errors.ts';
 import type { AgentContext } from './context.ts';
 import type { Outcome } from './outcome.ts';
 import { probeRoutes, routeTargets } from './probe.ts';
+import { AUTH_CODES } from './choose-route.ts';
 import { failureOf, outcomeOf } from './outcome.ts';
 import { registerFlow } from './register.ts';
 import { StateDir } from './state.ts';
@@ -36,11 +37,7 @@ export async function checkFlow(ctx: AgentContext): Promise<Outcome> {
   const usable = results.map((r) => r.chosen).filter((c) => c !== null);
   const first = usable[0];
   if (!first) {
-    const auth = routes.find(
-      (r) =>
-        r.errorCode &&
-        ['pin_mismatch', 'bad_signature', 'wrong_server', 'tls'].includes(r.errorCode),
-    );
+    const auth = routes.find((r) => r.errorCode && AUTH_CODES.has(r.errorCode));
     return outcomeOf(ctx, t0, {
       ok: false,
       code: auth?.errorCode ?? 'no_route',

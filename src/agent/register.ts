@@ -11,14 +11,11 @@ import { promptSecret, readGivenSecret } from './context.ts';
 import { AttemptError, runHandshake } from './handshake.ts';
 import { outcomeOf } from './outcome.ts';
 import type { Outcome } from './outcome.ts';
-import { probeRoutes, routeTargets } from './probe.ts';
+import { RouteFailure, chooseRoute } from './choose-route.ts';
 import type { ProbeSuccess, RouteReport } from './probe.ts';
 import { backoffMs, isTransient, parseRetryAfter } from './retry.ts';
 import { StateDir } from './state.ts';
 import type { AgentState, Registration } from './state.ts';
-
-const GRACE_MS = 250;
-const AUTH_CODES = new Set(['pin_mismatch', 'bad_signature', 'wrong_server', 'tls', 'weak_kdf']);
 
 function sameServer(reg: Registration, s: AgentContext['settings']): boolean {
   if (s.serverId !== undefined) return reg.serverId === s.serverId;
@@ -29,65 +26,6 @@ function sameServer(reg: Registration, s: AgentContext['settings']): boolean {
 }
 
 /** Probes until a route is chosen; a total failure names every route's reason. */
-async function chooseRoute(
-  ctx: AgentContext,
-  savedPin: string | undefined,
-): Promise<{ chosen: ProbeSuccess; reports: RouteReport[] }> {
-  const targets = routeTargets(ctx.settings);
-  for (const t of targets)
-    ctx.reporter.progress(`checking ${t.name === 'direct' ? 'server' : 'relay'} ${t.url}`);
-  const pin = ctx.settings.serverPin ?? savedPin;
-  const { chosen, reports } = await probeRoutes(targets, {
-    transport: ctx.transport,
-    log: ctx.log,
-    now: ctx.now,
-    signal: ctx.deadline.signal,
-    probeTimeoutMs: Math.min(ctx.settings.probeTimeoutMs, Math.max(1, ctx.deadline.remainingMs())),
-    graceMs: GRACE_MS,
-    expect: {
-      ...(ctx.settings.serverId ? { serverId: ctx.settings.serverId } : {}),
-      ...(pin ? { pin } : {}),
-    },
-  });
-  for (const r of reports) ctx.reporter.route(r);
-  if (!chosen) {
-    const auth = reports.find((r) => r.errorCode && AUTH_CODES.has(r.errorCode));
-    const reasons = reports
-      .map((r) => `${r.name === 'direct' ? 'server' : 'relay'}: ${r.error ?? 'unknown'}`)
-      .join('; ');
-    if (auth)
-      throw new RouteFailure(
-        auth.errorCode as string,
-        `the server could not be authenticated (${reasons})`,
-        reports,
-        'check --server-pin and --server-id against bootstrap-server client-config; check --ca-file for TLS',
-      );
-    const busy = reports.every(
-      (r) => r.errorCode === 'unavailable' || r.errorCode === 'rate_limited',
-    );
-    throw new RouteFailure(
-      busy ? 'busy' : 'no_route',
-      `no route to the server (${reasons})`,
-      reports,
-      'check the network, the URLs and any proxy; a deployment tool should retry later',
-    );
-  }
-  ctx.reporter.progress(`route: ${chosen.target.name} (${chosen.why})`);
-  ctx.reporter.progress(`server fingerprint: ${chosen.pin}`);
-  return { chosen, reports };
-}
-
-class RouteFailure extends UserError {
-  constructor(
-    code: string,
-    message: string,
-    readonly reports: RouteReport[],
-    hint: string,
-  ) {
-    super(code, message, { hint });
-  }
-}
-
 export interface RegisterOptions {
   /** `check`: confirm the secret without registering. */
   readonly verifyOnly: boolean;

@@ -1,0 +1,133 @@
+/** The admin page's model: types of the admin API, the API call, and the password rule. */
+export type Mode = 'none' | 'internet' | 'all';
+
+export interface SecretRow {
+  id: string;
+  label: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  useCount: number;
+  weak: boolean;
+}
+
+export interface Settings {
+  serverId: string;
+  pin: string;
+  mode: Mode;
+  secrets: SecretRow[];
+  maxSecrets: number;
+  clients: { total: number; active: number };
+}
+
+export interface ClientRow {
+  clientId: string;
+  hostname: string;
+  route: string;
+  seenAs: string;
+  registeredAt: string;
+  supersededBy: string | null;
+}
+
+export interface AuditRow {
+  id: number;
+  time: string;
+  route?: string;
+  source?: string;
+  outcome: string;
+  reason?: string;
+  secretId: string | null;
+}
+
+export interface PendingAdd {
+  key: number;
+  secret: string;
+  label: string;
+  allowWeak: boolean;
+}
+
+export const MODES: { value: Mode; name: string; help: string }[] = [
+  {
+    value: 'none',
+    name: 'No Authorization',
+    help: 'Any client may register; no secret is asked for.',
+  },
+  {
+    value: 'internet',
+    name: 'Enable Internet Clients',
+    help: 'Clients that come from the internet (through the cloud relay, or from outside the intranet) need an Auth Secret.',
+  },
+  {
+    value: 'all',
+    name: 'Enable All Clients',
+    help: 'Every client needs an Auth Secret, on the intranet too.',
+  },
+];
+
+export const TOKEN_KEY = 'client-bootstrap-admin-token';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function api<T>(
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<T> {
+  const res = await fetch(`/admin/v1/${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    cache: 'no-store',
+    credentials: 'omit',
+  });
+  const data = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
+  if (!res.ok)
+    throw new ApiError(res.status, data.error?.message ?? `the server answered ${res.status}`);
+  return data as T;
+}
+
+/** The password rule, as the server applies it. */
+export function ruleChecks(secret: string): { text: string; ok: boolean }[] {
+  return [
+    { text: 'at least 10 characters', ok: [...secret].length >= 10 },
+    { text: 'a digit', ok: /\p{Nd}/u.test(secret) },
+    { text: 'an uppercase letter', ok: /\p{Lu}/u.test(secret) },
+    { text: 'a lowercase letter', ok: /\p{Ll}/u.test(secret) },
+  ];
+}
+
+const ALPHABET = 'abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+
+/** 24 characters without look-alikes, always meeting the rule (as the server generates). */
+export function generateSecret(): string {
+  for (;;) {
+    const bytes = crypto.getRandomValues(new Uint32Array(24));
+    const text = Array.from(bytes, (n) => ALPHABET[n % ALPHABET.length]).join('');
+    if (ruleChecks(text).every((c) => c.ok)) return text;
+  }
+}
+
+export const when = (iso: string | null): string =>
+  iso ? new Date(iso).toLocaleString() : 'never';
+
+export function readInitialToken(): string | null {
+  const m = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
+  if (m?.[1]) {
+    const token = decodeURIComponent(m[1]);
+    sessionStorage.setItem(TOKEN_KEY, token);
+    // Drop the token from the address bar and history.
+    history.replaceState(null, '', window.location.pathname);
+    return token;
+  }
+  return sessionStorage.getItem(TOKEN_KEY);
+}

@@ -1,0 +1,282 @@
+/** Settings > Client Authorization: the modes, the secrets, Save, the clients and the latest attempts. */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { AddSecretDialog } from './add-secret-dialog.tsx';
+import { ApiError, MODES, api, when } from './api.ts';
+import type { AuditRow, ClientRow, Mode, PendingAdd, SecretRow, Settings } from './api.ts';
+import { Table } from './table.tsx';
+
+export function ClientAuthorization({
+  token,
+  onSignOut,
+}: {
+  token: string;
+  onSignOut: (why: string | null) => void;
+}) {
+  const [settings, setSettings] = useState<Settings | null>(null);
+  const [clients, setClients] = useState<ClientRow[]>([]);
+  const [attempts, setAttempts] = useState<AuditRow[]>([]);
+  const [mode, setMode] = useState<Mode | null>(null);
+  const [adds, setAdds] = useState<PendingAdd[]>([]);
+  const [removes, setRemoves] = useState<string[]>([]);
+  const [status, setStatus] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
+  const [saving, setSaving] = useState(false);
+  const [dialogOpen, setDialogOpen] = useState(false);
+  const nextKey = useRef(1);
+
+  const guard = async (work: () => Promise<void>): Promise<void> => {
+    try {
+      await work();
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401)
+        return onSignOut('The admin token was refused. Sign in again.');
+      setStatus({ kind: 'error', text: err instanceof Error ? err.message : String(err) });
+    }
+  };
+
+  const load = () =>
+    guard(async () => {
+      const [s, c, a] = await Promise.all([
+        api<Settings>(token, 'GET', 'settings'),
+        api<ClientRow[]>(token, 'GET', 'clients?limit=5'),
+        api<AuditRow[]>(token, 'GET', 'audit?event=register&limit=20'),
+      ]);
+      setSettings(s);
+      setMode(s.mode);
+      setClients(c);
+      setAttempts(a);
+    });
+
+  useEffect(() => {
+    void load();
+  }, [token]);
+
+  if (!settings || !mode) {
+    return (
+      <main class="page">
+        <p class="loading">Loading…</p>
+        {status && (
+          <p class="error" role="alert">
+            {status.text}
+          </p>
+        )}
+      </main>
+    );
+  }
+
+  const dirty = mode !== settings.mode || adds.length > 0 || removes.length > 0;
+  const activeAfter = settings.secrets.length - removes.length + adds.length;
+
+  const save = () =>
+    guard(async () => {
+      setSaving(true);
+      setStatus(null);
+      try {
+        await api(token, 'POST', 'apply', {
+          mode,
+          add: adds.map((a) => ({ secret: a.secret, label: a.label, allowWeak: a.allowWeak })),
+          remove: removes,
+        });
+        setAdds([]);
+        setRemoves([]);
+        await load();
+        setStatus({ kind: 'ok', text: 'Saved. The settings apply to the next registration.' });
+      } finally {
+        setSaving(false);
+      }
+    });
+
+  const remove = (row: SecretRow) => {
+    const name = row.label ? `"${row.label}" (${row.id})` : row.id;
+    const ok = window.confirm(
+      `Remove the secret ${name}?\n\nCommand lines and scripts that carry it must be updated to another secret. Clients that registered with it stay registered.\n\nThe removal takes effect when you press Save.`,
+    );
+    if (ok) setRemoves([...removes, row.id]);
+  };
+
+  return (
+    <main class="page">
+      <header class="top">
+        <nav aria-label="Breadcrumb" class="crumbs">
+          Settings <span aria-hidden="true">›</span> <strong>Client Authorization</strong>
+        </nav>
+        <button type="button" class="link" onClick={() => onSignOut(null)}>
+          Sign out
+        </button>
+      </header>
+      <h1>Client Authorization</h1>
+      <p class="muted">
+        Server <code>{settings.serverId}</code> · pin <code class="wrap">{settings.pin}</code>
+      </p>
+
+      <section class="card">
+        <fieldset>
+          <legend>Who needs an Auth Secret to register</legend>
+          {MODES.map((m) => (
+            <div class="radio" key={m.value}>
+              <input
+                type="radio"
+                id={`mode-${m.value}`}
+                name="mode"
+                value={m.value}
+                checked={mode === m.value}
+                aria-describedby={`mode-${m.value}-help`}
+                onChange={() => setMode(m.value)}
+              />
+              <label for={`mode-${m.value}`}>{m.name}</label>
+              <p id={`mode-${m.value}-help`} class="help">
+                {m.help}
+              </p>
+            </div>
+          ))}
+        </fieldset>
+      </section>
+
+      <section class="card" aria-labelledby="secrets-title">
+        <div class="row">
+          <h2 id="secrets-title">Auth Secrets</h2>
+          <span class="muted">
+            {activeAfter} of {settings.maxSecrets}
+          </span>
+          <button
+            type="button"
+            onClick={() => setDialogOpen(true)}
+            disabled={activeAfter >= settings.maxSecrets}
+          >
+            <span aria-hidden="true">+ </span>Add Secret
+          </button>
+        </div>
+        <p class="muted">
+          Any one active secret is accepted. Secrets are stored only in a derived form and are never
+          shown again.
+        </p>
+        <Table head={['Label', 'ID', 'Created', 'Last used', 'Uses', '']} empty="No secret yet.">
+          {settings.secrets.map((s) => {
+            const removing = removes.includes(s.id);
+            return (
+              <tr key={s.id} class={removing ? 'removing' : undefined}>
+                <td>
+                  {s.label || <span class="muted">(no label)</span>}
+                  {s.weak && <span class="tag">weak</span>}
+                </td>
+                <td>
+                  <code>{s.id}</code>
+                </td>
+                <td>{when(s.createdAt)}</td>
+                <td>{when(s.lastUsedAt)}</td>
+                <td>{s.useCount}</td>
+                <td>
+                  {removing ? (
+                    <button
+                      type="button"
+                      class="link"
+                      aria-label={`Undo removing ${s.id}`}
+                      onClick={() => setRemoves(removes.filter((id) => id !== s.id))}
+                    >
+                      Undo
+                    </button>
+                  ) : (
+                    <button
+                      type="button"
+                      class="danger"
+                      aria-describedby={`secret-${s.id}`}
+                      onClick={() => remove(s)}
+                    >
+                      Remove
+                    </button>
+                  )}
+                  <span id={`secret-${s.id}`} class="sr-only">
+                    {s.label || s.id}
+                  </span>
+                </td>
+              </tr>
+            );
+          })}
+          {adds.map((a) => (
+            <tr key={`new-${a.key}`} class="adding">
+              <td>
+                {a.label || <span class="muted">(no label)</span>} <span class="tag">new</span>
+                {a.allowWeak && <span class="tag">weak</span>}
+              </td>
+              <td class="muted">on Save</td>
+              <td colSpan={3} class="muted">
+                not saved yet
+              </td>
+              <td>
+                <button
+                  type="button"
+                  class="link"
+                  onClick={() => setAdds(adds.filter((x) => x.key !== a.key))}
+                >
+                  Discard
+                </button>
+              </td>
+            </tr>
+          ))}
+        </Table>
+      </section>
+
+      <div class="savebar">
+        <button
+          type="button"
+          class="primary"
+          onClick={() => void save()}
+          disabled={!dirty || saving}
+        >
+          {saving ? 'Saving…' : 'Save'}
+        </button>
+        {dirty && <span class="unsaved">● Unsaved changes</span>}
+        <p role={status?.kind === 'error' ? 'alert' : 'status'} class={status ? status.kind : ''}>
+          {status?.text ?? ''}
+        </p>
+      </div>
+
+      <section class="card" aria-labelledby="clients-title">
+        <h2 id="clients-title">Registered clients: {settings.clients.active}</h2>
+        <Table
+          head={['Host', 'Route', 'Seen as', 'Registered']}
+          empty="No client has registered yet."
+        >
+          {clients.map((c) => (
+            <tr key={c.clientId}>
+              <td>
+                {c.hostname}
+                {c.supersededBy && <span class="tag">replaced</span>}
+              </td>
+              <td>{c.route}</td>
+              <td>{c.seenAs}</td>
+              <td>{when(c.registeredAt)}</td>
+            </tr>
+          ))}
+        </Table>
+      </section>
+
+      <section class="card" aria-labelledby="attempts-title">
+        <h2 id="attempts-title">Latest registration attempts</h2>
+        <Table head={['Time', 'Route', 'Source', 'Outcome', 'Reason']} empty="No attempt yet.">
+          {attempts.map((a) => (
+            <tr
+              key={a.id}
+              class={a.outcome === 'failed' || a.outcome === 'throttled' ? 'failed' : undefined}
+            >
+              <td>{when(a.time)}</td>
+              <td>{a.route ?? ''}</td>
+              <td>{a.source ?? ''}</td>
+              <td>{a.outcome}</td>
+              <td>{a.reason ?? ''}</td>
+            </tr>
+          ))}
+        </Table>
+      </section>
+
+      {dialogOpen && (
+        <AddSecretDialog
+          onCancel={() => setDialogOpen(false)}
+          onOk={(add) => {
+            setAdds([...adds, { ...add, key: nextKey.current++ }]);
+            setDialogOpen(false);
+          }}
+        />
+      )}
+    </main>
+  );
+}
