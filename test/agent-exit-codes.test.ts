@@ -51,6 +51,32 @@ const FIELDS = [
   'logFile',
 ];
 
+describe('output modes', () => {
+  it('plain lines by default; --quiet prints nothing on success and only the error on failure', async () => {
+    const stateDir = join(tempDir(), 'state');
+    const plain = await runAgent([...base(d, stateDir), '--secret-file', secretFile], {
+      json: false,
+    });
+    expect(plain.stdout).toMatch(
+      /checking server [\s\S]*reachable in \d+ ms, seen as intranet, secret required[\s\S]*registered as client /,
+    );
+    const quiet = await runAgent(
+      [...base(d, stateDir), '--secret-file', secretFile, '--force', '--quiet'],
+      { json: false },
+    );
+    expect(quiet.code).toBe(0);
+    expect(quiet.stdout + quiet.stderr).toBe('');
+    const failing = await runAgent([...base(d), '--quiet', '--secret', 'Wrong-Secret-123'], {
+      json: false,
+    });
+    expect(failing.code).toBe(4);
+    expect(failing.stdout).toBe('');
+    expect(failing.stderr).toMatch(
+      /error: the secret was not accepted[\s\S]*what to do: [\s\S]*log: /,
+    );
+  });
+});
+
 describe('every exit code from a real scenario, with the --json object', () => {
   it('0: registered, then already registered without network traffic', async () => {
     const stateDir = join(tempDir(), 'state');
