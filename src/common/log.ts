@@ -25,7 +25,9 @@ export interface Logger {
   close(): Promise<void>;
 }
 
-const SENSITIVE_KEY = /secret|password|passphrase|token|prs|authorization|credential|privatekey/i;
+// Keys that hold a secret by name (not secretId, secretSource, secretRequired).
+const SENSITIVE_KEY =
+  /(secret|password|passphrase|token|prs|authorization|credential|privatekey)$/i;
 const REDACTED = '[redacted]';
 
 function scrub(value: unknown, sensitive: readonly string[], depth = 0): unknown {
