@@ -97,6 +97,29 @@ describe('server lifecycle', () => {
     expect((await register(route, { secret: SECRET })).ok).toBe(true);
   });
 
+  it('the relay knows at once when the server goes away, and says 503 instead of holding clients', async () => {
+    const { dataDir, serverId } = await serverDir();
+    const relay = await startRelay();
+    running.push(relay.proc);
+    const tokenFile = await relay.addServer(serverId);
+    const server = await startServer({
+      dataDir,
+      args: ['--relay', relay.url, '--relay-token-file', tokenFile],
+    });
+    running.push(server.proc);
+    await server.proc.waitFor(/tunnel\.up/);
+    expect(await call(`${relay.url}/v1/servers/${serverId}/status`)).toMatchObject({
+      body: { online: true },
+    });
+    await server.proc.stop('SIGKILL');
+    await relay.proc.waitFor(/tunnel\.gone/);
+    await expect
+      .poll(async () => (await call(`${relay.url}/v1/servers/${serverId}/status`)).body)
+      .toEqual({ online: false });
+    const r = await call(`${relay.url}/v1/servers/${serverId}/hello`);
+    expect(r).toMatchObject({ status: 503, body: { error: { code: 'server_offline' } } });
+  });
+
   it('the relay answers 503 for an offline server, 504 when it does not answer, 503 with Retry-After when full', async () => {
     const { serverId } = await serverDir();
     const relay = await startRelay({ args: ['--request-timeout', '1', '--max-queued', '2'] });

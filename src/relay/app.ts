@@ -44,6 +44,14 @@ export interface RelayDeps {
   readonly options: RelayOptions;
 }
 
+const OFFLINE_REPLY = {
+  status: 503,
+  body: JSON.stringify({
+    error: { code: 'server_offline', message: 'the server disconnected from the relay' },
+  }),
+  retryAfter: '10',
+};
+
 const CLIENT_ROUTE =
   /^\/v1\/servers\/([A-Za-z0-9_-]{22})\/(hello|register\/start|register\/finish|status)$/;
 const TUNNEL_ROUTE = /^\/v1\/tunnel\/([A-Za-z0-9_-]{22})\/(poll|reply)$/;
@@ -151,12 +159,13 @@ export function createRelayApp(deps: RelayDeps): RequestListener {
         res.on('close', () => {
           clearTimeout(timer);
           withdraw();
+          if (!res.writableFinished) {
+            log.warn('tunnel.gone', { serverId });
+            queues.gone(serverId, OFFLINE_REPLY);
+          }
         });
       });
-      if (res.destroyed) {
-        // The server went away with requests in hand: they time out as 504.
-        return;
-      }
+      if (res.destroyed) return;
       res.end(JSON.stringify({ requests: items }));
       return;
     }

@@ -133,6 +133,25 @@ export class RelayQueues {
     };
   }
 
+  /**
+   * A poll connection closed before its answer was sent: the server went
+   * away. With no other poll waiting, it is offline at once, and the
+   * requests it held or had queued fail now with `reply` instead of
+   * waiting for their timeout.
+   */
+  gone(serverId: string, reply: ReplyPayload): void {
+    const lane = this.#lanes.get(serverId);
+    if (!lane || lane.pollers.length > 0) return;
+    lane.lastSeen = -Infinity;
+    const held = [...lane.queue, ...lane.inflight.values()];
+    lane.queue.length = 0;
+    lane.inflight.clear();
+    for (const w of held) {
+      this.#release(w);
+      w.complete(reply);
+    }
+  }
+
   /** The server's reply to a request it took; false if unknown (late or forged). */
   reply(serverId: string, id: string, reply: ReplyPayload): boolean {
     const lane = this.#lanes.get(serverId);
