@@ -84,7 +84,9 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
       );
     const prsCache = new Map<string, Prs>();
     let clientKey: SigningKey | undefined;
-    const facts = await ctx.machine();
+    // Read the machine's identity while the routes are probed.
+    const facts = ctx.machine();
+    facts.catch(() => undefined); // awaited below; not an unhandled rejection if probing fails first
     const savedPin =
       saved && s.serverId && saved.serverId === s.serverId ? saved.serverPin : undefined;
 
@@ -148,7 +150,7 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
           ...(prs ? { prs } : {}),
           clientKey,
           details: {
-            ...facts,
+            ...(await facts),
             installId: state.installId,
             ...(opts.verifyOnly ? { verifyOnly: true } : {}),
           },
