@@ -26,6 +26,21 @@ async function serverDir(): Promise<{ dataDir: string; serverId: string }> {
   return { dataDir, serverId: show.serverId };
 }
 
+/** A server with a secret and a relay at `relayDir`, tunnel up; both stopped after the test. */
+async function tunnelPair(relayDir: string) {
+  const { dataDir, serverId } = await serverDir();
+  const relay = await startRelay({ dataDir: relayDir });
+  running.push(relay.proc);
+  const tokenFile = await relay.addServer(serverId);
+  const server = await startServer({
+    dataDir,
+    args: ['--relay', relay.url, '--relay-token-file', tokenFile],
+  });
+  running.push(server.proc);
+  await server.proc.waitFor(/tunnel\.up/);
+  return { serverId, relay, server };
+}
+
 describe('server lifecycle', () => {
   it('a server killed between M2 and M3 and restarted registers the retrying client exactly once', async () => {
     const { dataDir } = await serverDir();
@@ -75,17 +90,8 @@ describe('server lifecycle', () => {
   });
 
   it('the tunnel comes back by itself after the relay restarts', async () => {
-    const { dataDir, serverId } = await serverDir();
     const relayDir = join(tempDir(), 'relay');
-    const relay = await startRelay({ dataDir: relayDir });
-    running.push(relay.proc);
-    const tokenFile = await relay.addServer(serverId);
-    const server = await startServer({
-      dataDir,
-      args: ['--relay', relay.url, '--relay-token-file', tokenFile],
-    });
-    running.push(server.proc);
-    await server.proc.waitFor(/tunnel\.up/);
+    const { serverId, relay, server } = await tunnelPair(relayDir);
     const route = { kind: 'relay' as const, url: relay.url, serverId };
     expect((await register(route, { secret: SECRET })).ok).toBe(true);
     await relay.proc.stop('SIGKILL');
@@ -98,16 +104,7 @@ describe('server lifecycle', () => {
   });
 
   it('the relay knows at once when the server goes away, and says 503 instead of holding clients', async () => {
-    const { dataDir, serverId } = await serverDir();
-    const relay = await startRelay();
-    running.push(relay.proc);
-    const tokenFile = await relay.addServer(serverId);
-    const server = await startServer({
-      dataDir,
-      args: ['--relay', relay.url, '--relay-token-file', tokenFile],
-    });
-    running.push(server.proc);
-    await server.proc.waitFor(/tunnel\.up/);
+    const { serverId, relay, server } = await tunnelPair(join(tempDir(), 'relay'));
     expect(await call(`${relay.url}/v1/servers/${serverId}/status`)).toMatchObject({
       body: { online: true },
     });
