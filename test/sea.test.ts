@@ -51,6 +51,45 @@ afterAll(async () => {
 });
 
 describe('the single executable, alone in an empty directory with an empty PATH', () => {
+  it('builds from a given node binary too (the path other platforms take, without code cache)', () => {
+    const nodeCopy = join(tempDir(), 'node');
+    copyFileSync(process.execPath, nodeCopy);
+    const out = execFileSync(
+      process.execPath,
+      [
+        join(ROOT, 'node_modules/tsx/dist/cli.mjs'),
+        join(ROOT, 'scripts/package.ts'),
+        '--target',
+        'linux-x64',
+        '--node-binary',
+        nodeCopy,
+      ],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    expect(out).not.toMatch(/code cache/);
+    const built = join(tempDir(), 'client-bootstrap');
+    copyFileSync(join(ROOT, 'dist/client-bootstrap-linux-x64'), built);
+    execFileSync('chmod', ['755', built]);
+    const r = spawnSync(
+      built,
+      ['--server', 'http://127.0.0.1:9', '--state-dir', join(tempDir(), 's'), '--json'],
+      { env: { PATH: '' }, encoding: 'utf8' },
+    );
+    expect(JSON.parse(r.stdout)).toMatchObject({ exitCode: 5, code: 'no_route' });
+    const refused = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, 'node_modules/tsx/dist/cli.mjs'),
+        join(ROOT, 'scripts/package.ts'),
+        '--target',
+        'win-x64',
+      ],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/needs --node-binary/);
+  });
+
   it('prints its version', () => {
     const r = runLone(['--version'], tempDir());
     expect(r.stdout.trim()).toBe(
