@@ -100,58 +100,16 @@ export async function addSecret(
   actor: Actor,
   now: Date,
 ): Promise<AddedSecret> {
-  const label = cleanLabel(input.label);
   const generated = input.secret ? undefined : generateSecretText();
   const secret = input.secret ?? Secret.from(generated as string);
-  const weaknesses = secretWeaknesses(secret);
-  const weak = weaknesses.length > 0;
-  if (weak && !input.allowWeak) {
-    throw new UserError(
-      'weak_secret',
-      `the secret is too weak: it needs ${weaknesses.join(', ')}`,
-      {
-        hint: 'choose a stronger secret, use --generate, or insist with --allow-weak',
-      },
-    );
-  }
-  if (dd.store.listSecrets().length >= MAX_SHARES) {
-    throw new UserError('too_many_secrets', `${MAX_SHARES} secrets are already active`, {
-      hint: 'remove one before adding another',
-    });
-  }
-  const prs = await derivePrs(secret, dd.identity.serverIdBytes, dd.kdf);
-  const duplicate = dd.store
-    .activeSecretsWithPrs()
-    .find((s) => s.prs.length === 32 && timingSafeEqual(s.prs, prs.use()));
-  if (duplicate) {
-    throw new UserError('duplicate_secret', `this secret is already active as ${duplicate.id}`, {
-      hint: 'each active secret must be different',
-    });
-  }
-  const id = `sec_${randomBytes(5).toString('hex')}`;
-  if (
-    !dd.store.addSecret(
-      { id, label, prs: prs.use(), weak, createdAt: now.toISOString() },
-      MAX_SHARES,
-    )
-  ) {
-    throw new UserError('too_many_secrets', `${MAX_SHARES} secrets are already active`, {
-      hint: 'remove one before adding another',
-    });
-  }
-  prs.wipe();
-  dd.store.audit(
-    {
-      event: 'admin.secret.add',
-      route: actor.via,
-      source: actor.source,
-      outcome: weak ? 'added-weak' : 'added',
-      secretId: id,
-      reason: generated ? 'generated' : undefined,
-    },
-    now.toISOString(),
+  const { added } = await applyChanges(
+    dd,
+    { add: [{ secret, label: input.label, allowWeak: input.allowWeak, generated: !!generated }] },
+    actor,
+    now,
   );
-  return generated ? { id, label, weak, generated } : { id, label, weak };
+  const row = added[0] as { id: string; label: string; weak: boolean };
+  return generated ? { ...row, generated } : row;
 }
 
 export function removeSecret(dd: DataDir, id: string, actor: Actor, now: Date): void {
@@ -194,8 +152,10 @@ export interface Changes {
   readonly mode?: AuthMode;
   readonly add?: readonly {
     readonly secret: Secret;
-    readonly label?: string;
-    readonly allowWeak?: boolean;
+    readonly label?: string | undefined;
+    readonly allowWeak?: boolean | undefined;
+    /** Made by the server (audited as such). */
+    readonly generated?: boolean;
   }[];
   readonly remove?: readonly string[];
 }
@@ -217,37 +177,53 @@ export async function applyChanges(
       throw new UserError('unknown_secret', `no active secret has the id ${JSON.stringify(id)}`);
   }
   const adds = changes.add ?? [];
-  if (active.length - removing.size + adds.length > MAX_SHARES) {
-    throw new UserError('too_many_secrets', `at most ${MAX_SHARES} secrets may be active`, {
+  const tooMany = (): UserError =>
+    new UserError('too_many_secrets', `at most ${MAX_SHARES} secrets may be active`, {
       hint: 'remove one before adding another',
     });
-  }
-  const prepared: { label: string; weak: boolean; prs: Buffer }[] = [];
+  if (active.length - removing.size + adds.length > MAX_SHARES) throw tooMany();
+  const prepared: { label: string; weak: boolean; prs: Buffer; generated: boolean }[] = [];
   for (const [i, add] of adds.entries()) {
+    const what = adds.length === 1 ? 'the secret' : `new secret ${i + 1}`;
+    const label = cleanLabel(add.label);
     const weaknesses = secretWeaknesses(add.secret);
     if (weaknesses.length > 0 && !add.allowWeak) {
-      throw new UserError(
-        'weak_secret',
-        `new secret ${i + 1} is too weak: it needs ${weaknesses.join(', ')}`,
-        { hint: 'choose a stronger one, generate one, or confirm "use anyway"' },
-      );
+      throw new UserError('weak_secret', `${what} is too weak: it needs ${weaknesses.join(', ')}`, {
+        hint:
+          actor.via === 'cli'
+            ? 'choose a stronger secret, use --generate, or insist with --allow-weak'
+            : 'choose a stronger one, generate one, or confirm "use anyway"',
+      });
     }
-    const prs = (await derivePrs(add.secret, dd.identity.serverIdBytes, dd.kdf)).use();
-    const same = (other: Buffer): boolean => other.length === 32 && timingSafeEqual(other, prs);
+    const prs = await derivePrs(add.secret, dd.identity.serverIdBytes, dd.kdf);
+    const same = (other: Buffer): boolean =>
+      other.length === 32 && timingSafeEqual(other, prs.use());
     const dup = active.find((s) => !removing.has(s.id) && same(s.prs));
-    if (dup)
-      throw new UserError('duplicate_secret', `new secret ${i + 1} is already active as ${dup.id}`);
-    if (prepared.some((p) => same(p.prs)))
-      throw new UserError('duplicate_secret', `new secret ${i + 1} repeats another new secret`);
-    prepared.push({ label: cleanLabel(add.label), weak: weaknesses.length > 0, prs });
+    if (dup) {
+      throw new UserError('duplicate_secret', `${what} is already active as ${dup.id}`, {
+        hint: 'each active secret must be different',
+      });
+    }
+    if (prepared.some((p) => same(p.prs))) {
+      throw new UserError('duplicate_secret', `${what} repeats another new secret`);
+    }
+    prepared.push({
+      label,
+      weak: weaknesses.length > 0,
+      prs: prs.use(),
+      generated: add.generated === true,
+    });
   }
   for (const id of removing) removeSecret(dd, id, actor, now);
   const added = prepared.map((p) => {
     const id = `sec_${randomBytes(5).toString('hex')}`;
-    dd.store.addSecret(
+    const stored = dd.store.addSecret(
       { id, label: p.label, prs: p.prs, weak: p.weak, createdAt: now.toISOString() },
       MAX_SHARES,
     );
+    p.prs.fill(0);
+    // Another administrator filled the last places since the check above.
+    if (!stored) throw tooMany();
     dd.store.audit(
       {
         event: 'admin.secret.add',
@@ -255,10 +231,10 @@ export async function applyChanges(
         source: actor.source,
         outcome: p.weak ? 'added-weak' : 'added',
         secretId: id,
+        reason: p.generated ? 'generated' : undefined,
       },
       now.toISOString(),
     );
-    p.prs.fill(0);
     return { id, label: p.label, weak: p.weak };
   });
   if (changes.mode && changes.mode !== readMode(dd.store)) setMode(dd, changes.mode, actor, now);
