@@ -5,7 +5,8 @@ import { runAgent } from './support/agent.ts';
 import { deploy } from './support/deploy.ts';
 import type { Deployment } from './support/deploy.ts';
 import { tempDir } from './support/procs.ts';
-import { register } from './support/wire-client.ts';
+import { floodM1 } from './support/attacker.ts';
+import { call, endpoint } from './support/wire-client.ts';
 
 const SECRET = 'Exit-Code-Secret-7';
 let d: Deployment;
@@ -214,10 +215,15 @@ describe('every exit code from a real scenario, with the --json object', () => {
   it('8: rate-limited until the deadline runs out', async () => {
     const busy = await deploy([SECRET]);
     try {
-      // Someone at this address guessed too often: the server throttles it.
-      for (let i = 0; i < 16; i++)
-        await register(busy.routes.direct, { secret: `Guess-${i}-Abcdefg` });
-      // 16 failures block this address for 2^6 s: longer than the whole deadline.
+      // Someone at this address holds 10 guesses open (M1 sent, never finished): the server
+      // refuses further guesses from it until they are settled or expire after 60 s.
+      for (let i = 0; i < 10; i++) {
+        const r = await call(
+          endpoint(busy.routes.direct, 'register/start'),
+          floodM1(busy.serverId),
+        );
+        expect(r.status).toBe(200);
+      }
       const r = await runAgent([...base(busy), '--secret-file', secretFile, '--deadline', '10']);
       expect(r.json, JSON.stringify(r.json)).toMatchObject({ code: 'busy' });
       expect(r.code).toBe(8);

@@ -47,13 +47,21 @@ describe('the secret never leaves the agent', () => {
     try {
       const runs = [
         await runAgent(['--server', d.server.url, '--secret-file', secretFile, ...common('file')]),
-        await runAgent(['--relay', d.relay.url, `--server-id=${d.serverId}`, ...common('env')], {
-          env: { CLIENT_BOOTSTRAP_SECRET: SECRET },
-        }),
+        await runAgent(
+          [
+            '--relay',
+            d.relay.url,
+            `--server-id=${d.serverId}`,
+            `--server-pin=${d.server.pin}`,
+            ...common('env'),
+          ],
+          { env: { CLIENT_BOOTSTRAP_SECRET: SECRET } },
+        ),
         await runAgent([
           '--relay',
           d.relay.url,
           `--server-id=${d.serverId}`,
+          `--server-pin=${d.server.pin}`,
           '--secret',
           SECRET,
           ...common('flag'),

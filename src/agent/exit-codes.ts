@@ -35,6 +35,7 @@ const TABLE: Record<string, ExitCode> = {
   rate_limited: EXIT.busy,
   state: EXIT.state,
   corrupt_state: EXIT.state,
+  state_untrusted: EXIT.state,
   locked: EXIT.state,
   internal: EXIT.internal,
 };

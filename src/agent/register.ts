@@ -103,10 +103,12 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
       }
       const { hello, target } = chosen;
       const pinned = s.serverPin ?? savedPin;
-      if (target.name === 'relay' && !pinned && !hello.secretRequired && !s.allowUnpinnedRelay) {
+      if (target.name === 'relay' && !pinned && !s.allowUnpinnedRelay) {
+        // Without a pin, a malicious relay can answer with up to 16 shares of its own guesses
+        // and learn from the agent's M3 which one was right.
         throw new UserError(
           'unpinned_relay',
-          'the relay route offers no way to authenticate the server: no pin is configured and no secret is required',
+          'the relay route needs the server pin: without it the relay itself could impersonate the server and test guesses of the secret',
           {
             hint: 'configure --server-pin (bootstrap-server client-config prints it), or accept the risk with --allow-unpinned-relay',
           },
@@ -126,13 +128,15 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
         fromPrompt.attempts += 1;
         secret = await promptSecret(ctx, fromPrompt.attempts);
       }
-      if (!pinned && target.name === 'direct' && !hello.secretRequired) {
+      if (!pinned && !secret && !hello.secretRequired) {
         ctx.reporter.warn(
           `trusting the server key on first use: ${chosen.pin} (pin it with --server-pin)`,
         );
       }
       let prs: Prs | undefined;
-      if (hello.secretRequired && secret) {
+      // A secret the agent holds is always proved, and the server must prove it back (or match
+      // the pin) even where it says none is required: an impostor cannot talk it down to trust on first use.
+      if (secret) {
         const cacheKey = `${hello.serverId}/${hello.kdf.N}/${hello.kdf.r}/${hello.kdf.p}`;
         prs = prsCache.get(cacheKey);
         if (!prs) {
@@ -154,7 +158,10 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
             installId: state.installId,
             ...(opts.verifyOnly ? { verifyOnly: true } : {}),
           },
-          trust: { ...(pinned ? { pin: pinned } : {}), allowTofu: target.name === 'direct' },
+          trust: {
+            ...(pinned ? { pin: pinned } : {}),
+            allowTofu: target.name === 'direct' || s.allowUnpinnedRelay,
+          },
           transport: ctx.transport,
           signal: ctx.deadline.signal,
           timeoutMs: Math.max(1000, Math.min(30_000, ctx.deadline.remainingMs())),

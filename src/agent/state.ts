@@ -10,6 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../common/errors.ts';
 import { ensurePrivateDir, writeFileAtomic } from '../common/files.ts';
 import { exportPrivateKeyPem, generateSigningKey, importSigningKey } from '../protocol/index.ts';
+import { checkStateDir, checkStateFile, currentOwnership } from './state-trust.ts';
+import type { Ownership } from './state-trust.ts';
 import type { SigningKey } from '../protocol/index.ts';
 
 export interface Registration {
@@ -80,11 +82,16 @@ export class StateDir {
     return this.#stateFile;
   }
 
-  /** Creates the directory (0700) if needed. */
-  ensure(): void {
+  /** Creates the directory (0700) if needed; refuses one that is not this user's own. */
+  ensure(who: Ownership = currentOwnership()): void {
+    checkStateDir(this.dir, who);
     try {
       ensurePrivateDir(this.dir);
+      checkStateFile(this.#keyFile, who, true);
+      checkStateFile(this.#stateFile, who, false);
+      checkStateFile(this.#lockFile, who, false);
     } catch (err) {
+      if (err instanceof UserError) throw err;
       throw stateError(
         `the state directory ${this.dir} cannot be created or secured: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
         err,

@@ -64,6 +64,22 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
   });
 }
 
+/**
+ * Refuses a request body that is not declared `application/json` (415).
+ * Browsers send the simple types (text/plain, forms) cross-site without
+ * asking first; JSON they send only after a CORS preflight we never grant.
+ */
+export function requireJson(req: IncomingMessage): void {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/json') {
+    throw new HttpError(
+      415,
+      'unsupported_media_type',
+      'the request body must be sent as Content-Type: application/json',
+    );
+  }
+}
+
 /** Parses a JSON request body, refusing anything else with 400. */
 export function parseJsonBody(body: Buffer): unknown {
   try {

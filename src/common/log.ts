@@ -114,8 +114,11 @@ export function createLogger(opts: LoggerOptions): Logger {
       ? transports
       : [new winston.transports.Stream({ stream: nullStream(), silent: true })],
   });
-  const emit = (level: LogLevel) => (event: string, data?: Record<string, unknown>) =>
-    logger.log(level, event, data ?? {});
+  // Connections torn down during shutdown still report; after close() that is dropped, not "write after end".
+  let closed = false;
+  const emit = (level: LogLevel) => (event: string, data?: Record<string, unknown>) => {
+    if (!closed) logger.log(level, event, data ?? {});
+  };
   return {
     error: emit('error'),
     warn: emit('warn'),
@@ -124,6 +127,7 @@ export function createLogger(opts: LoggerOptions): Logger {
     addSensitive: (value) => void sensitive.push(value),
     close: () =>
       new Promise<void>((resolve) => {
+        closed = true;
         const files = transports.filter((t) => t instanceof winston.transports.File);
         if (files.length === 0) {
           logger.close();

@@ -68,11 +68,15 @@ export function startRegistration(opts: { serverId: string; prs?: Prs }): Client
   return { m1, serverIdBytes, sid, cEphSecret: eph.secret, ya };
 }
 
-/** How the client decides to trust the server's key. */
+/**
+ * How the client decides to trust the server's key. A client that holds a
+ * secret never trusts on first use: the server must prove the secret (a
+ * matching share) or match the pin, whatever it says is required.
+ */
 export interface ServerTrust {
   /** A configured pin: the key must match it. */
   readonly pin?: string;
-  /** Accept an unpinned key when no secret authenticates it (direct route only). */
+  /** Accept an unpinned key when the client holds no secret (direct route only). */
   readonly allowTofu: boolean;
 }
 
@@ -167,28 +171,37 @@ export function continueRegistration(
   const dhe = scalarMultVfy(start.cEphSecret, cEph);
   if (!dhe) throw new ProtocolError('low_order_point', 'M2.sEph is not a usable public key');
 
+  const pinned = opts.trust.pin !== undefined;
   let keys: SessionKeys;
   let share: number | undefined;
   let serverAuth: ServerAuth;
-  if (m2.secretRequired) {
-    const matches = matchingShares(start, m2, dhe, th);
-    if (matches.length !== 1) {
-      return {
-        kind: 'abort',
-        abort: { v: 1, hsId: m2.hsId, abort: 'no-matching-share' },
-        error: new ProtocolError(
-          'invalid_secret',
-          'the secret was not accepted: no share of the server matches it',
-        ),
-      };
-    }
+  const matches = matchingShares(start, m2, dhe, th);
+  if (start.ya && matches.length === 1) {
     const match = matches[0] as { index: number; keys: SessionKeys };
     keys = match.keys;
     share = match.index;
-    serverAuth = opts.trust.pin !== undefined ? 'pin' : 'secret';
+    serverAuth = pinned ? 'pin' : 'secret';
+  } else if (start.ya && (m2.secretRequired || !pinned)) {
+    if (m2.shares.length === 0 && !m2.secretRequired) {
+      // A server that offers no share to a client holding a secret proves nothing:
+      // without a pin this is how an impostor would downgrade the client to trust on first use.
+      throw new ProtocolError(
+        'server_unauthenticated',
+        'the server did not prove knowledge of the secret and no pin is configured',
+      );
+    }
+    return {
+      kind: 'abort',
+      abort: { v: 1, hsId: m2.hsId, abort: 'no-matching-share' },
+      error: new ProtocolError(
+        'invalid_secret',
+        'the secret was not accepted: no share of the server matches it',
+      ),
+    };
   } else {
+    // No secret held, or a pinned server that requires none and did not match a stale one.
     keys = deriveSessionKeys(dhe, Buffer.alloc(0), th);
-    if (opts.trust.pin !== undefined) serverAuth = 'pin';
+    if (pinned) serverAuth = 'pin';
     else if (opts.trust.allowTofu) serverAuth = 'tofu';
     else {
       throw new ProtocolError(

@@ -79,7 +79,7 @@ describe('a full exchange', () => {
     if (!out.ok) expect(codeOf(out.error)).toBe('server_unauthenticated');
   });
 
-  it('ignores a share the client offers when the server requires none', async () => {
+  it('proves a secret the client holds even where the server requires none', async () => {
     const identity = createServerIdentity();
     const [secret] = await makeSecrets(identity, [STRONG[0] as string]);
     const out = runExchange({
@@ -87,9 +87,64 @@ describe('a full exchange', () => {
       secrets: [secret!],
       secretRequired: false,
       clientPrs: secret!.prs,
+      trust: { allowTofu: false },
     });
     expect(out.ok).toBe(true);
-    if (out.ok) expect(out.secretId).toBeNull();
+    if (out.ok) {
+      expect(out.secretId).toBe(secret!.id);
+      expect(out.m.m2.shares).toHaveLength(1);
+    }
+  });
+
+  it('refuses a downgrade: a client holding a secret, no pin, and a server that offers no share', async () => {
+    const identity = createServerIdentity();
+    const [secret] = await makeSecrets(identity, [STRONG[0] as string]);
+    // The impostor knows no secret: it says none is required and sends no shares.
+    const out = runExchange({
+      identity,
+      secrets: [],
+      secretRequired: false,
+      clientPrs: secret!.prs,
+      trust: { allowTofu: true },
+    });
+    expect(out.ok).toBe(false);
+    if (!out.ok) {
+      expect(out.failedAt).toBe('client-m2');
+      expect(codeOf(out.error)).toBe('server_unauthenticated');
+    }
+  });
+
+  it('aborts, without a pin, when a server that requires no secret matches none of its shares', async () => {
+    const identity = createServerIdentity();
+    const [held, other] = await makeSecrets(identity, [STRONG[0] as string, STRONG[1] as string]);
+    const out = runExchange({
+      identity,
+      secrets: [other!],
+      secretRequired: false,
+      clientPrs: held!.prs,
+      trust: { allowTofu: true },
+    });
+    expect(out.ok).toBe(false);
+    if (!out.ok) expect(out.abort).toBe(true);
+  });
+
+  it('with a pin, registers without a share where none is required and the held secret is stale', async () => {
+    const identity = createServerIdentity();
+    const [held, other] = await makeSecrets(identity, [STRONG[0] as string, STRONG[1] as string]);
+    const table = new HandshakeTable(10);
+    const out = runExchange({
+      identity,
+      secrets: [other!],
+      secretRequired: false,
+      clientPrs: held!.prs,
+      trust: { pin: identity.pin, allowTofu: false },
+      table,
+    });
+    expect(out.ok).toBe(true);
+    if (out.ok) {
+      expect(out.secretId).toBeNull();
+      expect(out.m.m3.share).toBeUndefined();
+    }
   });
 
   it('confirms a secret without registering when asked to verify only', async () => {

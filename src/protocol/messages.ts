@@ -190,9 +190,6 @@ export function parseM2(value: unknown): M2 {
     shares: (o.shares as unknown[]).map(parseShare),
     sig: b64Field(o, 'sig', 'M2', 64),
   };
-  if (!m2.secretRequired && m2.shares.length > 0) {
-    throw new ProtocolError('bad_request', 'M2 carries shares although no secret is required');
-  }
   return m2;
 }
 

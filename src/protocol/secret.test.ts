@@ -54,6 +54,13 @@ describe('kdf parameters', () => {
     [{ ...DEFAULT_KDF, N: 2 ** 21 }, 'weak_kdf'],
     [{ ...DEFAULT_KDF, N: 3 * 2 ** 14 }, 'weak_kdf'],
     [{ ...DEFAULT_KDF, N: 2 ** 20, r: 16 }, 'weak_kdf'],
+    // p costs time without memory: bounded so a server cannot make the client burn CPU.
+    [{ ...DEFAULT_KDF, p: 4 }, null],
+    [{ ...DEFAULT_KDF, p: 5 }, 'weak_kdf'],
+    [{ ...DEFAULT_KDF, N: 2 ** 20, r: 2, p: 4 }, 'weak_kdf'],
+    [{ ...DEFAULT_KDF, N: 2 ** 20, r: 2, p: 2 }, null],
+    [{ ...DEFAULT_KDF, p: 1.5 }, 'weak_kdf'],
+    [{ ...DEFAULT_KDF, r: 0 }, 'weak_kdf'],
   ])('%j -> %s', (kdf, code) => {
     if (code === null) expect(() => validateKdf(kdf)).not.toThrow();
     else expect(() => validateKdf(kdf)).toThrow(expect.objectContaining({ code }));

@@ -99,6 +99,11 @@ function kdfMemory(kdf: KdfParams): number {
  * an endpoint: N outside 2^14..2^20, N not a power of two, or more than
  * 256 MiB of memory.
  */
+/** The most parallel lanes the client accepts. */
+export const MAX_KDF_P = 4;
+/** The most work (N*r*p) the client accepts: four times the default N=2^17, r=8, p=1. */
+export const MAX_KDF_WORK = 2 ** 22;
+
 export function validateKdf(kdf: KdfParams): void {
   const isPow2 = Number.isInteger(Math.log2(kdf.N));
   if (kdf.name !== 'scrypt' || !isPow2 || kdf.N < 2 ** 14 || kdf.N > 2 ** 20) {
@@ -107,10 +112,25 @@ export function validateKdf(kdf: KdfParams): void {
       `refusing scrypt N=${kdf.N}: it must be a power of two from 2^14 to 2^20`,
     );
   }
-  if (kdf.r < 1 || kdf.p < 1 || kdf.r > 32 || kdf.p > 16 || kdfMemory(kdf) > MAX_KDF_MEMORY) {
+  if (
+    !Number.isInteger(kdf.r) ||
+    !Number.isInteger(kdf.p) ||
+    kdf.r < 1 ||
+    kdf.p < 1 ||
+    kdf.r > 32 ||
+    kdf.p > MAX_KDF_P ||
+    kdfMemory(kdf) > MAX_KDF_MEMORY
+  ) {
     throw new ProtocolError(
       'weak_kdf',
-      `refusing scrypt r=${kdf.r} p=${kdf.p}: over the 256 MiB limit`,
+      `refusing scrypt r=${kdf.r} p=${kdf.p}: r must be 1 to 32, p 1 to ${MAX_KDF_P}, memory at most 256 MiB`,
+    );
+  }
+  if (kdf.N * kdf.r * kdf.p > MAX_KDF_WORK) {
+    // p multiplies the time without the memory: a server that answers hello must not make the client burn unbounded CPU.
+    throw new ProtocolError(
+      'weak_kdf',
+      `refusing scrypt N=${kdf.N} r=${kdf.r} p=${kdf.p}: N*r*p is over 2^22 (about four times the default work)`,
     );
   }
 }

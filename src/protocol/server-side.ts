@@ -47,8 +47,10 @@ export interface PendingHandshake {
   readonly th: Buffer;
   readonly seenAs: SeenAs;
   readonly secretRequired: boolean;
-  /** Per share, in the order sent; one entry with no secret when none is required. */
-  readonly candidates: readonly { readonly secretId: string | null; readonly keys: SessionKeys }[];
+  /** Per share, in the order sent; empty when M2 carried no shares. */
+  readonly candidates: readonly { readonly secretId: string; readonly keys: SessionKeys }[];
+  /** The keys without a secret: set only when no secret is required. */
+  readonly openKeys: SessionKeys | null;
 }
 
 export interface StartContext {
@@ -69,7 +71,12 @@ function shuffled<T>(items: readonly T[]): T[] {
   return out;
 }
 
-/** Answers M1 with M2: one CPace share per active secret, in random order. */
+/**
+ * Answers M1 with M2: one CPace share per active secret, in random order,
+ * whenever M1 offers a share. A client that holds a secret thereby gets
+ * the server's proof of it even where no secret is required, so it never
+ * has to fall back to trusting an unauthenticated key.
+ */
 export function answerStart(m1: M1, ctx: StartContext): { m2: M2; pending: PendingHandshake } {
   const { identity } = ctx;
   if (m1.serverId !== identity.serverId) {
@@ -96,8 +103,8 @@ export function answerStart(m1: M1, ctx: StartContext): { m2: M2; pending: Pendi
   const dhe = scalarMultVfy(eph.secret, cEph);
   if (!dhe) throw new ProtocolError('low_order_point', 'M1.cEph is not a usable public key');
 
-  const secrets = ctx.secretRequired ? shuffled(ctx.secrets) : [];
   const ya = m1.Ya === undefined ? null : fromB64u(m1.Ya, 'M1.Ya', 32);
+  const secrets = ya ? shuffled(ctx.secrets) : [];
   const shares = secrets.map((secret) => {
     const g = generatorFor(secret.prs, identity.serverIdBytes, sid);
     for (;;) {
@@ -120,15 +127,14 @@ export function answerStart(m1: M1, ctx: StartContext): { m2: M2; pending: Pendi
     shares: shares.map((s) => ({ Yb: toB64u(s.Yb) })),
   };
   const th = transcriptOf(m1, core);
-  const candidates = ctx.secretRequired
-    ? shares.map((s) => ({ secretId: s.secretId, keys: deriveSessionKeys(dhe, s.isk, th) }))
-    : [{ secretId: null, keys: deriveSessionKeys(dhe, Buffer.alloc(0), th) }];
-  const signedShares = ctx.secretRequired
-    ? core.shares.map((s, i) => ({
-        Yb: s.Yb,
-        tagB: toB64u(confirmationTag((candidates[i] as { keys: SessionKeys }).keys.macB, th)),
-      }))
-    : [];
+  const candidates = shares.map((s) => ({
+    secretId: s.secretId,
+    keys: deriveSessionKeys(dhe, s.isk, th),
+  }));
+  const signedShares = core.shares.map((s, i) => ({
+    Yb: s.Yb,
+    tagB: toB64u(confirmationTag((candidates[i] as { keys: SessionKeys }).keys.macB, th)),
+  }));
   const m2: M2 = {
     ...core,
     shares: signedShares,
@@ -141,6 +147,7 @@ export function answerStart(m1: M1, ctx: StartContext): { m2: M2; pending: Pendi
     seenAs: ctx.seenAs,
     secretRequired: ctx.secretRequired,
     candidates,
+    openKeys: ctx.secretRequired ? null : deriveSessionKeys(dhe, Buffer.alloc(0), th),
   };
   return { m2, pending };
 }
@@ -154,6 +161,8 @@ export interface AcceptedRegistration {
   readonly details: ClientDetails;
   readonly clientKeyFingerprint: Buffer;
   readonly secretId: string | null;
+  /** Whether M2 carried shares that this M3 did not prove: a guess that failed. */
+  readonly unprovenShares: boolean;
   readonly seenAs: SeenAs;
   /** M4 for a completed registration. */
   respond(record: { clientId: string; registeredAt: string }): M4;
@@ -173,20 +182,21 @@ export function answerFinish(
 ): AcceptedRegistration {
   if (m3.hsId !== pending.hsId)
     throw new ProtocolError('handshake_unknown', 'M3 belongs to another handshake');
-  if (pending.secretRequired !== (m3.share !== undefined)) {
-    throw new ProtocolError(
-      'bad_request',
-      pending.secretRequired
-        ? 'M3 must name the matching share'
-        : 'M3 names a share but no secret was required',
-    );
+  if (pending.secretRequired && m3.share === undefined) {
+    throw new ProtocolError('bad_request', 'M3 must name the matching share');
   }
-  const candidate = pending.candidates[m3.share ?? 0];
-  if (!candidate) throw new ProtocolError('bad_proof', 'M3 names a share that was not offered');
-  const { keys } = candidate;
+  let keys: SessionKeys;
+  let secretId: string | null = null;
+  if (m3.share === undefined) {
+    keys = pending.openKeys as SessionKeys;
+  } else {
+    const candidate = pending.candidates[m3.share];
+    if (!candidate) throw new ProtocolError('bad_proof', 'M3 names a share that was not offered');
+    ({ keys, secretId } = candidate);
+  }
   if (!tagsEqual(fromB64u(m3.tagA, 'M3.tagA', 32), confirmationTag(keys.macA, pending.th))) {
     throw new ProtocolError(
-      pending.secretRequired ? 'invalid_secret' : 'bad_proof',
+      m3.share === undefined ? 'bad_proof' : 'invalid_secret',
       'the client confirmation tag does not verify',
     );
   }
@@ -205,7 +215,8 @@ export function answerFinish(
   return {
     details,
     clientKeyFingerprint: fingerprint,
-    secretId: candidate.secretId,
+    secretId,
+    unprovenShares: secretId === null && pending.candidates.length > 0,
     seenAs: pending.seenAs,
     respond: ({ clientId, registeredAt }) => {
       const credential = signWith(

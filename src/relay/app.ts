@@ -12,6 +12,7 @@ import {
   parseJsonBody,
   readBody,
   remoteAddressOf,
+  requireJson,
   sendError,
   sendJson,
 } from '../common/http.ts';
@@ -81,6 +82,7 @@ export function createRelayApp(deps: RelayDeps): RequestListener {
     const kind = route === 'hello' ? 'hello' : route === 'register/start' ? 'start' : 'finish';
     const method = kind === 'hello' ? 'GET' : 'POST';
     if (req.method !== method) throw new HttpError(405, 'method_not_allowed', `use ${method}`);
+    if (method === 'POST') requireJson(req);
     const body = kind === 'hello' ? '' : (await readBody(req)).toString('utf8');
     if (!queues.isOnline(serverId, options.onlineGraceMs)) {
       throw new HttpError(503, 'server_offline', 'the server is not connected to the relay', {

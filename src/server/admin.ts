@@ -14,6 +14,8 @@ import {
 } from '../protocol/index.ts';
 import type { DataDir } from './data-dir.ts';
 import { readMode } from './data-dir.ts';
+import { readAlarm } from './registration.ts';
+import type { AlarmState } from './registration.ts';
 import { AUTH_MODES } from './store.ts';
 import type { AuthMode, ClientRow, SecretRow } from './store.ts';
 
@@ -25,6 +27,8 @@ export interface Settings {
   readonly maxSecrets: number;
   readonly clients: { readonly total: number; readonly active: number };
   readonly kdf: DataDir['kdf'];
+  /** The server-wide guessing alarm: null when it was never raised. */
+  readonly guessAlarm: AlarmState | null;
 }
 
 /** Who made an administrative change, for the audit log. */
@@ -42,6 +46,7 @@ export function showSettings(dd: DataDir): Settings {
     maxSecrets: MAX_SHARES,
     clients: dd.store.countClients(),
     kdf: dd.kdf,
+    guessAlarm: readAlarm(dd.store),
   };
 }
 

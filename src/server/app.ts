@@ -3,7 +3,6 @@
  * registration listener (`/v1/...`) and the admin listener (`/admin/v1/...`,
  * bearer admin token).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { UserError } from '../common/errors.ts';
 import {
@@ -11,6 +10,7 @@ import {
   parseJsonBody,
   readBody,
   remoteAddressOf,
+  requireJson,
   sendError,
   sendJson,
 } from '../common/http.ts';
@@ -28,16 +28,19 @@ import {
 } from './admin.ts';
 import type { Changes } from './admin.ts';
 import { servePage } from './admin-page.ts';
+import { isAdminToken } from './admin-token.ts';
 import type { DataDir } from './data-dir.ts';
-import type { MessageKind, createRegistrationService } from './registration.ts';
+import type { MessageKind, RegistrationService } from './registration.ts';
 
 export interface ServerAppDeps {
   readonly dd: DataDir;
-  readonly service: ReturnType<typeof createRegistrationService>;
+  readonly service: RegistrationService;
   readonly log: Logger;
   readonly now: () => number;
   /** URLs for client-config over the API. */
   readonly urls: () => { serverUrl?: string; relayUrl?: string };
+  /** Host header values the admin listener answers to (lower case, with port). */
+  readonly adminHosts: () => ReadonlySet<string>;
 }
 
 const ROUTES: Record<string, { method: string; kind: MessageKind }> = {
@@ -77,6 +80,7 @@ export function createRegistrationApp(deps: ServerAppDeps): RequestListener {
         if (!route) throw new HttpError(404, 'not_found', 'no such endpoint');
         if (req.method !== route.method)
           throw new HttpError(405, 'method_not_allowed', `use ${route.method}`);
+        if (route.method === 'POST') requireJson(req);
         const body = route.method === 'POST' ? parseJsonBody(await readBody(req)) : null;
         const reply = deps.service.handle(route.kind, body, {
           route: 'direct',
@@ -88,12 +92,6 @@ export function createRegistrationApp(deps: ServerAppDeps): RequestListener {
   };
 }
 
-function tokenMatches(presented: string, expected: string): boolean {
-  const a = createHash('sha256').update(presented).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
-}
-
 /** The admin API listener. */
 export function createAdminApp(deps: ServerAppDeps): RequestListener {
   const { dd } = deps;
@@ -103,13 +101,26 @@ export function createAdminApp(deps: ServerAppDeps): RequestListener {
     const url = new URL(req.url ?? '/', 'http://admin');
     const path = url.pathname;
     const source = remoteAddressOf(req);
+    // DNS rebinding: a page on another site whose name now points here still sends its own Host.
+    const host = (req.headers.host ?? '').toLowerCase();
+    if (!deps.adminHosts().has(host)) {
+      deps.log.warn('admin.bad_host', { source, host: host.slice(0, 100) });
+      throw new HttpError(
+        421,
+        'misdirected_request',
+        'this admin listener does not answer to that host name; add it with --admin-host',
+      );
+    }
     if (!path.startsWith('/admin/v1/')) {
       if (servePage(req, res, path)) return;
       throw new HttpError(404, 'not_found', 'no such endpoint');
     }
     const header = req.headers.authorization ?? '';
-    if (!header.startsWith('Bearer ') || !tokenMatches(header.slice(7).trim(), dd.adminToken)) {
-      dd.store.audit(
+    if (
+      !header.startsWith('Bearer ') ||
+      !isAdminToken(dd.store, header.slice(7).trim(), deps.now())
+    ) {
+      dd.store.auditRepeated(
         { event: 'admin.auth', route: 'api', source, outcome: 'refused', reason: 'unauthorized' },
         now().toISOString(),
       );
@@ -120,6 +131,7 @@ export function createAdminApp(deps: ServerAppDeps): RequestListener {
     }
     const actor = { via: 'api' as const, source };
     const key = `${req.method ?? ''} ${path}`;
+    if (req.method === 'POST' || req.method === 'PUT') requireJson(req);
     const secretMatch = /^\/admin\/v1\/secrets\/([A-Za-z0-9_-]{1,40})$/.exec(path);
     if (key === 'GET /admin/v1/settings') return sendJson(res, 200, showSettings(dd));
     if (key === 'PUT /admin/v1/mode') {

@@ -27,7 +27,16 @@ import {
   table,
   urlsFor,
 } from './cli-helpers.ts';
-import { runServer } from './main.ts';
+import { mintAdminToken } from './admin-token.ts';
+import { DEFAULT_GUESS_ALARM, runServer } from './main.ts';
+import { DEFAULT_LIMITS } from './rate-limit.ts';
+import { DEFAULT_AUDIT_RETENTION } from './store.ts';
+
+function validHours(h: number): number {
+  if (!Number.isFinite(h) || h <= 0 || h > 24 * 366)
+    throw new UserError('usage', '--valid-hours must be more than 0 and at most a year');
+  return h;
+}
 
 const PROGRAM = 'bootstrap-server';
 
@@ -90,6 +99,36 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
             })
             .option('tls-cert', { type: 'string', describe: 'PEM certificate for HTTPS' })
             .option('tls-key', { type: 'string', describe: 'PEM private key for HTTPS' })
+            .option('admin-host', {
+              type: 'string',
+              describe:
+                'host names the admin listener answers to, comma-separated (besides its own address)',
+            })
+            .option('guess-limit', {
+              type: 'number',
+              default: DEFAULT_LIMITS.threshold,
+              describe: 'guesses of the secret one source may make in 10 minutes',
+            })
+            .option('guess-alarm', {
+              type: 'number',
+              default: DEFAULT_GUESS_ALARM,
+              describe: 'failed guesses per hour, over all sources, that raise the alarm',
+            })
+            .option('audit-max-rows', {
+              type: 'number',
+              default: DEFAULT_AUDIT_RETENTION.maxRows,
+              describe: 'audit rows kept (the oldest go first)',
+            })
+            .option('audit-max-days', {
+              type: 'number',
+              default: DEFAULT_AUDIT_RETENTION.maxAgeDays,
+              describe: 'days audit rows are kept',
+            })
+            .option('max-handshakes', {
+              type: 'number',
+              hidden: true,
+              describe: 'open handshakes held at once, over all sources',
+            })
             .option('log-level', { choices: LOG_LEVELS, default: 'info' }),
         async (a) => {
           if (!!a.tlsCert !== !!a.tlsKey)
@@ -101,8 +140,30 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
               throw new UserError('usage', (err as Error).message);
             }
           };
+          const positive = (name: string, v: number, min: number): number => {
+            if (!Number.isInteger(v) || v < min)
+              throw new UserError('usage', `--${name} must be a whole number of at least ${min}`);
+            return v;
+          };
           await runServer({
             dataDir: a.dataDir,
+            ...(a.adminHost
+              ? {
+                  adminHosts: a.adminHost
+                    .split(',')
+                    .map((h) => h.trim())
+                    .filter(Boolean),
+                }
+              : {}),
+            limits: { threshold: positive('guess-limit', a.guessLimit, 1) },
+            guessAlarm: positive('guess-alarm', a.guessAlarm, 1),
+            auditRetention: {
+              maxRows: positive('audit-max-rows', a.auditMaxRows, 100),
+              maxAgeDays: positive('audit-max-days', a.auditMaxDays, 1),
+            },
+            ...(a.maxHandshakes === undefined
+              ? {}
+              : { maxHandshakes: positive('max-handshakes', a.maxHandshakes, 1) }),
             listen: listenAt(a.listen),
             adminListen: listenAt(a.adminListen),
             ...(a.relay ? { relayUrl: a.relay } : {}),
@@ -129,6 +190,10 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
                 out(
                   `server id: ${s.serverId}\npin:       ${s.pin}\nmode:      ${s.mode} (${describeMode(s.mode)})\nclients:   ${s.clients.active} registered\nsecrets:   ${s.secrets.length} of ${s.maxSecrets}\n`,
                 );
+                if (s.guessAlarm?.active)
+                  out(
+                    `ALARM:     ${s.guessAlarm.failedLastHour} failed guesses of the secret in an hour (threshold ${s.guessAlarm.threshold}), since ${s.guessAlarm.raisedAt}; see the audit\n`,
+                  );
                 out(secretsTable(s.secrets));
               }),
           )
@@ -237,8 +302,13 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
       )
       .command(
         'admin-url',
-        'print a sign-in link to the admin page (the token is in the URL fragment, never sent to the server)',
-        (y) => y,
+        'print a sign-in link to the admin page with a new token (in the URL fragment, never sent to the server)',
+        (y) =>
+          y.option('valid-hours', {
+            type: 'number',
+            default: 12,
+            describe: 'how long the link works',
+          }),
         (a) =>
           withDir(a, (dd) => {
             const url = dd.store.getSetting('admin_url');
@@ -248,7 +318,44 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
                 'the server has not been started yet, so the admin page has no address',
                 { hint: 'run bootstrap-server start first' },
               );
-            out(`${url}/admin/#token=${dd.adminToken}\n`);
+            const { token } = mintAdminToken(dd.store, {
+              label: 'admin-url',
+              validMs: validHours(a.validHours) * 3_600_000,
+              now: deps.now().getTime(),
+            });
+            out(`${url}/admin/#token=${token}\n`);
+          }),
+      )
+      .command(
+        'admin-token',
+        'print a new bearer token for the admin API (only its hash is stored), or revoke them all',
+        (y) =>
+          y
+            .option('label', { type: 'string', default: 'admin-token', describe: 'what it is for' })
+            .option('valid-hours', {
+              type: 'number',
+              describe: 'how long it works (default: until revoked)',
+            })
+            .option('revoke-all', {
+              type: 'boolean',
+              default: false,
+              describe: 'revoke every admin token and sign-in link',
+            }),
+        (a) =>
+          withDir(a, (dd) => {
+            if (a.revokeAll) {
+              out(`revoked ${dd.store.revokeAdminTokens()} admin tokens\n`);
+              return;
+            }
+            const { token, expiresAt } = mintAdminToken(dd.store, {
+              label: a.label.slice(0, 100),
+              validMs: a.validHours === undefined ? null : validHours(a.validHours) * 3_600_000,
+              now: deps.now().getTime(),
+            });
+            deps.stderr.write(
+              `${PROGRAM}: a new admin token${expiresAt ? `, valid until ${expiresAt}` : ''}; it is shown once, only its hash is stored\n`,
+            );
+            out(`${token}\n`);
           }),
       )
       .command(

@@ -1,10 +1,10 @@
 /**
  * The server's data directory: created on first use (0700) with the SQLite
- * store (0600), the server identity, the admin token and the KDF settings.
+ * store (0600), the server identity and the KDF settings (admin tokens are
+ * stored as hashes only, see admin-token.ts).
  * Creation is race-safe: every value is inserted once in the store, so the
  * command line and a starting server agree on one identity.
  */
-import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePrivateDir } from '../common/files.ts';
@@ -14,10 +14,10 @@ import {
   exportPrivateKeyPem,
   importSigningKey,
   serverIdentity,
-  toB64u,
   validateKdf,
 } from '../protocol/index.ts';
 import type { KdfParams, ServerIdentity } from '../protocol/index.ts';
+import { migrateClearAdminToken } from './admin-token.ts';
 import { AUTH_MODES, Store } from './store.ts';
 import type { AuthMode } from './store.ts';
 
@@ -25,7 +25,6 @@ export interface DataDir {
   readonly dir: string;
   readonly store: Store;
   readonly identity: ServerIdentity;
-  readonly adminToken: string;
   readonly kdf: KdfParams;
 }
 
@@ -48,14 +47,13 @@ export function openDataDir(dir: string, opts: OpenOptions = {}): DataDir {
   validateKdf(kdf);
   const serverId = store.initSetting('server_id', fresh.serverId);
   const keyPem = store.initSetting('server_key', exportPrivateKeyPem(fresh.key.privateKey));
-  const adminToken = store.initSetting('admin_token', toB64u(randomBytes(32)));
+  migrateClearAdminToken(store, Date.now());
   const storedKdf = JSON.parse(store.initSetting('kdf', JSON.stringify(kdf))) as KdfParams;
   store.initSetting('mode', INITIAL_MODE);
   return {
     dir,
     store,
     identity: serverIdentity(serverId, importSigningKey(keyPem)),
-    adminToken,
     kdf: storedKdf,
   };
 }

@@ -1,18 +1,31 @@
 /** `bootstrap-server start`: listens, keeps the relay tunnel, shuts down cleanly. */
 import { readFileSync } from 'node:fs';
+import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import { UserError } from '../common/errors.ts';
 import { createLogger } from '../common/log.ts';
 import type { LogLevel } from '../common/log.ts';
 import { listen, untilSignal } from '../common/serve.ts';
+import type { Listening } from '../common/serve.ts';
 import { HandshakeTable } from '../protocol/index.ts';
 import { createAdminApp, createRegistrationApp } from './app.ts';
 import { DEFAULT_INTRANET, parseIntranet } from './classify.ts';
 import { openDataDir } from './data-dir.ts';
-import { FailureLimiter } from './rate-limit.ts';
-import type { LimiterOptions } from './rate-limit.ts';
+import { GuessAlarm, GuessLimiter } from './rate-limit.ts';
+import type { GuessLimits } from './rate-limit.ts';
 import { createRegistrationService } from './registration.ts';
+import { DEFAULT_AUDIT_RETENTION } from './store.ts';
+import type { AuditRetention } from './store.ts';
+
+/**
+ * Failed guesses per hour over all sources that raise the alarm. Ten
+ * sources at their limit of 10 per 10 minutes make 600 an hour; 100
+ * means a distributed attack shows within minutes while the odd
+ * mistyped secret of a busy estate does not.
+ */
+export const DEFAULT_GUESS_ALARM = 100;
 import { runTunnel } from './tunnel.ts';
 
 export interface ServerStartOptions {
@@ -26,7 +39,11 @@ export interface ServerStartOptions {
   readonly logLevel: LogLevel;
   readonly kdfLogN?: number;
   readonly maxHandshakes?: number;
-  readonly limits?: Partial<LimiterOptions>;
+  readonly limits?: Partial<GuessLimits>;
+  readonly guessAlarm?: number;
+  readonly auditRetention?: AuditRetention;
+  /** Host names the admin listener answers to, besides its own address. */
+  readonly adminHosts?: readonly string[];
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
 }
@@ -41,6 +58,60 @@ function readFileOr(path: string, what: string): Buffer {
       { cause: err },
     );
   }
+}
+
+/** Listens, or says which address could not be had and why, as a usage error. */
+async function bind(
+  handler: Parameters<typeof listen>[0],
+  where: { host: string; port: number },
+  tls: Parameters<typeof listen>[2],
+  what: string,
+): Promise<Listening> {
+  try {
+    return await listen(handler, where, tls);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    const why: Record<string, string> = {
+      EADDRINUSE: 'the address is already in use (another server?)',
+      EACCES: 'permission denied (ports below 1024 need privileges)',
+      EADDRNOTAVAIL: 'no interface of this machine has that address',
+      ENOTFOUND: 'the host name does not resolve',
+    };
+    throw new UserError(
+      'listen_failed',
+      `cannot listen on ${where.host}:${where.port} for ${what}: ${why[code] ?? code}`,
+      { cause: err, hint: 'choose another HOST:PORT, or stop what holds it' },
+    );
+  }
+}
+
+/**
+ * The Host header values the admin listener answers to: its own address,
+ * localhost when it is on loopback, every interface address and the
+ * machine name when it listens on all, and the names the administrator gave.
+ */
+export function hostsOf(address: AddressInfo, extra: readonly string[]): ReadonlySet<string> {
+  const port = address.port;
+  const hosts = new Set<string>();
+  const add = (host: string): void => {
+    const h = host.toLowerCase();
+    const bracketed = h.includes(':') && !h.startsWith('[') ? `[${h}]` : h;
+    hosts.add(`${bracketed}:${port}`);
+  };
+  const wildcard = address.address === '0.0.0.0' || address.address === '::';
+  add(address.address);
+  if (wildcard) {
+    for (const list of Object.values(networkInterfaces()))
+      for (const i of list ?? []) add(i.address);
+    add(hostname());
+  }
+  if (wildcard || address.address.startsWith('127.') || address.address === '::1') add('localhost');
+  for (const name of extra) {
+    // A name given with its port (a reverse proxy's) is taken as it is.
+    if (/:\d+$/.test(name) && !name.endsWith(']')) hosts.add(name.toLowerCase());
+    else add(name);
+  }
+  return hosts;
 }
 
 /** Runs the server until SIGINT/SIGTERM. */
@@ -74,25 +145,54 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
     console: opts.stderr,
     consoleLevel: 'info',
   });
+  dd.store.setAuditRetention(opts.auditRetention ?? DEFAULT_AUDIT_RETENTION, Date.now());
   const service = createRegistrationService({
     dd,
     intranet,
     now: Date.now,
     log,
     table: new HandshakeTable(opts.maxHandshakes ?? 10_000),
-    limiter: new FailureLimiter(opts.limits),
+    limiter: new GuessLimiter(opts.limits),
+    alarm: new GuessAlarm(opts.guessAlarm ?? DEFAULT_GUESS_ALARM),
   });
   let serverUrl = '';
+  let adminHosts: ReadonlySet<string> = new Set();
   const deps = {
     dd,
     service,
     log,
     now: Date.now,
     urls: () => ({ serverUrl, ...(opts.relayUrl ? { relayUrl: opts.relayUrl } : {}) }),
+    adminHosts: () => adminHosts,
   };
-  const main = await listen(createRegistrationApp(deps), opts.listen, tls);
-  // The admin listener uses the same certificate: a new secret typed on the page then never crosses the network in clear.
-  const admin = await listen(createAdminApp(deps), opts.adminListen, tls);
+  const closeAll = async (listening: Listening[]): Promise<void> => {
+    await Promise.all(listening.map((l) => l.close(0)));
+    dd.store.close();
+    await log.close();
+  };
+  let main: Listening;
+  let admin: Listening;
+  try {
+    main = await bind(createRegistrationApp(deps), opts.listen, tls, 'clients (--listen)');
+  } catch (err) {
+    await closeAll([]);
+    throw err;
+  }
+  try {
+    // The admin listener uses the same certificate: a new secret typed on the page then never crosses the network in clear.
+    admin = await bind(
+      createAdminApp(deps),
+      opts.adminListen,
+      tls,
+      'the admin API (--admin-listen)',
+    );
+  } catch (err) {
+    await closeAll([main]);
+    throw err;
+  }
+  adminHosts = hostsOf(admin.server.address() as AddressInfo, opts.adminHosts ?? []);
+  const sweeper = setInterval(() => service.sweep(), 5_000);
+  sweeper.unref();
   serverUrl = main.url;
   dd.store.setSetting('server_url', main.url);
   dd.store.setSetting('admin_url', admin.url);
@@ -122,6 +222,7 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
 
   const signal = await untilSignal();
   log.info('server.stopping', { signal });
+  clearInterval(sweeper);
   stop.abort();
   await Promise.all([main.close(), admin.close(), tunnel]);
   await dispatcher.close();

@@ -1,7 +1,8 @@
 /**
  * The registration endpoints as one transport-free service: the direct
  * HTTP listener and the relay tunnel both call `handle`. Every attempt is
- * audited; failures count against their source.
+ * audited (repeated refusals merged into one row); every M2 that carries
+ * shares is a guess, counted for its source until the client proves it.
  */
 import { randomUUID } from 'node:crypto';
 import type { BlockList } from 'node:net';
@@ -18,11 +19,13 @@ import {
   parseM3,
   toB64u,
 } from '../protocol/index.ts';
-import type { SeenAs, HandshakeTable } from '../protocol/index.ts';
+import { isGuess } from '../protocol/index.ts';
+import type { HandshakeTable, OpenHandshake, SeenAs } from '../protocol/index.ts';
 import { classify, isSecretRequired } from './classify.ts';
 import type { DataDir } from './data-dir.ts';
 import { readMode } from './data-dir.ts';
-import type { FailureLimiter } from './rate-limit.ts';
+import type { GuessAlarm, GuessLimiter } from './rate-limit.ts';
+import { sourceKey } from './source.ts';
 
 export type MessageKind = 'hello' | 'start' | 'finish';
 
@@ -51,6 +54,7 @@ export const STATUS_OF: Record<string, number> = {
   bad_proof: 403,
   no_active_secrets: 403,
   secret_revoked: 403,
+  too_many_shares: 500,
   handshake_expired: 409,
   handshake_unknown: 409,
   rate_limited: 429,
@@ -63,7 +67,8 @@ export interface RegistrationDeps {
   readonly now: () => number;
   readonly log: Logger;
   readonly table: HandshakeTable;
-  readonly limiter: FailureLimiter;
+  readonly limiter: GuessLimiter;
+  readonly alarm: GuessAlarm;
 }
 
 function errorReply(code: string, message: string, headers?: Record<string, string>): Reply {
@@ -74,22 +79,39 @@ function errorReply(code: string, message: string, headers?: Record<string, stri
   };
 }
 
-/** Failures that count as guesses against the source's limit. */
-const COUNTED = new Set([
-  'invalid_secret',
-  'bad_proof',
-  'handshake_expired',
-  'handshake_unknown',
-  'decrypt_failed',
-  'no-matching-share',
-]);
+/** The setting that records the server-wide guessing alarm. */
+export const ALARM_SETTING = 'guess_alarm';
 
-export function createRegistrationService(deps: RegistrationDeps): {
+export interface AlarmState {
+  readonly active: boolean;
+  readonly raisedAt: string;
+  readonly clearedAt?: string;
+  readonly failedLastHour: number;
+  readonly threshold: number;
+}
+
+/** The alarm as last recorded; null when never raised or unreadable. */
+export function readAlarm(store: DataDir['store']): AlarmState | null {
+  const text = store.getSetting(ALARM_SETTING);
+  if (text === undefined) return null;
+  try {
+    const v = JSON.parse(text) as AlarmState;
+    return typeof v === 'object' && v !== null && typeof v.active === 'boolean' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+export interface RegistrationService {
   handle: (kind: MessageKind, body: unknown, channel: Channel) => Reply;
-} {
-  const { dd, log } = deps;
+  /** Counts expired guesses as failures and clears a spent alarm; call it every few seconds. */
+  sweep: () => void;
+}
+
+export function createRegistrationService(deps: RegistrationDeps): RegistrationService {
+  const { dd, log, table, limiter } = deps;
   const iso = (): string => new Date(deps.now()).toISOString();
-  const sourceKey = (c: Channel): string => `${c.route}:${c.source}`;
+  let alarmActive = readAlarm(dd.store)?.active === true;
 
   function audit(
     channel: Channel,
@@ -107,16 +129,77 @@ export function createRegistrationService(deps: RegistrationDeps): {
     );
   }
 
-  function fail(channel: Channel, code: string, message: string, secretId?: string | null): Reply {
-    audit(channel, 'failed', { reason: code, secretId: secretId ?? null });
-    log.info('register.failed', { route: channel.route, source: channel.source, reason: code });
-    if (COUNTED.has(code)) {
-      const blockMs = deps.limiter.recordFailure(sourceKey(channel), deps.now());
-      if (secretId) deps.limiter.recordFailure(`secret:${secretId}`, deps.now());
-      if (blockMs > 0)
-        log.warn('register.throttled', { route: channel.route, source: channel.source, blockMs });
-    }
-    return errorReply(code, message);
+  /** A refusal: one merged audit row per source and reason, nothing counted. */
+  function refuse(channel: Channel, outcome: string, code: string, reply: Reply): Reply {
+    dd.store.auditRepeated(
+      { event: 'register', route: channel.route, source: channel.source, outcome, reason: code },
+      iso(),
+    );
+    log.debug('register.refused', { route: channel.route, source: channel.source, reason: code });
+    return reply;
+  }
+
+  /** A definite failed guess, charged to the source that received the shares. */
+  function failGuess(key: string, channel: Channel, reason: string): void {
+    const now = deps.now();
+    const blockMs = limiter.recordFailure(key, now);
+    deps.alarm.record(now);
+    dd.store.auditRepeated(
+      {
+        event: 'register',
+        route: channel.route,
+        source: channel.source,
+        outcome: 'failed_guess',
+        reason,
+      },
+      iso(),
+    );
+    log.info('register.failed_guess', { route: channel.route, source: channel.source, reason });
+    if (blockMs > 0) log.warn('register.throttled', { source: key, blockMs });
+    checkAlarm(now);
+  }
+
+  function checkAlarm(now: number): void {
+    const failedLastHour = deps.alarm.lastHour(now);
+    const threshold = deps.alarm.threshold;
+    const raise = !alarmActive && failedLastHour >= threshold;
+    const clear = alarmActive && failedLastHour < threshold / 2;
+    if (!raise && !clear) return;
+    alarmActive = raise;
+    const previous = readAlarm(dd.store);
+    const state: AlarmState = raise
+      ? { active: true, raisedAt: iso(), failedLastHour, threshold }
+      : {
+          active: false,
+          raisedAt: previous?.raisedAt ?? iso(),
+          clearedAt: iso(),
+          failedLastHour,
+          threshold,
+        };
+    dd.store.setSetting(ALARM_SETTING, JSON.stringify(state));
+    dd.store.audit(
+      {
+        event: 'alarm',
+        outcome: raise ? 'raised' : 'cleared',
+        reason: `${failedLastHour} failed guesses in the last hour (threshold ${threshold})`,
+      },
+      iso(),
+    );
+    if (raise) log.warn('guess.alarm', { failedLastHour, threshold });
+    else log.info('guess.alarm_cleared', { failedLastHour, threshold });
+  }
+
+  /** A handshake that carried shares and was never finished: a failed guess. */
+  function expired(open: OpenHandshake): void {
+    if (!isGuess(open.pending)) return;
+    const sep = open.source.indexOf(':');
+    const route = open.source.slice(0, sep) === 'relay' ? 'relay' : 'direct';
+    failGuess(open.source, { route, source: open.source.slice(sep + 1) }, 'unfinished');
+  }
+
+  function sweep(): void {
+    for (const open of table.prune(deps.now())) expired(open);
+    if (alarmActive) checkAlarm(deps.now());
   }
 
   function policy(channel: Channel): { seenAs: SeenAs; secretRequired: boolean } {
@@ -134,10 +217,29 @@ export function createRegistrationService(deps: RegistrationDeps): {
 
   function start(body: unknown, channel: Channel): Reply {
     const m1 = parseM1(body);
+    const key = sourceKey(channel);
     const { seenAs, secretRequired } = policy(channel);
-    const secrets = secretRequired
-      ? dd.store.activeSecretsWithPrs().map((s) => ({ id: s.id, prs: Prs.fromBytes(s.prs) }))
-      : [];
+    const secrets =
+      m1.Ya === undefined
+        ? []
+        : dd.store.activeSecretsWithPrs().map((s) => ({ id: s.id, prs: Prs.fromBytes(s.prs) }));
+    // Decided before any crypto: a refused start costs the server a lookup.
+    const admission = limiter.admitStart(key, deps.now(), table.openFor(key), secrets.length > 0);
+    if (!admission.ok) {
+      const seconds = Math.ceil(admission.retryAfterMs / 1000);
+      return refuse(
+        channel,
+        'throttled',
+        admission.reason,
+        errorReply(
+          'rate_limited',
+          admission.reason === 'blocked'
+            ? `too many failed attempts from this network; wait ${seconds} s before retrying`
+            : `too many registrations in progress from this network; retry in ${seconds} s`,
+          { 'retry-after': String(seconds) },
+        ),
+      );
+    }
     const { m2, pending } = answerStart(m1, {
       identity: dd.identity,
       seenAs,
@@ -145,10 +247,15 @@ export function createRegistrationService(deps: RegistrationDeps): {
       secrets,
       now: deps.now(),
     });
-    if (!deps.table.add(pending, deps.now())) {
-      return errorReply('busy', 'too many registrations are in progress; retry shortly', {
-        'retry-after': '1',
-      });
+    if (!table.add(pending, deps.now(), key, expired)) {
+      return refuse(
+        channel,
+        'throttled',
+        'busy',
+        errorReply('busy', 'too many registrations are in progress; retry shortly', {
+          'retry-after': '1',
+        }),
+      );
     }
     log.debug('register.start', {
       route: channel.route,
@@ -160,21 +267,46 @@ export function createRegistrationService(deps: RegistrationDeps): {
     return { status: 200, body: m2 };
   }
 
+  /** Takes the handshake an M3 or abort names; a live one, or null after auditing why not. */
+  function takeOpen(hsId: string, channel: Channel): OpenHandshake | null {
+    const r = table.remove(hsId, deps.now());
+    if (!r.found) {
+      refuse(channel, 'failed', 'handshake_unknown', { status: 409, body: null });
+      return null;
+    }
+    if (r.expired) {
+      expired(r.open);
+      return null;
+    }
+    return r.open;
+  }
+
   function finish(body: unknown, channel: Channel): Reply {
+    const gone = errorReply(
+      'handshake_expired',
+      'the handshake is unknown, already used or expired; start again',
+    );
     if (isAbortBody(body)) {
       const abort = parseAbort(body);
-      try {
-        deps.table.take(abort.hsId, deps.now());
-      } catch {
-        // An abort for a finished or unknown handshake still counts as a failed guess.
-      }
-      fail(channel, 'no-matching-share', 'the client found no matching share');
+      const open = takeOpen(abort.hsId, channel);
+      if (open && isGuess(open.pending)) failGuess(open.source, channel, 'no-matching-share');
       return { status: 200, body: { aborted: true } };
     }
     const m3 = parseM3(body);
-    const pending = deps.table.take(m3.hsId, deps.now());
-    const accepted = answerFinish(pending, m3, dd.identity);
+    const open = takeOpen(m3.hsId, channel);
+    if (!open) return gone;
+    const { pending } = open;
+    let accepted;
+    try {
+      accepted = answerFinish(pending, m3, dd.identity);
+    } catch (err) {
+      // Whatever failed, a guess that was not proven is a failed guess.
+      if (err instanceof ProtocolError && isGuess(pending))
+        failGuess(open.source, channel, err.code);
+      throw err;
+    }
     const fingerprint = toB64u(accepted.clientKeyFingerprint);
+    if (accepted.unprovenShares) failGuess(open.source, channel, 'no-matching-share');
     if (accepted.secretId !== null && !dd.store.isSecretActive(accepted.secretId)) {
       audit(channel, 'failed', {
         reason: 'secret_revoked',
@@ -206,7 +338,10 @@ export function createRegistrationService(deps: RegistrationDeps): {
       registeredAt: iso(),
       supersededBy: null,
     });
-    if (accepted.secretId) dd.store.markSecretUsed(accepted.secretId, iso());
+    if (accepted.secretId) {
+      dd.store.markSecretUsed(accepted.secretId, iso());
+      limiter.recordSuccess(open.source, deps.now());
+    }
     audit(channel, created ? 'registered' : 're-registered', {
       secretId: accepted.secretId,
       clientId: client.clientId,
@@ -226,27 +361,16 @@ export function createRegistrationService(deps: RegistrationDeps): {
   }
 
   return {
+    sweep,
     handle: (kind, body, channel) => {
-      const blocked =
-        kind === 'hello' ? 0 : deps.limiter.retryAfterMs(sourceKey(channel), deps.now());
-      if (blocked > 0) {
-        // Trying again while blocked, instead of waiting as told, doubles the block.
-        const block = deps.limiter.recordFailure(sourceKey(channel), deps.now());
-        audit(channel, 'throttled', { reason: 'rate_limited' });
-        return errorReply(
-          'rate_limited',
-          'too many failed attempts from this address; wait before retrying',
-          {
-            'retry-after': String(Math.ceil(Math.max(blocked, block) / 1000)),
-          },
-        );
-      }
+      sweep();
       try {
         if (kind === 'hello') return hello(channel);
         if (kind === 'start') return start(body, channel);
         return finish(body, channel);
       } catch (err) {
-        if (err instanceof ProtocolError) return fail(channel, err.code, err.message);
+        if (err instanceof ProtocolError)
+          return refuse(channel, 'failed', err.code, errorReply(err.code, err.message));
         throw err;
       }
     },

@@ -47,8 +47,26 @@ export interface AuditEntry {
 
 export interface AuditRow extends AuditEntry {
   readonly id: number;
+  /** The last occurrence. */
   readonly time: string;
+  /** Occurrences merged into this row (repeated refusals from one source). */
+  readonly count: number;
+  /** The first occurrence. */
+  readonly firstTime: string;
 }
+
+/** How long the audit keeps rows, and how many. */
+export interface AuditRetention {
+  readonly maxRows: number;
+  readonly maxAgeDays: number;
+}
+
+export const DEFAULT_AUDIT_RETENTION: AuditRetention = { maxRows: 100_000, maxAgeDays: 90 };
+
+/** Refusals repeated within this time from one source go into one row. */
+const MERGE_WINDOW_MS = 10 * 60_000;
+/** Merge keys remembered at once. */
+const MERGE_KEYS = 10_000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -64,11 +82,23 @@ CREATE INDEX IF NOT EXISTS clients_machine ON clients (machine_id);
 CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, event TEXT NOT NULL, route TEXT, source TEXT,
   outcome TEXT NOT NULL, reason TEXT, secret_id TEXT, client_id TEXT, key_fingerprint TEXT);
+CREATE TABLE IF NOT EXISTS admin_tokens (
+  hash TEXT PRIMARY KEY, label TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT);
 `;
+
+/** Columns added after the first release, each with its definition. */
+const ADDED_COLUMNS: readonly [table: string, column: string, definition: string][] = [
+  ['audit', 'count', 'INTEGER NOT NULL DEFAULT 1'],
+  ['audit', 'first_time', 'TEXT'],
+];
 
 /** The store; every method is synchronous and short. */
 export class Store {
   readonly #db: Db;
+  /** Merge key -> the audit row that repeated refusals from one source go into. */
+  readonly #merged = new Map<string, { id: number; at: number }>();
+  #retention: AuditRetention = DEFAULT_AUDIT_RETENTION;
+  #insertsSincePrune = 0;
 
   constructor(path: string) {
     this.#db = new Database(path);
@@ -76,6 +106,15 @@ export class Store {
     this.#db.pragma('busy_timeout = 5000');
     this.#db.pragma('synchronous = NORMAL');
     this.#db.exec(SCHEMA);
+    this.#migrate();
+  }
+
+  #migrate(): void {
+    for (const [table, column, definition] of ADDED_COLUMNS) {
+      const cols = this.#db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+      if (!cols.some((c) => c.name === column))
+        this.#db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+    }
   }
 
   close(): void {
@@ -239,21 +278,112 @@ export class Store {
   }
 
   audit(entry: AuditEntry, time: string): void {
+    this.#insertAudit(entry, time);
+  }
+
+  #insertAudit(entry: AuditEntry, time: string): number {
+    const id = Number(
+      this.#db
+        .prepare(
+          'INSERT INTO audit (time, first_time, event, route, source, outcome, reason, secret_id, client_id, key_fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?)',
+        )
+        .run(
+          time,
+          time,
+          entry.event,
+          entry.route ?? null,
+          entry.source ?? null,
+          entry.outcome,
+          entry.reason ?? null,
+          entry.secretId ?? null,
+          entry.clientId ?? null,
+          entry.keyFingerprint ?? null,
+        ).lastInsertRowid,
+    );
+    if (++this.#insertsSincePrune >= 1000) this.pruneAudit(Date.parse(time));
+    return id;
+  }
+
+  /**
+   * Audits a refusal, merging it into the row of the same refusal from the
+   * same source within the last ten minutes (count and last time), so an
+   * unauthenticated flood adds one row, not one per request.
+   */
+  auditRepeated(entry: AuditEntry, time: string): void {
+    const at = Date.parse(time);
+    const key = [entry.event, entry.route, entry.source, entry.outcome, entry.reason].join(
+      '\u0000',
+    );
+    const last = this.#merged.get(key);
+    if (last && at - last.at <= MERGE_WINDOW_MS) {
+      const changed = this.#db
+        .prepare('UPDATE audit SET count = count + 1, time = ? WHERE id = ?')
+        .run(time, last.id).changes;
+      if (changed === 1) return;
+    }
+    const id = this.#insertAudit(entry, time);
+    this.#merged.delete(key);
+    this.#merged.set(key, { id, at });
+    if (this.#merged.size > MERGE_KEYS)
+      this.#merged.delete(this.#merged.keys().next().value as string);
+  }
+
+  /** Sets how many audit rows, and how old, are kept; prunes at once. */
+  setAuditRetention(retention: AuditRetention, now: number): void {
+    this.#retention = retention;
+    this.pruneAudit(now);
+  }
+
+  /** Drops audit rows past the retention limits; returns how many. */
+  pruneAudit(now: number): number {
+    this.#insertsSincePrune = 0;
+    const cutoff = new Date(now - this.#retention.maxAgeDays * 86_400_000).toISOString();
+    const { max } = this.#db.prepare('SELECT MAX(id) AS max FROM audit').get() as {
+      max: number | null;
+    };
+    if (max === null) return 0;
+    return this.#db
+      .prepare('DELETE FROM audit WHERE time < ? OR id <= ?')
+      .run(cutoff, max - this.#retention.maxRows).changes;
+  }
+
+  /** Audit rows and the occurrences they stand for. */
+  countAudit(): { rows: number; occurrences: number } {
+    return this.#db
+      .prepare('SELECT COUNT(*) AS rows, COALESCE(SUM(count), 0) AS occurrences FROM audit')
+      .get() as { rows: number; occurrences: number };
+  }
+
+  /** Stores an admin token's hash (the token itself is never stored). */
+  addAdminToken(row: {
+    hash: string;
+    label: string;
+    createdAt: string;
+    expiresAt: string | null;
+  }): void {
     this.#db
-      .prepare(
-        'INSERT INTO audit (time, event, route, source, outcome, reason, secret_id, client_id, key_fingerprint) VALUES (?,?,?,?,?,?,?,?,?)',
-      )
-      .run(
-        time,
-        entry.event,
-        entry.route ?? null,
-        entry.source ?? null,
-        entry.outcome,
-        entry.reason ?? null,
-        entry.secretId ?? null,
-        entry.clientId ?? null,
-        entry.keyFingerprint ?? null,
-      );
+      .prepare('INSERT INTO admin_tokens (hash, label, created_at, expires_at) VALUES (?, ?, ?, ?)')
+      .run(row.hash, row.label, row.createdAt, row.expiresAt);
+  }
+
+  /** Whether a token hash is known and unexpired at `now` (ISO time). */
+  isAdminTokenValid(hash: string, now: string): boolean {
+    return (
+      this.#db
+        .prepare(
+          'SELECT 1 FROM admin_tokens WHERE hash = ? AND (expires_at IS NULL OR expires_at > ?)',
+        )
+        .get(hash, now) !== undefined
+    );
+  }
+
+  /** Forgets every admin token; returns how many there were. */
+  revokeAdminTokens(): number {
+    return this.#db.prepare('DELETE FROM admin_tokens').run().changes;
+  }
+
+  deleteSetting(key: string): void {
+    this.#db.prepare('DELETE FROM settings WHERE key = ?').run(key);
   }
 
   /** The newest audit entries, of one event kind if given. */
@@ -268,6 +398,8 @@ export class Store {
     return rows.map((r) => ({
       id: r.id as number,
       time: r.time as string,
+      count: r.count as number,
+      firstTime: (r.first_time as string | null) ?? (r.time as string),
       event: r.event as string,
       route: (r.route as string | null) ?? undefined,
       source: (r.source as string | null) ?? undefined,

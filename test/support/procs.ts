@@ -4,7 +4,6 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export const BIN = {
@@ -161,7 +160,7 @@ export async function startServer(
     serverId: string;
     pin: string;
   };
-  const token = adminTokenOf(dataDir);
+  const token = await adminTokenOf(dataDir);
   return {
     proc,
     url: url as string,
@@ -174,15 +173,11 @@ export async function startServer(
   };
 }
 
-function adminTokenOf(dataDir: string): string {
-  const db = new Database(join(dataDir, 'server.db'), { readonly: true });
-  try {
-    return (
-      db.prepare("SELECT value FROM settings WHERE key = 'admin_token'").get() as { value: string }
-    ).value;
-  } finally {
-    db.close();
-  }
+/** A new admin API token, made as an administrator would (only its hash is stored). */
+async function adminTokenOf(dataDir: string): Promise<string> {
+  const r = await runProc(BIN.server, ['admin-token', '--data-dir', dataDir, '--label', 'tests']);
+  if (r.code !== 0) throw new Error(`admin-token failed: ${r.stderr}`);
+  return r.stdout.trim();
 }
 
 export interface RelayHandle {
