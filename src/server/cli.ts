@@ -124,6 +124,11 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
               default: DEFAULT_AUDIT_RETENTION.maxAgeDays,
               describe: 'days audit rows are kept',
             })
+            .option('handshake-ttl', {
+              type: 'number',
+              hidden: true,
+              describe: 'seconds a handshake stays open between M2 and M3 (tests)',
+            })
             .option('max-handshakes', {
               type: 'number',
               hidden: true,
@@ -161,6 +166,9 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
               maxRows: positive('audit-max-rows', a.auditMaxRows, 100),
               maxAgeDays: positive('audit-max-days', a.auditMaxDays, 1),
             },
+            ...(a.handshakeTtl === undefined
+              ? {}
+              : { handshakeTtlMs: positive('handshake-ttl', a.handshakeTtl, 1) * 1000 }),
             ...(a.maxHandshakes === undefined
               ? {}
               : { maxHandshakes: positive('max-handshakes', a.maxHandshakes, 1) }),

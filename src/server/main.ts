@@ -41,6 +41,7 @@ export interface ServerStartOptions {
   readonly maxHandshakes?: number;
   readonly limits?: Partial<GuessLimits>;
   readonly guessAlarm?: number;
+  readonly handshakeTtlMs?: number;
   readonly auditRetention?: AuditRetention;
   /** Host names the admin listener answers to, besides its own address. */
   readonly adminHosts?: readonly string[];
@@ -154,6 +155,7 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
     table: new HandshakeTable(opts.maxHandshakes ?? 10_000),
     limiter: new GuessLimiter(opts.limits),
     alarm: new GuessAlarm(opts.guessAlarm ?? DEFAULT_GUESS_ALARM),
+    ...(opts.handshakeTtlMs === undefined ? {} : { handshakeTtlMs: opts.handshakeTtlMs }),
   });
   let serverUrl = '';
   let adminHosts: ReadonlySet<string> = new Set();
@@ -191,7 +193,7 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
     throw err;
   }
   adminHosts = hostsOf(admin.server.address() as AddressInfo, opts.adminHosts ?? []);
-  const sweeper = setInterval(() => service.sweep(), 5_000);
+  const sweeper = setInterval(() => service.sweep(), 1_000);
   sweeper.unref();
   serverUrl = main.url;
   dd.store.setSetting('server_url', main.url);

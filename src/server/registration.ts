@@ -69,6 +69,8 @@ export interface RegistrationDeps {
   readonly table: HandshakeTable;
   readonly limiter: GuessLimiter;
   readonly alarm: GuessAlarm;
+  /** How long a handshake stays open between M2 and M3 (default 60 s). */
+  readonly handshakeTtlMs?: number;
 }
 
 function errorReply(code: string, message: string, headers?: Record<string, string>): Reply {
@@ -246,6 +248,7 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
       secretRequired,
       secrets,
       now: deps.now(),
+      ...(deps.handshakeTtlMs === undefined ? {} : { ttlMs: deps.handshakeTtlMs }),
     });
     if (!table.add(pending, deps.now(), key, expired)) {
       return refuse(

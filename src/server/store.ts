@@ -300,7 +300,8 @@ export class Store {
           entry.keyFingerprint ?? null,
         ).lastInsertRowid,
     );
-    if (++this.#insertsSincePrune >= 1000) this.pruneAudit(Date.parse(time));
+    const every = Math.max(1, Math.min(1000, Math.floor(this.#retention.maxRows / 10)));
+    if (++this.#insertsSincePrune >= every) this.pruneAudit(Date.parse(time));
     return id;
   }
 
