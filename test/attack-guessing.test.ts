@@ -133,7 +133,7 @@ describe('one source cannot take the handshake table', () => {
     // Let the flood fill what it can first.
     await until(
       'the flood to be refused',
-      async () => statuses.get(429) ?? 0,
+      () => Promise.resolve(statuses.get(429) ?? 0),
       (n) => n > 100,
     );
     const work = tempDir();
