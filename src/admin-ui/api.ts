@@ -17,6 +17,13 @@ export interface Settings {
   secrets: SecretRow[];
   maxSecrets: number;
   clients: { total: number; active: number };
+  guessAlarm: {
+    active: boolean;
+    raisedAt: string;
+    clearedAt?: string;
+    failedLastHour: number;
+    threshold: number;
+  } | null;
 }
 
 export interface ClientRow {
@@ -36,6 +43,8 @@ export interface AuditRow {
   outcome: string;
   reason?: string;
   secretId: string | null;
+  /** Occurrences merged into this row (repeated refusals from one source). */
+  count: number;
 }
 
 export interface PendingAdd {

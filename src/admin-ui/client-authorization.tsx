@@ -104,6 +104,14 @@ export function ClientAuthorization({
         </button>
       </header>
       <h1>Client Authorization</h1>
+      {settings.guessAlarm?.active && (
+        <p class="error alarm" role="alert">
+          Alarm: {settings.guessAlarm.failedLastHour} failed guesses of the authorization secret in
+          the last hour, across all sources (threshold {settings.guessAlarm.threshold}), since{' '}
+          {when(settings.guessAlarm.raisedAt)}. Someone may be guessing the secret; see the attempts
+          below, and replace the secrets if in doubt.
+        </p>
+      )}
       <p class="muted">
         Server <code>{settings.serverId}</code> · pin <code class="wrap">{settings.pin}</code>
       </p>
@@ -252,17 +260,27 @@ export function ClientAuthorization({
 
       <section class="card" aria-labelledby="attempts-title">
         <h2 id="attempts-title">Latest registration attempts</h2>
-        <Table head={['Time', 'Route', 'Source', 'Outcome', 'Reason']} empty="No attempt yet.">
+        <Table
+          head={['Time', 'Route', 'Source', 'Outcome', 'Reason', 'Times']}
+          empty="No attempt yet."
+        >
           {attempts.map((a) => (
             <tr
               key={a.id}
-              class={a.outcome === 'failed' || a.outcome === 'throttled' ? 'failed' : undefined}
+              class={
+                a.outcome === 'registered' ||
+                a.outcome === 're-registered' ||
+                a.outcome === 'verified'
+                  ? undefined
+                  : 'failed'
+              }
             >
               <td>{when(a.time)}</td>
               <td>{a.route ?? ''}</td>
               <td>{a.source ?? ''}</td>
               <td>{a.outcome}</td>
               <td>{a.reason ?? ''}</td>
+              <td>{a.count > 1 ? `${a.count}×` : ''}</td>
             </tr>
           ))}
         </Table>

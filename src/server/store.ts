@@ -82,6 +82,7 @@ CREATE INDEX IF NOT EXISTS clients_machine ON clients (machine_id);
 CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, event TEXT NOT NULL, route TEXT, source TEXT,
   outcome TEXT NOT NULL, reason TEXT, secret_id TEXT, client_id TEXT, key_fingerprint TEXT);
+CREATE INDEX IF NOT EXISTS audit_time ON audit (time);
 CREATE TABLE IF NOT EXISTS admin_tokens (
   hash TEXT PRIMARY KEY, label TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT);
 `;
@@ -387,13 +388,13 @@ export class Store {
     this.#db.prepare('DELETE FROM settings WHERE key = ?').run(key);
   }
 
-  /** The newest audit entries, of one event kind if given. */
+  /** The audit entries seen last (a merged row by its last occurrence), of one event kind if given. */
   listAudit(limit = 50, event?: string): AuditRow[] {
     const rows = (
       event === undefined
-        ? this.#db.prepare('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit)
+        ? this.#db.prepare('SELECT * FROM audit ORDER BY time DESC, id DESC LIMIT ?').all(limit)
         : this.#db
-            .prepare('SELECT * FROM audit WHERE event = ? ORDER BY id DESC LIMIT ?')
+            .prepare('SELECT * FROM audit WHERE event = ? ORDER BY time DESC, id DESC LIMIT ?')
             .all(event, limit)
     ) as Record<string, unknown>[];
     return rows.map((r) => ({
