@@ -24,6 +24,8 @@ export interface RelayStartOptions {
 /** Runs the relay until SIGINT/SIGTERM. */
 export async function runRelay(opts: RelayStartOptions): Promise<void> {
   ensurePrivateDir(opts.dataDir);
+  const registry = new ServerRegistry(opts.dataDir);
+  registry.load();
   const log = createLogger({
     component: 'relay',
     level: opts.logLevel,
@@ -33,7 +35,7 @@ export async function runRelay(opts: RelayStartOptions): Promise<void> {
   });
   const queues = new RelayQueues({ ...DEFAULT_LIMITS, ...opts.limits }, Date.now);
   const app = createRelayApp({
-    registry: new ServerRegistry(opts.dataDir),
+    registry,
     queues,
     log,
     options: { ...DEFAULT_RELAY_OPTIONS, ...opts.relay },

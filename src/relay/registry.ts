@@ -18,6 +18,27 @@ interface Entry {
 
 const hashToken = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
 
+/** Parses servers.json strictly: every entry a server id with a SHA-256 token hash. */
+function parseRegistry(text: string): Map<string, Entry> {
+  const parsed = JSON.parse(text) as { servers?: unknown };
+  const servers = parsed?.servers;
+  if (typeof servers !== 'object' || servers === null || Array.isArray(servers))
+    throw new Error('it has no "servers" object');
+  const out = new Map<string, Entry>();
+  for (const [id, e] of Object.entries(servers as Record<string, unknown>)) {
+    const entry = e as Partial<Entry> | null;
+    if (
+      !/^[A-Za-z0-9_-]{22}$/.test(id) ||
+      typeof entry?.tokenHash !== 'string' ||
+      !/^[0-9a-f]{64}$/.test(entry.tokenHash) ||
+      typeof entry.addedAt !== 'string'
+    )
+      throw new Error(`the entry for ${JSON.stringify(id.slice(0, 40))} is not valid`);
+    out.set(id, { tokenHash: entry.tokenHash, addedAt: entry.addedAt });
+  }
+  return out;
+}
+
 export class ServerRegistry {
   readonly #file: string;
   #mtimeMs = -1;
@@ -28,7 +49,17 @@ export class ServerRegistry {
     this.#file = join(dataDir, 'servers.json');
   }
 
-  #refresh(): void {
+  /**
+   * Reads the registry at start: a damaged file stops the relay with a
+   * message naming it, rather than answering every request with 500.
+   */
+  load(): number {
+    this.#mtimeMs = -1;
+    this.#refresh(true);
+    return this.#servers.size;
+  }
+
+  #refresh(strict = false): void {
     let mtimeMs: number;
     try {
       mtimeMs = statSync(this.#file).mtimeMs;
@@ -38,16 +69,17 @@ export class ServerRegistry {
       return;
     }
     if (mtimeMs === this.#mtimeMs) return;
-    let parsed: { servers?: Record<string, Entry> };
     try {
-      parsed = JSON.parse(readFileSync(this.#file, 'utf8')) as { servers?: Record<string, Entry> };
+      this.#servers = parseRegistry(readFileSync(this.#file, 'utf8'));
     } catch (err) {
-      throw new UserError('corrupt_registry', `${this.#file} is not valid JSON`, {
-        cause: err,
-        hint: 'restore it from a backup or add the servers again',
-      });
+      const problem = new UserError(
+        'corrupt_registry',
+        `${this.#file} is damaged: ${(err as Error).message}`,
+        { cause: err, hint: 'restore it from a backup, or add the servers again with add-server' },
+      );
+      // Damaged while running: keep serving the servers last read; a fixed file is read again.
+      if (strict || this.#mtimeMs === -1) throw problem;
     }
-    this.#servers = new Map(Object.entries(parsed.servers ?? {}));
     this.#mtimeMs = mtimeMs;
   }
 

@@ -16,7 +16,8 @@ import {
   setMode,
   showSettings,
 } from './admin.ts';
-import { openDataDir } from './data-dir.ts';
+import { backupDataDir, restoreDataDir } from './backup.ts';
+import { DATA_DIR_CODES, openDataDir } from './data-dir.ts';
 import type { DataDir } from './data-dir.ts';
 import {
   defaultServerDataDir,
@@ -47,374 +48,422 @@ interface Common {
 }
 
 export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
-  return runGuarded(deps, PROGRAM, async () => {
-    const out = (text: string): void => void deps.stdout.write(text);
-    const open = (a: Common): DataDir =>
-      openDataDir(a.dataDir, a.kdfLogN === undefined ? {} : { kdfLogN: a.kdfLogN });
-    const withDir = async (a: Common, fn: (dd: DataDir) => Promise<void> | void): Promise<void> => {
-      const dd = open(a);
-      try {
-        await fn(dd);
-      } finally {
-        dd.store.close();
-      }
-    };
-    const cli: Argv = yargs(argv)
-      .scriptName(PROGRAM)
-      .usage('$0 <command> [options]\n\nThe registration server with Client Authorization.')
-      .option('data-dir', {
-        type: 'string',
-        default: defaultServerDataDir(deps.env),
-        describe: 'data directory (created on first use)',
-      })
-      .option('kdf-log-n', {
-        type: 'number',
-        hidden: true,
-        describe: 'scrypt cost as log2(N) for a new data directory (14..20)',
-      })
-      .command(
-        'start',
-        'run the server',
-        (y) =>
+  return runGuarded(
+    deps,
+    PROGRAM,
+    async () => {
+      const out = (text: string): void => void deps.stdout.write(text);
+      const open = (a: Common): DataDir =>
+        openDataDir(a.dataDir, a.kdfLogN === undefined ? {} : { kdfLogN: a.kdfLogN });
+      const withDir = async (
+        a: Common,
+        fn: (dd: DataDir) => Promise<void> | void,
+      ): Promise<void> => {
+        const dd = open(a);
+        try {
+          await fn(dd);
+        } finally {
+          dd.store.close();
+        }
+      };
+      const cli: Argv = yargs(argv)
+        .scriptName(PROGRAM)
+        .usage('$0 <command> [options]\n\nThe registration server with Client Authorization.')
+        .option('data-dir', {
+          type: 'string',
+          default: defaultServerDataDir(deps.env),
+          describe: 'data directory (created on first use)',
+        })
+        .option('kdf-log-n', {
+          type: 'number',
+          hidden: true,
+          describe: 'scrypt cost as log2(N) for a new data directory (14..20)',
+        })
+        .command(
+          'start',
+          'run the server',
+          (y) =>
+            y
+              .option('listen', {
+                type: 'string',
+                default: '0.0.0.0:8443',
+                describe: 'HOST:PORT for clients',
+              })
+              .option('admin-listen', {
+                type: 'string',
+                default: '127.0.0.1:0',
+                describe: 'HOST:PORT for the admin API (loopback by default)',
+              })
+              .option('relay', { type: 'string', describe: 'relay URL to keep a tunnel to' })
+              .option('relay-token-file', {
+                type: 'string',
+                describe: 'file holding the tunnel token from bootstrap-relay add-server',
+              })
+              .option('intranet', {
+                type: 'string',
+                describe:
+                  'intranet CIDR ranges, comma-separated (default: loopback and private ranges)',
+              })
+              .option('tls-cert', { type: 'string', describe: 'PEM certificate for HTTPS' })
+              .option('tls-key', { type: 'string', describe: 'PEM private key for HTTPS' })
+              .option('admin-host', {
+                type: 'string',
+                describe:
+                  'host names the admin listener answers to, comma-separated (besides its own address)',
+              })
+              .option('guess-limit', {
+                type: 'number',
+                default: DEFAULT_LIMITS.threshold,
+                describe: 'guesses of the secret one source may make in 10 minutes',
+              })
+              .option('guess-alarm', {
+                type: 'number',
+                default: DEFAULT_GUESS_ALARM,
+                describe: 'failed guesses per hour, over all sources, that raise the alarm',
+              })
+              .option('audit-max-rows', {
+                type: 'number',
+                default: DEFAULT_AUDIT_RETENTION.maxRows,
+                describe: 'audit rows kept (the oldest go first)',
+              })
+              .option('audit-max-days', {
+                type: 'number',
+                default: DEFAULT_AUDIT_RETENTION.maxAgeDays,
+                describe: 'days audit rows are kept',
+              })
+              .option('handshake-ttl', {
+                type: 'number',
+                hidden: true,
+                describe: 'seconds a handshake stays open between M2 and M3 (tests)',
+              })
+              .option('max-handshakes', {
+                type: 'number',
+                hidden: true,
+                describe: 'open handshakes held at once, over all sources',
+              })
+              .option('log-level', { choices: LOG_LEVELS, default: 'info' }),
+          async (a) => {
+            if (!!a.tlsCert !== !!a.tlsKey)
+              throw new UserError('usage', '--tls-cert and --tls-key go together');
+            const listenAt = (v: string) => {
+              try {
+                return parseListen(v);
+              } catch (err) {
+                throw new UserError('usage', (err as Error).message);
+              }
+            };
+            const positive = (name: string, v: number, min: number): number => {
+              if (!Number.isInteger(v) || v < min)
+                throw new UserError('usage', `--${name} must be a whole number of at least ${min}`);
+              return v;
+            };
+            await runServer({
+              dataDir: a.dataDir,
+              ...(a.adminHost
+                ? {
+                    adminHosts: a.adminHost
+                      .split(',')
+                      .map((h) => h.trim())
+                      .filter(Boolean),
+                  }
+                : {}),
+              limits: { threshold: positive('guess-limit', a.guessLimit, 1) },
+              guessAlarm: positive('guess-alarm', a.guessAlarm, 1),
+              auditRetention: {
+                maxRows: positive('audit-max-rows', a.auditMaxRows, 100),
+                maxAgeDays: positive('audit-max-days', a.auditMaxDays, 1),
+              },
+              ...(a.handshakeTtl === undefined
+                ? {}
+                : { handshakeTtlMs: positive('handshake-ttl', a.handshakeTtl, 1) * 1000 }),
+              ...(a.maxHandshakes === undefined
+                ? {}
+                : { maxHandshakes: positive('max-handshakes', a.maxHandshakes, 1) }),
+              listen: listenAt(a.listen),
+              adminListen: listenAt(a.adminListen),
+              ...(a.relay ? { relayUrl: a.relay } : {}),
+              ...(a.relayTokenFile ? { relayTokenFile: a.relayTokenFile } : {}),
+              ...(a.intranet ? { intranet: a.intranet.split(',').filter((s) => s.trim()) } : {}),
+              ...(a.tlsCert && a.tlsKey ? { tls: { certFile: a.tlsCert, keyFile: a.tlsKey } } : {}),
+              logLevel: a.logLevel as LogLevel,
+              ...(a.kdfLogN === undefined ? {} : { kdfLogN: a.kdfLogN }),
+              stdout: deps.stdout,
+              stderr: deps.stderr,
+            });
+          },
+        )
+        .command('auth', 'Client Authorization settings', (y) =>
           y
-            .option('listen', {
-              type: 'string',
-              default: '0.0.0.0:8443',
-              describe: 'HOST:PORT for clients',
-            })
-            .option('admin-listen', {
-              type: 'string',
-              default: '127.0.0.1:0',
-              describe: 'HOST:PORT for the admin API (loopback by default)',
-            })
-            .option('relay', { type: 'string', describe: 'relay URL to keep a tunnel to' })
-            .option('relay-token-file', {
-              type: 'string',
-              describe: 'file holding the tunnel token from bootstrap-relay add-server',
-            })
-            .option('intranet', {
-              type: 'string',
-              describe:
-                'intranet CIDR ranges, comma-separated (default: loopback and private ranges)',
-            })
-            .option('tls-cert', { type: 'string', describe: 'PEM certificate for HTTPS' })
-            .option('tls-key', { type: 'string', describe: 'PEM private key for HTTPS' })
-            .option('admin-host', {
-              type: 'string',
-              describe:
-                'host names the admin listener answers to, comma-separated (besides its own address)',
-            })
-            .option('guess-limit', {
-              type: 'number',
-              default: DEFAULT_LIMITS.threshold,
-              describe: 'guesses of the secret one source may make in 10 minutes',
-            })
-            .option('guess-alarm', {
-              type: 'number',
-              default: DEFAULT_GUESS_ALARM,
-              describe: 'failed guesses per hour, over all sources, that raise the alarm',
-            })
-            .option('audit-max-rows', {
-              type: 'number',
-              default: DEFAULT_AUDIT_RETENTION.maxRows,
-              describe: 'audit rows kept (the oldest go first)',
-            })
-            .option('audit-max-days', {
-              type: 'number',
-              default: DEFAULT_AUDIT_RETENTION.maxAgeDays,
-              describe: 'days audit rows are kept',
-            })
-            .option('handshake-ttl', {
-              type: 'number',
-              hidden: true,
-              describe: 'seconds a handshake stays open between M2 and M3 (tests)',
-            })
-            .option('max-handshakes', {
-              type: 'number',
-              hidden: true,
-              describe: 'open handshakes held at once, over all sources',
-            })
-            .option('log-level', { choices: LOG_LEVELS, default: 'info' }),
-        async (a) => {
-          if (!!a.tlsCert !== !!a.tlsKey)
-            throw new UserError('usage', '--tls-cert and --tls-key go together');
-          const listenAt = (v: string) => {
-            try {
-              return parseListen(v);
-            } catch (err) {
-              throw new UserError('usage', (err as Error).message);
-            }
-          };
-          const positive = (name: string, v: number, min: number): number => {
-            if (!Number.isInteger(v) || v < min)
-              throw new UserError('usage', `--${name} must be a whole number of at least ${min}`);
-            return v;
-          };
-          await runServer({
-            dataDir: a.dataDir,
-            ...(a.adminHost
-              ? {
-                  adminHosts: a.adminHost
-                    .split(',')
-                    .map((h) => h.trim())
-                    .filter(Boolean),
-                }
-              : {}),
-            limits: { threshold: positive('guess-limit', a.guessLimit, 1) },
-            guessAlarm: positive('guess-alarm', a.guessAlarm, 1),
-            auditRetention: {
-              maxRows: positive('audit-max-rows', a.auditMaxRows, 100),
-              maxAgeDays: positive('audit-max-days', a.auditMaxDays, 1),
-            },
-            ...(a.handshakeTtl === undefined
-              ? {}
-              : { handshakeTtlMs: positive('handshake-ttl', a.handshakeTtl, 1) * 1000 }),
-            ...(a.maxHandshakes === undefined
-              ? {}
-              : { maxHandshakes: positive('max-handshakes', a.maxHandshakes, 1) }),
-            listen: listenAt(a.listen),
-            adminListen: listenAt(a.adminListen),
-            ...(a.relay ? { relayUrl: a.relay } : {}),
-            ...(a.relayTokenFile ? { relayTokenFile: a.relayTokenFile } : {}),
-            ...(a.intranet ? { intranet: a.intranet.split(',').filter((s) => s.trim()) } : {}),
-            ...(a.tlsCert && a.tlsKey ? { tls: { certFile: a.tlsCert, keyFile: a.tlsKey } } : {}),
-            logLevel: a.logLevel as LogLevel,
-            ...(a.kdfLogN === undefined ? {} : { kdfLogN: a.kdfLogN }),
-            stdout: deps.stdout,
-            stderr: deps.stderr,
-          });
-        },
-      )
-      .command('auth', 'Client Authorization settings', (y) =>
-        y
-          .command(
-            'show',
-            'show the mode, the server identity and the secrets',
-            (z) => z.option('json', { type: 'boolean', default: false }),
-            (a) =>
-              withDir(a, (dd) => {
-                const s = showSettings(dd);
-                if (a.json) return out(`${JSON.stringify(s, null, 2)}\n`);
-                out(
-                  `server id: ${s.serverId}\npin:       ${s.pin}\nmode:      ${s.mode} (${describeMode(s.mode)})\nclients:   ${s.clients.active} registered\nsecrets:   ${s.secrets.length} of ${s.maxSecrets}\n`,
-                );
-                if (s.guessAlarm?.active)
+            .command(
+              'show',
+              'show the mode, the server identity and the secrets',
+              (z) => z.option('json', { type: 'boolean', default: false }),
+              (a) =>
+                withDir(a, (dd) => {
+                  const s = showSettings(dd);
+                  if (a.json) return out(`${JSON.stringify(s, null, 2)}\n`);
                   out(
-                    `ALARM:     ${s.guessAlarm.failedLastHour} failed guesses of the secret in an hour (threshold ${s.guessAlarm.threshold}), since ${s.guessAlarm.raisedAt}; see the audit\n`,
+                    `server id: ${s.serverId}\npin:       ${s.pin}\nmode:      ${s.mode} (${describeMode(s.mode)})\nclients:   ${s.clients.active} registered\nsecrets:   ${s.secrets.length} of ${s.maxSecrets}\n`,
                   );
-                out(secretsTable(s.secrets));
-              }),
-          )
-          .command(
-            'mode <mode>',
-            'set the mode: none, internet or all',
-            (z) => z.positional('mode', { type: 'string', demandOption: true }),
-            (a) =>
-              withDir(a, (dd) => {
-                const mode = parseMode(a.mode);
-                setMode(dd, mode, { via: 'cli' }, deps.now());
-                out(`mode: ${mode} (${describeMode(mode)})\n`);
-              }),
-          )
-          .command('secret', 'authorization secrets', (z) =>
-            z
-              .command(
-                'add',
-                'add a secret (typed at a prompt, piped on stdin, or --generate)',
-                (w) =>
-                  w
-                    .option('label', {
-                      type: 'string',
-                      describe: 'a note for people, e.g. "SCCM 2026"',
-                    })
-                    .option('generate', {
-                      type: 'boolean',
-                      default: false,
-                      describe: 'generate a strong secret and print it once',
-                    })
-                    .option('allow-weak', {
-                      type: 'boolean',
-                      default: false,
-                      describe: 'accept a secret that breaks the password rule',
-                    }),
-                (a) =>
-                  withDir(a, async (dd) => {
-                    const secret = a.generate ? undefined : await readNewSecret(deps);
-                    const added = await addSecret(
-                      dd,
-                      { ...(secret ? { secret } : {}), label: a.label, allowWeak: a.allowWeak },
-                      { via: 'cli' },
-                      deps.now(),
-                    );
-                    secret?.wipe();
-                    if (added.weak)
-                      deps.stderr.write(
-                        `${PROGRAM}: warning: a weak secret was accepted because of --allow-weak (audited)\n`,
-                      );
-                    out(`added secret ${added.id}${added.label ? ` (${added.label})` : ''}\n`);
-                    if (added.generated)
-                      out(`secret: ${added.generated}\n(shown once; it is not stored)\n`);
-                  }),
-              )
-              .command(
-                'list',
-                'list the active secrets (never the secrets themselves)',
-                (w) => w.option('json', { type: 'boolean', default: false }),
-                (a) =>
-                  withDir(a, (dd) => {
-                    const rows = dd.store.listSecrets();
-                    out(a.json ? `${JSON.stringify(rows, null, 2)}\n` : secretsTable(rows));
-                  }),
-              )
-              .command(
-                'remove <id>',
-                'remove a secret (clients registered with it stay registered)',
-                (w) => w.positional('id', { type: 'string', demandOption: true }),
-                (a) =>
-                  withDir(a, (dd) => {
-                    removeSecret(dd, a.id, { via: 'cli' }, deps.now());
+                  if (s.guessAlarm?.active)
                     out(
-                      `removed secret ${a.id}; command lines that carry it must be updated. Clients registered with it stay registered.\n`,
+                      `ALARM:     ${s.guessAlarm.failedLastHour} failed guesses of the secret in an hour (threshold ${s.guessAlarm.threshold}), since ${s.guessAlarm.raisedAt}; see the audit\n`,
                     );
-                  }),
-              )
-              .demandCommand(1, 'name a secret command: add, list or remove'),
-          )
-          .demandCommand(1, 'name an auth command: show, mode or secret'),
-      )
-      .command('clients', 'registered clients', (y) =>
-        y
-          .command(
-            'list',
-            'list registered clients',
-            (z) => z.option('json', { type: 'boolean', default: false }),
-            (a) =>
-              withDir(a, (dd) => {
-                const rows = listClients(dd);
-                out(
-                  a.json
-                    ? `${JSON.stringify(rows, null, 2)}\n`
-                    : table(rows as unknown as Record<string, unknown>[], [
-                        'clientId',
-                        'hostname',
-                        'route',
-                        'seenAs',
-                        'secretId',
-                        'registeredAt',
-                        'supersededBy',
-                      ]),
-                );
-              }),
-          )
-          .demandCommand(1, 'name a clients command: list'),
-      )
-      .command(
-        'admin-url',
-        'print a sign-in link to the admin page with a new token (in the URL fragment, never sent to the server)',
-        (y) =>
-          y.option('valid-hours', {
-            type: 'number',
-            default: 12,
-            describe: 'how long the link works',
-          }),
-        (a) =>
-          withDir(a, (dd) => {
-            const url = dd.store.getSetting('admin_url');
-            if (!url)
-              throw new UserError(
-                'not_started',
-                'the server has not been started yet, so the admin page has no address',
-                { hint: 'run bootstrap-server start first' },
-              );
-            const { token } = mintAdminToken(dd.store, {
-              label: 'admin-url',
-              validMs: validHours(a.validHours) * 3_600_000,
-              now: deps.now().getTime(),
-            });
-            out(`${url}/admin/#token=${token}\n`);
-          }),
-      )
-      .command(
-        'admin-token',
-        'print a new bearer token for the admin API (only its hash is stored), or revoke them all',
-        (y) =>
+                  out(secretsTable(s.secrets));
+                }),
+            )
+            .command(
+              'mode <mode>',
+              'set the mode: none, internet or all',
+              (z) => z.positional('mode', { type: 'string', demandOption: true }),
+              (a) =>
+                withDir(a, (dd) => {
+                  const mode = parseMode(a.mode);
+                  setMode(dd, mode, { via: 'cli' }, deps.now());
+                  out(`mode: ${mode} (${describeMode(mode)})\n`);
+                }),
+            )
+            .command('secret', 'authorization secrets', (z) =>
+              z
+                .command(
+                  'add',
+                  'add a secret (typed at a prompt, piped on stdin, or --generate)',
+                  (w) =>
+                    w
+                      .option('label', {
+                        type: 'string',
+                        describe: 'a note for people, e.g. "SCCM 2026"',
+                      })
+                      .option('generate', {
+                        type: 'boolean',
+                        default: false,
+                        describe: 'generate a strong secret and print it once',
+                      })
+                      .option('allow-weak', {
+                        type: 'boolean',
+                        default: false,
+                        describe: 'accept a secret that breaks the password rule',
+                      }),
+                  (a) =>
+                    withDir(a, async (dd) => {
+                      const secret = a.generate ? undefined : await readNewSecret(deps);
+                      const added = await addSecret(
+                        dd,
+                        { ...(secret ? { secret } : {}), label: a.label, allowWeak: a.allowWeak },
+                        { via: 'cli' },
+                        deps.now(),
+                      );
+                      secret?.wipe();
+                      if (added.weak)
+                        deps.stderr.write(
+                          `${PROGRAM}: warning: a weak secret was accepted because of --allow-weak (audited)\n`,
+                        );
+                      out(`added secret ${added.id}${added.label ? ` (${added.label})` : ''}\n`);
+                      if (added.generated)
+                        out(`secret: ${added.generated}\n(shown once; it is not stored)\n`);
+                    }),
+                )
+                .command(
+                  'list',
+                  'list the active secrets (never the secrets themselves)',
+                  (w) => w.option('json', { type: 'boolean', default: false }),
+                  (a) =>
+                    withDir(a, (dd) => {
+                      const rows = dd.store.listSecrets();
+                      out(a.json ? `${JSON.stringify(rows, null, 2)}\n` : secretsTable(rows));
+                    }),
+                )
+                .command(
+                  'remove <id>',
+                  'remove a secret (clients registered with it stay registered)',
+                  (w) => w.positional('id', { type: 'string', demandOption: true }),
+                  (a) =>
+                    withDir(a, (dd) => {
+                      removeSecret(dd, a.id, { via: 'cli' }, deps.now());
+                      out(
+                        `removed secret ${a.id}; command lines that carry it must be updated. Clients registered with it stay registered.\n`,
+                      );
+                    }),
+                )
+                .demandCommand(1, 'name a secret command: add, list or remove'),
+            )
+            .demandCommand(1, 'name an auth command: show, mode or secret'),
+        )
+        .command('clients', 'registered clients', (y) =>
           y
-            .option('label', { type: 'string', default: 'admin-token', describe: 'what it is for' })
-            .option('valid-hours', {
+            .command(
+              'list',
+              'list registered clients',
+              (z) => z.option('json', { type: 'boolean', default: false }),
+              (a) =>
+                withDir(a, (dd) => {
+                  const rows = listClients(dd);
+                  out(
+                    a.json
+                      ? `${JSON.stringify(rows, null, 2)}\n`
+                      : table(rows as unknown as Record<string, unknown>[], [
+                          'clientId',
+                          'hostname',
+                          'route',
+                          'seenAs',
+                          'secretId',
+                          'registeredAt',
+                          'supersededBy',
+                        ]),
+                  );
+                }),
+            )
+            .demandCommand(1, 'name a clients command: list'),
+        )
+        .command(
+          'admin-url',
+          'print a sign-in link to the admin page with a new token (in the URL fragment, never sent to the server)',
+          (y) =>
+            y.option('valid-hours', {
               type: 'number',
-              describe: 'how long it works (default: until revoked)',
-            })
-            .option('revoke-all', {
-              type: 'boolean',
-              default: false,
-              describe: 'revoke every admin token and sign-in link',
+              default: 12,
+              describe: 'how long the link works',
             }),
-        (a) =>
-          withDir(a, (dd) => {
-            if (a.revokeAll) {
-              out(`revoked ${dd.store.revokeAdminTokens()} admin tokens\n`);
-              return;
-            }
-            const { token, expiresAt } = mintAdminToken(dd.store, {
-              label: a.label.slice(0, 100),
-              validMs: a.validHours === undefined ? null : validHours(a.validHours) * 3_600_000,
-              now: deps.now().getTime(),
-            });
-            deps.stderr.write(
-              `${PROGRAM}: a new admin token${expiresAt ? `, valid until ${expiresAt}` : ''}; it is shown once, only its hash is stored\n`,
-            );
-            out(`${token}\n`);
-          }),
-      )
-      .command(
-        'client-config',
-        "print the agent's client-bootstrap.json",
-        (y) => y.option('server-url', { type: 'string' }).option('relay-url', { type: 'string' }),
-        (a) =>
-          withDir(a, (dd) => {
-            out(`${JSON.stringify(clientConfig(dd, urlsFor(dd, a)), null, 2)}\n`);
-          }),
-      )
-      .command(
-        'install-command',
-        'print a ready silent-install command line',
-        (y) =>
-          y
-            .option('server-url', { type: 'string' })
-            .option('relay-url', { type: 'string' })
-            .option('secret-path', {
-              type: 'string',
-              default: '/etc/client-bootstrap/secret',
-              describe: 'where the installer puts the secret file',
+          (a) =>
+            withDir(a, (dd) => {
+              const url = dd.store.getSetting('admin_url');
+              if (!url)
+                throw new UserError(
+                  'not_started',
+                  'the server has not been started yet, so the admin page has no address',
+                  { hint: 'run bootstrap-server start first' },
+                );
+              const { token } = mintAdminToken(dd.store, {
+                label: 'admin-url',
+                validMs: validHours(a.validHours) * 3_600_000,
+                now: deps.now().getTime(),
+              });
+              out(`${url}/admin/#token=${token}\n`);
             }),
-        (a) =>
-          withDir(a, (dd) => {
-            const c = clientConfig(dd, urlsFor(dd, a));
-            const parts = ['client-bootstrap'];
-            if (c.server) parts.push('--server', shellQuote(c.server));
-            if (c.relay) parts.push('--relay', shellQuote(c.relay));
-            parts.push(
-              // `=` keeps an id that starts with "-" from reading as an option.
-              `--server-id=${c.serverId as string}`,
-              `--server-pin=${c.serverPin as string}`,
-              '--secret-file',
-              shellQuote(a.secretPath),
-              '--no-interactive',
-              '--json',
-            );
+        )
+        .command(
+          'admin-token',
+          'print a new bearer token for the admin API (only its hash is stored), or revoke them all',
+          (y) =>
+            y
+              .option('label', {
+                type: 'string',
+                default: 'admin-token',
+                describe: 'what it is for',
+              })
+              .option('valid-hours', {
+                type: 'number',
+                describe: 'how long it works (default: until revoked)',
+              })
+              .option('revoke-all', {
+                type: 'boolean',
+                default: false,
+                describe: 'revoke every admin token and sign-in link',
+              }),
+          (a) =>
+            withDir(a, (dd) => {
+              if (a.revokeAll) {
+                out(`revoked ${dd.store.revokeAdminTokens()} admin tokens\n`);
+                return;
+              }
+              const { token, expiresAt } = mintAdminToken(dd.store, {
+                label: a.label.slice(0, 100),
+                validMs: a.validHours === undefined ? null : validHours(a.validHours) * 3_600_000,
+                now: deps.now().getTime(),
+              });
+              deps.stderr.write(
+                `${PROGRAM}: a new admin token${expiresAt ? `, valid until ${expiresAt}` : ''}; it is shown once, only its hash is stored\n`,
+              );
+              out(`${token}\n`);
+            }),
+        )
+        .command(
+          'backup',
+          'write an online, consistent copy of the database (it holds the server key: keep it like one)',
+          (y) => y.option('to', { type: 'string', demandOption: true, describe: 'a new file' }),
+          (a) =>
+            withDir(a, async (dd) => {
+              const { bytes } = await backupDataDir(dd, a.to);
+              out(
+                `backup of server ${dd.identity.serverId} (pin ${dd.identity.pin}) written to ${a.to} (${bytes} bytes)\n` +
+                  "it holds the server identity and the secrets' PRS: keep it like a private key\n",
+              );
+            }),
+        )
+        .command(
+          'restore',
+          'put a backup in place of the database (the server must be stopped)',
+          (y) =>
+            y
+              .option('from', { type: 'string', demandOption: true, describe: 'a backup file' })
+              .option('force', {
+                type: 'boolean',
+                default: false,
+                describe: 'replace the database even when it holds another server',
+              }),
+          (a) => {
+            const r = restoreDataDir(a.dataDir, a.from, { force: a.force, now: deps.now() });
             out(
-              `# Put the authorization secret alone in ${a.secretPath} (readable only by the installer account),\n` +
-                `# or ship client-bootstrap.json (bootstrap-server client-config) beside the executable.\n${parts.join(' ')}\n`,
+              `restored server ${r.serverId} (pin ${r.pin}) into ${a.dataDir}` +
+                (r.keptAside ? `; the database it replaced is kept as ${r.keptAside}` : '') +
+                '\n',
             );
-          }),
-      )
-      .demandCommand(1, 'name a command (see --help)')
-      .strict()
-      .exitProcess(false)
-      .fail(usageFailure)
-      .help()
-      .version(false);
-    await cli.parseAsync();
-    return 0;
-  });
+          },
+        )
+        .command(
+          'client-config',
+          "print the agent's client-bootstrap.json",
+          (y) => y.option('server-url', { type: 'string' }).option('relay-url', { type: 'string' }),
+          (a) =>
+            withDir(a, (dd) => {
+              out(`${JSON.stringify(clientConfig(dd, urlsFor(dd, a)), null, 2)}\n`);
+            }),
+        )
+        .command(
+          'install-command',
+          'print a ready silent-install command line',
+          (y) =>
+            y
+              .option('server-url', { type: 'string' })
+              .option('relay-url', { type: 'string' })
+              .option('secret-path', {
+                type: 'string',
+                default: '/etc/client-bootstrap/secret',
+                describe: 'where the installer puts the secret file',
+              }),
+          (a) =>
+            withDir(a, (dd) => {
+              const c = clientConfig(dd, urlsFor(dd, a));
+              const parts = ['client-bootstrap'];
+              if (c.server) parts.push('--server', shellQuote(c.server));
+              if (c.relay) parts.push('--relay', shellQuote(c.relay));
+              parts.push(
+                // `=` keeps an id that starts with "-" from reading as an option.
+                `--server-id=${c.serverId as string}`,
+                `--server-pin=${c.serverPin as string}`,
+                '--secret-file',
+                shellQuote(a.secretPath),
+                '--no-interactive',
+                '--json',
+              );
+              out(
+                `# Put the authorization secret alone in ${a.secretPath} (readable only by the installer account),\n` +
+                  `# or ship client-bootstrap.json (bootstrap-server client-config) beside the executable.\n${parts.join(' ')}\n`,
+              );
+            }),
+        )
+        .demandCommand(1, 'name a command (see --help)')
+        .strict()
+        .exitProcess(false)
+        .fail(usageFailure)
+        .help()
+        .version(false);
+      await cli.parseAsync();
+      return 0;
+    },
+    (err) => (DATA_DIR_CODES.has(err.code) ? EXIT_DATA_DIR : 2),
+  );
 }
+
+/** Exit code when the data directory is damaged or has lost its identity. */
+export const EXIT_DATA_DIR = 3;

@@ -5,13 +5,15 @@
  * Creation is race-safe: every value is inserted once in the store, so the
  * command line and a starting server agree on one identity.
  */
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensurePrivateDir } from '../common/files.ts';
+import { UserError } from '../common/errors.ts';
+import { ensurePrivateDir, writeFileAtomic } from '../common/files.ts';
 import {
   DEFAULT_KDF,
   createServerIdentity,
   exportPrivateKeyPem,
+  fromB64u,
   importSigningKey,
   serverIdentity,
   validateKdf,
@@ -36,26 +38,171 @@ export interface OpenOptions {
 /** The mode a new server starts in: every client needs a secret. */
 export const INITIAL_MODE: AuthMode = 'all';
 
-/** Opens (creating on first use) a server data directory. */
+/** Codes of a damaged or lost data directory: `bootstrap-server` exits 3 for them. */
+export const DATA_DIR_CODES = new Set(['data_damaged', 'identity_lost', 'identity_mismatch']);
+
+/** The public record of the identity a data directory holds (never the key). */
+interface IdentityMarker {
+  readonly serverId: string;
+  readonly pin: string;
+  readonly createdAt: string;
+}
+
+const RESTORE_HINT =
+  'restore the database from a backup: bootstrap-server restore --data-dir DIR --from FILE';
+
+function damaged(message: string, cause?: unknown): UserError {
+  return new UserError('data_damaged', message, { cause, hint: RESTORE_HINT });
+}
+
+function readMarker(path: string): IdentityMarker | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw damaged(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, err);
+  }
+  try {
+    const m = JSON.parse(text) as IdentityMarker;
+    if (typeof m.serverId === 'string' && typeof m.pin === 'string') return m;
+  } catch {
+    // reported below
+  }
+  throw damaged(`${path} is damaged; it should name the server id and pin this directory holds`);
+}
+
+/** Opens the store, reporting a file that is not a database (or a damaged one) as such. */
+function openStore(dbPath: string): Store {
+  try {
+    return new Store(dbPath);
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    if (code.startsWith('SQLITE_'))
+      throw damaged(`the database ${dbPath} is damaged (${code}: ${(err as Error).message})`, err);
+    throw err;
+  }
+}
+
+/** Whether the database names a server id, looked at read-only; damage is reported as such. */
+function holdsIdentity(dbPath: string): boolean {
+  if (statSync(dbPath).size === 0) return false;
+  let peek: Store | undefined;
+  try {
+    peek = new Store(dbPath, { readonly: true });
+    return peek.getSetting('server_id') !== undefined;
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    if (code === 'SQLITE_ERROR' && /no such table/.test((err as Error).message)) return false;
+    if (code.startsWith('SQLITE_'))
+      throw damaged(`the database ${dbPath} is damaged (${code}: ${(err as Error).message})`, err);
+    throw err;
+  } finally {
+    peek?.close();
+  }
+}
+
+/** Reads one stored setting and checks it, naming the setting when it is damaged. */
+function checked<T>(store: Store, key: string, parse: (value: string) => T): T | undefined {
+  const value = store.getSetting(key);
+  if (value === undefined) return undefined;
+  try {
+    return parse(value);
+  } catch (err) {
+    throw damaged(`the stored setting ${key} is damaged: ${(err as Error).message}`, err);
+  }
+}
+
+/**
+ * Opens (creating on first use) a server data directory. The identity is
+ * created only in a directory that never held one: `identity.json` (the
+ * server id and pin, public) records that it did, so a database that was
+ * emptied, replaced or lost stops here instead of starting as a new
+ * server that every pinned agent would refuse. Every stored setting is
+ * checked before anything uses it.
+ */
 export function openDataDir(dir: string, opts: OpenOptions = {}): DataDir {
   ensurePrivateDir(dir);
   const dbPath = join(dir, 'server.db');
+  const markerPath = join(dir, 'identity.json');
+  const marker = readMarker(markerPath);
+  if (marker && !existsSync(dbPath))
+    throw new UserError(
+      'identity_lost',
+      `${dir} held server ${marker.serverId} (pin ${marker.pin}) but its database server.db is gone`,
+      { hint: RESTORE_HINT },
+    );
+  if (marker && !holdsIdentity(dbPath)) {
+    // Checked before the store is opened for writing, so nothing is created in its place.
+    throw new UserError(
+      'identity_lost',
+      `${dir} held server ${marker.serverId} (pin ${marker.pin}) but its database has no identity: it was emptied or replaced`,
+      { hint: RESTORE_HINT },
+    );
+  }
   closeSync(openSync(dbPath, 'a', 0o600)); // so SQLite's files inherit 0600
-  const store = new Store(dbPath);
+  const store = openStore(dbPath);
+  try {
+    return initialise(dir, store, marker, markerPath, opts);
+  } catch (err) {
+    store.close();
+    if (err instanceof UserError) throw err;
+    const code = (err as { code?: string }).code ?? '';
+    if (code.startsWith('SQLITE_'))
+      throw damaged(`the database ${dbPath} is damaged (${code}: ${(err as Error).message})`, err);
+    throw err;
+  }
+}
+
+function initialise(
+  dir: string,
+  store: Store,
+  marker: IdentityMarker | null,
+  markerPath: string,
+  opts: OpenOptions,
+): DataDir {
+  const storedId = checked(store, 'server_id', (v) => (fromB64u(v, 'server_id', 16), v));
+  if (storedId === undefined && marker) {
+    throw new UserError(
+      'identity_lost',
+      `${dir} held server ${marker.serverId} (pin ${marker.pin}) but its database has no identity: it was emptied or replaced`,
+      { hint: RESTORE_HINT },
+    );
+  }
   const fresh = createServerIdentity();
   const kdf: KdfParams = { ...DEFAULT_KDF, N: 2 ** (opts.kdfLogN ?? Math.log2(DEFAULT_KDF.N)) };
   validateKdf(kdf);
   const serverId = store.initSetting('server_id', fresh.serverId);
-  const keyPem = store.initSetting('server_key', exportPrivateKeyPem(fresh.key.privateKey));
+  store.initSetting('server_key', exportPrivateKeyPem(fresh.key.privateKey));
+  const key = checked(store, 'server_key', importSigningKey) as ReturnType<typeof importSigningKey>;
+  const identity = serverIdentity(serverId, key);
+  if (marker && (marker.serverId !== identity.serverId || marker.pin !== identity.pin)) {
+    throw new UserError(
+      'identity_mismatch',
+      `${dir} held server ${marker.serverId} (pin ${marker.pin}) but its database holds server ${identity.serverId} (pin ${identity.pin})`,
+      { hint: RESTORE_HINT },
+    );
+  }
+  if (!marker) {
+    const record: IdentityMarker = {
+      serverId: identity.serverId,
+      pin: identity.pin,
+      createdAt: new Date().toISOString(),
+    };
+    writeFileAtomic(markerPath, `${JSON.stringify(record, null, 2)}\n`);
+  }
   migrateClearAdminToken(store, Date.now());
-  const storedKdf = JSON.parse(store.initSetting('kdf', JSON.stringify(kdf))) as KdfParams;
+  store.initSetting('kdf', JSON.stringify(kdf));
+  const storedKdf = checked(store, 'kdf', (v) => {
+    const k = JSON.parse(v) as KdfParams;
+    validateKdf(k);
+    return k;
+  }) as KdfParams;
   store.initSetting('mode', INITIAL_MODE);
-  return {
-    dir,
-    store,
-    identity: serverIdentity(serverId, importSigningKey(keyPem)),
-    kdf: storedKdf,
-  };
+  checked(store, 'mode', (v) => {
+    if (!(AUTH_MODES as readonly string[]).includes(v)) throw new Error(`unknown mode ${v}`);
+  });
+  return { dir, store, identity, kdf: storedKdf };
 }
 
 /** The Client Authorization mode in force. */

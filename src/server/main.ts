@@ -13,6 +13,7 @@ import { HandshakeTable } from '../protocol/index.ts';
 import { createAdminApp, createRegistrationApp } from './app.ts';
 import { DEFAULT_INTRANET, parseIntranet } from './classify.ts';
 import { openDataDir } from './data-dir.ts';
+import { claimDataDir } from './pid-file.ts';
 import { GuessAlarm, GuessLimiter } from './rate-limit.ts';
 import type { GuessLimits } from './rate-limit.ts';
 import { createRegistrationService } from './registration.ts';
@@ -139,6 +140,20 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
     }
   }
   const dd = openDataDir(opts.dataDir, opts.kdfLogN === undefined ? {} : { kdfLogN: opts.kdfLogN });
+  let release: () => void;
+  try {
+    const problems = dd.store.quickCheck();
+    if (problems.length > 0)
+      throw new UserError(
+        'data_damaged',
+        `the database in ${opts.dataDir} is damaged: ${problems.join('; ')}`,
+        { hint: 'restore it from a backup: bootstrap-server restore --data-dir DIR --from FILE' },
+      );
+    release = claimDataDir(opts.dataDir);
+  } catch (err) {
+    dd.store.close();
+    throw err;
+  }
   const log = createLogger({
     component: 'server',
     level: opts.logLevel,
@@ -169,6 +184,7 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
   };
   const closeAll = async (listening: Listening[]): Promise<void> => {
     await Promise.all(listening.map((l) => l.close(0)));
+    release();
     dd.store.close();
     await log.close();
   };
@@ -228,6 +244,7 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
   stop.abort();
   await Promise.all([main.close(), admin.close(), tunnel]);
   await dispatcher.close();
+  release();
   dd.store.close();
   await log.close();
 }

@@ -101,7 +101,12 @@ export class Store {
   #retention: AuditRetention = DEFAULT_AUDIT_RETENTION;
   #insertsSincePrune = 0;
 
-  constructor(path: string) {
+  constructor(path: string, opts: { readonly?: boolean } = {}) {
+    if (opts.readonly) {
+      // A backup to inspect: never created, changed or migrated.
+      this.#db = new Database(path, { readonly: true, fileMustExist: true });
+      return;
+    }
     this.#db = new Database(path);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('busy_timeout = 5000');
@@ -120,6 +125,23 @@ export class Store {
 
   close(): void {
     this.#db.close();
+  }
+
+  /** SQLite's quick_check: empty when the database is sound, else what it found (at most 10). */
+  quickCheck(): string[] {
+    try {
+      const rows = this.#db.pragma('quick_check(10)') as { quick_check: string }[];
+      const found = rows.map((r) => r.quick_check);
+      return found.length === 1 && found[0] === 'ok' ? [] : found;
+    } catch (err) {
+      // Damage bad enough that the check itself cannot read a page.
+      return [`${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message}`];
+    }
+  }
+
+  /** An online, consistent copy of the database (other connections may keep writing). */
+  async backupTo(path: string): Promise<void> {
+    await this.#db.backup(path);
   }
 
   /** Changes whenever another connection commits. */
