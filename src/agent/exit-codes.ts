@@ -33,6 +33,8 @@ const TABLE: Record<string, ExitCode> = {
   weak_kdf: EXIT.serverUnauthenticated,
   busy: EXIT.busy,
   rate_limited: EXIT.busy,
+  // A full disk clears with time (log rotation, cleanup): retry later, like a busy server.
+  disk_full: EXIT.busy,
   state: EXIT.state,
   corrupt_state: EXIT.state,
   state_untrusted: EXIT.state,
@@ -59,6 +61,10 @@ export const EXIT_MEANINGS: readonly [ExitCode, string, string][] = [
     'fail, alert',
   ],
   [7, 'the server refused the registration for another reason', 'fail'],
-  [8, 'the server is busy or rate-limiting and the deadline ran out', 'retry later'],
+  [
+    8,
+    'the server is busy or rate-limiting and the deadline ran out, or the local disk is full',
+    'retry later',
+  ],
   [9, 'local state error (state directory not writable, corrupt state)', 'fail'],
 ];

@@ -4,6 +4,7 @@
  * retries, save the identity.
  */
 import { UserError } from '../common/errors.ts';
+import { removeStaleTemps } from '../common/files.ts';
 import { derivePrs, fromB64u, keyFingerprint, toB64u } from '../protocol/index.ts';
 import type { Prs, Secret, SigningKey } from '../protocol/index.ts';
 import type { AgentContext } from './context.ts';
@@ -45,7 +46,13 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
         signal: ctx.deadline.signal,
         onWait: (pid) =>
           ctx.reporter.progress(`waiting for another client-bootstrap (pid ${pid}) to finish`),
+        onTakeOver: (why) => {
+          ctx.reporter.warn(`took over a stale lock: ${why}`);
+          ctx.log.warn('state.lock_taken_over', { why });
+        },
       });
+      const stale = removeStaleTemps(stateDir.dir);
+      if (stale > 0) ctx.log.info('state.stale_temps_removed', { count: stale });
     }
     let state: AgentState;
     try {

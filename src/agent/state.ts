@@ -4,12 +4,13 @@
  * state.json with the registration. A lock file serialises concurrent runs.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync, rmSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../common/errors.ts';
 import { ensurePrivateDir, writeFileAtomic } from '../common/files.ts';
 import { exportPrivateKeyPem, generateSigningKey, importSigningKey } from '../protocol/index.ts';
+import { ioError } from './io-errors.ts';
+import { takeLock } from './state-lock.ts';
 import { checkStateDir, checkStateFile, currentOwnership } from './state-trust.ts';
 import type { Ownership } from './state-trust.ts';
 import type { SigningKey } from '../protocol/index.ts';
@@ -31,13 +32,6 @@ export interface AgentState {
   readonly version: 1;
   readonly installId: string;
   readonly registration: Registration | null;
-}
-
-function stateError(message: string, cause?: unknown, code = 'state'): UserError {
-  return new UserError(code, message, {
-    cause,
-    hint: 'check the permissions of the state directory, or choose another with --state-dir',
-  });
 }
 
 const REG_FIELDS: Record<keyof Registration, 'string' | 'string|null'> = {
@@ -92,10 +86,7 @@ export class StateDir {
       checkStateFile(this.#lockFile, who, false);
     } catch (err) {
       if (err instanceof UserError) throw err;
-      throw stateError(
-        `the state directory ${this.dir} cannot be created or secured: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-        err,
-      );
+      throw ioError(err, `the state directory ${this.dir} cannot be created or secured`);
     }
   }
 
@@ -106,10 +97,7 @@ export class StateDir {
       text = readFileSync(this.#stateFile, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw stateError(
-        `cannot read ${this.#stateFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-        err,
-      );
+      throw ioError(err, `cannot read ${this.#stateFile}`);
     }
     let parsed: unknown;
     try {
@@ -142,10 +130,7 @@ export class StateDir {
     try {
       writeFileAtomic(this.#stateFile, `${JSON.stringify(state, null, 2)}\n`);
     } catch (err) {
-      throw stateError(
-        `cannot write ${this.#stateFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-        err,
-      );
+      throw ioError(err, `cannot write ${this.#stateFile}`);
     }
   }
 
@@ -175,7 +160,7 @@ export class StateDir {
     try {
       writeFileAtomic(this.#keyFile, exportPrivateKeyPem(key.privateKey));
     } catch (err) {
-      throw stateError(`cannot save the client key in ${this.dir}`, err);
+      throw ioError(err, `cannot save the client key in ${this.dir}`);
     }
     return key;
   }
@@ -195,52 +180,12 @@ export class StateDir {
     return removed;
   }
 
-  /**
-   * Takes the lock, waiting while another live process holds it. A lock
-   * left by a dead process is taken over. Returns the release function.
-   */
-  async lock(opts: { signal: AbortSignal; onWait?: (pid: number) => void }): Promise<() => void> {
-    let told = false;
-    for (;;) {
-      try {
-        writeFileSync(this.#lockFile, String(process.pid), { flag: 'wx', mode: 0o600 });
-        return () => rmSync(this.#lockFile, { force: true });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
-          throw stateError(`cannot create the lock in ${this.dir}`, err);
-      }
-      let holder = NaN;
-      try {
-        holder = Number(readFileSync(this.#lockFile, 'utf8'));
-      } catch {
-        continue;
-      }
-      if (Number.isInteger(holder) && holder > 0 && !isAlive(holder)) {
-        rmSync(this.#lockFile, { force: true });
-        continue;
-      }
-      if (!told && Number.isInteger(holder)) {
-        told = true;
-        opts.onWait?.(holder);
-      }
-      try {
-        await sleep(50, undefined, { signal: opts.signal });
-      } catch {
-        throw new UserError(
-          'locked',
-          `another client-bootstrap (pid ${holder}) held ${this.#lockFile} until the deadline`,
-          { hint: 'wait for it to finish, or remove the lock file if no such process runs' },
-        );
-      }
-    }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  /** Takes the lock (see state-lock.ts); returns the release function. */
+  lock(opts: {
+    signal: AbortSignal;
+    onWait?: (pid: number) => void;
+    onTakeOver?: (why: string) => void;
+  }): Promise<() => void> {
+    return takeLock(this.#lockFile, opts);
   }
 }
