@@ -75,6 +75,14 @@ function isRelayRequest(v: unknown): v is RelayRequest {
   );
 }
 
+/** Rejects when the signal aborts. */
+function abortion(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(new Error('aborted'));
+    signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+  });
+}
+
 /** Keeps the tunnel up until the signal aborts. */
 export async function runTunnel(deps: TunnelDeps): Promise<void> {
   const base = deps.relayUrl.replace(/\/+$/, '');
@@ -82,15 +90,40 @@ export async function runTunnel(deps: TunnelDeps): Promise<void> {
   const replyUrl = `${base}/v1/tunnel/${deps.serverId}/reply`;
   const headers = { authorization: `Bearer ${deps.token}`, 'content-type': 'application/json' };
   let up = false;
+  let downSince: number | null = null;
+  // While the tunnel is down one poller (the leader) probes the relay on a short, jittered
+  // schedule; the others wait for it, so a relay that comes back is used within a second or two.
+  let leader: number | null = null;
+  let wakeAll: (() => void) | null = null;
+  let wokenUp: Promise<void> | null = null;
   const setUp = (next: boolean, detail: Record<string, unknown> = {}): void => {
     if (next === up) return;
     up = next;
-    if (next) deps.log.info('tunnel.up', { relay: base });
-    else deps.log.warn('tunnel.down', { relay: base, ...detail });
+    if (next) {
+      deps.log.info('tunnel.up', {
+        relay: base,
+        ...(downSince === null ? {} : { downMs: Date.now() - downSince }),
+      });
+      downSince = null;
+      wakeAll?.();
+      wakeAll = null;
+      wokenUp = null;
+    } else {
+      downSince = Date.now();
+      deps.log.warn('tunnel.down', { relay: base, ...detail });
+    }
     deps.onState?.(next);
   };
+  const aborted = abortion(deps.signal);
+  aborted.catch(() => undefined);
+  const untilUp = (): Promise<void> => {
+    wokenUp ??= new Promise<void>((resolve) => {
+      wakeAll = resolve;
+    });
+    return wokenUp;
+  };
 
-  async function poller(): Promise<void> {
+  async function poller(index: number): Promise<void> {
     let failures = 0;
     while (!deps.signal.aborted) {
       try {
@@ -112,6 +145,7 @@ export async function runTunnel(deps: TunnelDeps): Promise<void> {
           );
         }
         setUp(true);
+        if (leader === index) leader = null;
         failures = 0;
         const payload = (await res.body.json()) as { requests?: unknown };
         const items = Array.isArray(payload.requests)
@@ -130,10 +164,15 @@ export async function runTunnel(deps: TunnelDeps): Promise<void> {
       } catch (err) {
         if (deps.signal.aborted) return;
         setUp(false, { reason: err instanceof Error ? err.message : String(err) });
-        failures += 1;
-        const backoff = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
+        leader ??= index;
         try {
-          await sleep(backoff / 2 + Math.random() * (backoff / 2), undefined, {
+          if (leader !== index) {
+            await Promise.race([untilUp(), aborted]);
+            continue;
+          }
+          failures += 1;
+          const ceiling = Math.min(2_000, 250 * 2 ** Math.min(failures, 3));
+          await sleep(ceiling / 2 + Math.random() * (ceiling / 2), undefined, {
             signal: deps.signal,
           });
         } catch {
@@ -143,5 +182,5 @@ export async function runTunnel(deps: TunnelDeps): Promise<void> {
     }
   }
 
-  await Promise.all(Array.from({ length: deps.concurrency ?? 4 }, () => poller()));
+  await Promise.all(Array.from({ length: deps.concurrency ?? 4 }, (_, i) => poller(i)));
 }
