@@ -179,7 +179,7 @@ describe('every exit code from a real scenario, with the --json object', () => {
     expect(r.json).toMatchObject({ ok: false, exitCode: 4, code: 'invalid_secret' });
   });
 
-  it('5: no route, naming both reasons', async () => {
+  it('5: no route at the deadline, naming both reasons and the attempts made', async () => {
     const r = await runAgent([
       '--server',
       'http://127.0.0.1:9',
@@ -188,12 +188,17 @@ describe('every exit code from a real scenario, with the --json object', () => {
       `--server-id=${d.serverId}`,
       '--state-dir',
       join(tempDir(), 's'),
+      '--deadline',
+      '3',
     ]);
     expect(r.code).toBe(5);
     expect(r.json).toMatchObject({ ok: false, exitCode: 5, code: 'no_route' });
     const routes = r.json.routes as { name: string; error: string }[];
     expect(routes.map((x) => x.name).sort()).toEqual(['direct', 'relay']);
     expect(r.json.message).toMatch(/server: .*refused.*relay: .*refused/);
+    // Refused connections are retried within the deadline, each round probing both routes.
+    expect(r.json.attempts).toBeGreaterThan(1);
+    expect(r.json.message).toMatch(/after \d+ attempts over \d+ s/);
   });
 
   it('6: the server key does not match the pin', async () => {

@@ -95,10 +95,14 @@ describe('route choice', () => {
     }
   });
 
-  it('a silent direct route and a refused relay: exit 5 after the probe timeout, both reasons named', async () => {
+  it('a silent direct route and a refused relay: exit 5 at the deadline, both reasons named', async () => {
     const silent = await silentListener();
     try {
-      const r = await runAgent(agentArgs(silent.url, 'http://127.0.0.1:10', 1));
+      const r = await runAgent([
+        ...agentArgs(silent.url, 'http://127.0.0.1:10', 1),
+        '--deadline',
+        '4',
+      ]);
       expect(r.json).toMatchObject({ ok: false, exitCode: 5 });
       const routes = r.json.routes as Route[];
       expect(routes.find((x) => x.name === 'direct')?.error).toMatch(/did not answer/);

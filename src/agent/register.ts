@@ -38,6 +38,7 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
   const s = ctx.settings;
   const stateDir = new StateDir(s.stateDir);
   let reports: RouteReport[] = [];
+  let attempts = 0;
   let release: (() => void) | undefined;
   try {
     stateDir.ensure();
@@ -98,13 +99,16 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
       saved && s.serverId && saved.serverId === s.serverId ? saved.serverPin : undefined;
 
     for (let attempt = 0; ; attempt++) {
+      attempts = attempt + 1;
       let chosen: ProbeSuccess;
       try {
         ({ chosen, reports } = await chooseRoute(ctx, savedPin));
       } catch (err) {
         if (err instanceof RouteFailure) {
           reports = err.reports;
-          if (err.code === 'busy' && (await waitBeforeRetry(ctx, attempt, undefined))) continue;
+          // Both routes are probed again each round, so a route that comes back is taken.
+          if (isRetryableRouteFailure(err) && (await waitBeforeRetry(ctx, attempt, undefined)))
+            continue;
         }
         throw err;
       }
@@ -206,6 +210,7 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
         return outcomeOf(ctx, t0, {
           ok: true,
           code: 'registered',
+          attempts,
           clientId: registration.clientId,
           serverId: registration.serverId,
           route: target.name,
@@ -235,11 +240,16 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
     }
   } catch (err) {
     if (err instanceof UserError) {
-      ctx.log.error('command.failed', { code: err.code, message: err.message });
+      ctx.log.error('command.failed', { code: err.code, message: err.message, attempts });
+      const tried =
+        attempts > 1
+          ? ` (after ${attempts} attempts over ${Math.round((ctx.now() - t0) / 1000)} s)`
+          : '';
       return outcomeOf(ctx, t0, {
         ok: false,
         code: finalCode(err.code),
-        message: err.message,
+        message: `${err.message}${tried}`,
+        ...(attempts > 0 ? { attempts } : {}),
         ...(err.hint ? { hint: err.hint } : {}),
         routes: err instanceof RouteFailure ? err.reports : reports,
       });
@@ -248,6 +258,16 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
   } finally {
     release?.();
   }
+}
+
+/** Route failures that another round may clear: something answered busy or did not answer. */
+const RETRYABLE_ROUTE = new Set(['unreachable', 'unavailable', 'rate_limited']);
+
+function isRetryableRouteFailure(err: RouteFailure): boolean {
+  return (
+    (err.code === 'busy' || err.code === 'no_route') &&
+    err.reports.some((r) => r.errorCode !== null && RETRYABLE_ROUTE.has(r.errorCode))
+  );
 }
 
 /** Transient codes that end the run become "no route" or "busy". */
@@ -282,8 +302,11 @@ async function waitBeforeRetry(
   retryAfter: string | undefined,
 ): Promise<boolean> {
   const wait = backoffMs(attempt, parseRetryAfter(retryAfter, ctx.now()), ctx.random);
-  if (wait >= ctx.deadline.remainingMs()) return false;
-  ctx.reporter.progress(`retrying in ${(wait / 1000).toFixed(1)} s`);
+  const remaining = ctx.deadline.remainingMs();
+  if (wait >= remaining) return false;
+  ctx.reporter.progress(
+    `retrying in ${(wait / 1000).toFixed(1)} s (deadline in ${Math.round(remaining / 1000)} s)`,
+  );
   ctx.log.info('register.retry', { attempt: attempt + 1, waitMs: Math.round(wait) });
   try {
     await ctx.sleep(wait, ctx.deadline.signal);
