@@ -14,7 +14,13 @@ import { outcomeOf } from './outcome.ts';
 import type { Outcome } from './outcome.ts';
 import { RouteFailure, chooseRoute } from './choose-route.ts';
 import type { ProbeSuccess, RouteReport } from './probe.ts';
-import { backoffMs, isTransient, parseRetryAfter } from './retry.ts';
+import {
+  backoffMs,
+  finalCode,
+  isRetryableRouteFailure,
+  isTransient,
+  parseRetryAfter,
+} from './retry.ts';
 import { StateDir } from './state.ts';
 import type { AgentState, Registration } from './state.ts';
 
@@ -258,41 +264,6 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
   } finally {
     release?.();
   }
-}
-
-/** Route failures that another round may clear: something answered busy or did not answer. */
-const RETRYABLE_ROUTE = new Set(['unreachable', 'unavailable', 'rate_limited']);
-
-function isRetryableRouteFailure(err: RouteFailure): boolean {
-  return (
-    (err.code === 'busy' || err.code === 'no_route') &&
-    err.reports.some((r) => r.errorCode !== null && RETRYABLE_ROUTE.has(r.errorCode))
-  );
-}
-
-/** Transient codes that end the run become "no route" or "busy". */
-function finalCode(code: string): string {
-  if (
-    code === 'rate_limited' ||
-    code === 'busy' ||
-    code === 'relay_busy' ||
-    code === 'unavailable' ||
-    code === 'http_503'
-  )
-    return 'busy';
-  if (
-    [
-      'timeout',
-      'reset',
-      'unreachable',
-      'server_offline',
-      'relay_timeout',
-      'http_502',
-      'http_504',
-    ].includes(code)
-  )
-    return 'no_route';
-  return code;
 }
 
 /** Sleeps the backoff if the deadline allows another attempt; false when it does not. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, isTransient, parseRetryAfter } from './retry.ts';
+import { backoffMs, isRetryableRouteFailure, isTransient, parseRetryAfter } from './retry.ts';
 
 describe('retry decisions', () => {
   it.each([
@@ -27,5 +27,22 @@ describe('retry decisions', () => {
     expect(backoffMs(3, undefined, () => 1)).toBe(2000);
     expect(backoffMs(30, undefined, () => 1)).toBe(10_000);
     expect(backoffMs(0, 5000, () => 0.5)).toBe(5000);
+  });
+});
+
+describe('which route failures another round may clear', () => {
+  const failure = (code: string, ...errorCodes: (string | null)[]) => ({
+    code,
+    reports: errorCodes.map((errorCode) => ({ errorCode })),
+  });
+  it.each([
+    [failure('no_route', 'unreachable', 'unreachable'), true],
+    [failure('no_route', 'http_404', 'unreachable'), true],
+    [failure('no_route', 'http_404', 'unknown_server'), false],
+    [failure('busy', 'unavailable', 'rate_limited'), true],
+    [failure('pin_mismatch', 'pin_mismatch', 'unreachable'), false],
+    [failure('no_route', null), false],
+  ])('%j -> %s', (err, retry) => {
+    expect(isRetryableRouteFailure(err)).toBe(retry);
   });
 });

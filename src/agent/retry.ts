@@ -46,3 +46,42 @@ export function backoffMs(
   const jittered = ceiling / 2 + random() * (ceiling / 2);
   return Math.max(jittered, retryAfterMs ?? 0);
 }
+
+/** Route failures that another round may clear: something answered busy or did not answer. */
+const RETRYABLE_ROUTE = new Set(['unreachable', 'unavailable', 'rate_limited']);
+
+/** Whether a failure to find any route is worth another round (a permanent 4xx or auth failure is not). */
+export function isRetryableRouteFailure(err: {
+  code: string;
+  reports: readonly { errorCode: string | null }[];
+}): boolean {
+  return (
+    (err.code === 'busy' || err.code === 'no_route') &&
+    err.reports.some((r) => r.errorCode !== null && RETRYABLE_ROUTE.has(r.errorCode))
+  );
+}
+
+/** Transient codes that end the run become "no route" or "busy". */
+export function finalCode(code: string): string {
+  if (
+    code === 'rate_limited' ||
+    code === 'busy' ||
+    code === 'relay_busy' ||
+    code === 'unavailable' ||
+    code === 'http_503'
+  )
+    return 'busy';
+  if (
+    [
+      'timeout',
+      'reset',
+      'unreachable',
+      'server_offline',
+      'relay_timeout',
+      'http_502',
+      'http_504',
+    ].includes(code)
+  )
+    return 'no_route';
+  return code;
+}

@@ -14,8 +14,8 @@ import {
 } from '../protocol/index.ts';
 import type { DataDir } from './data-dir.ts';
 import { readMode } from './data-dir.ts';
-import { readAlarm } from './registration.ts';
-import type { AlarmState } from './registration.ts';
+import { readAlarm } from './alarm.ts';
+import type { AlarmState } from './alarm.ts';
 import { AUTH_MODES } from './store.ts';
 import type { AuthMode, ClientRow, SecretRow } from './store.ts';
 

@@ -25,6 +25,7 @@ import { classify, isSecretRequired } from './classify.ts';
 import type { DataDir } from './data-dir.ts';
 import { readMode } from './data-dir.ts';
 import type { GuessAlarm, GuessLimiter } from './rate-limit.ts';
+import { createAlarmCheck } from './alarm.ts';
 import { sourceKey } from './source.ts';
 
 export type MessageKind = 'hello' | 'start' | 'finish';
@@ -81,29 +82,6 @@ function errorReply(code: string, message: string, headers?: Record<string, stri
   };
 }
 
-/** The setting that records the server-wide guessing alarm. */
-export const ALARM_SETTING = 'guess_alarm';
-
-export interface AlarmState {
-  readonly active: boolean;
-  readonly raisedAt: string;
-  readonly clearedAt?: string;
-  readonly failedLastHour: number;
-  readonly threshold: number;
-}
-
-/** The alarm as last recorded; null when never raised or unreadable. */
-export function readAlarm(store: DataDir['store']): AlarmState | null {
-  const text = store.getSetting(ALARM_SETTING);
-  if (text === undefined) return null;
-  try {
-    const v = JSON.parse(text) as AlarmState;
-    return typeof v === 'object' && v !== null && typeof v.active === 'boolean' ? v : null;
-  } catch {
-    return null;
-  }
-}
-
 export interface RegistrationService {
   handle: (kind: MessageKind, body: unknown, channel: Channel) => Reply;
   /** Counts expired guesses as failures and clears a spent alarm; call it every few seconds. */
@@ -113,7 +91,7 @@ export interface RegistrationService {
 export function createRegistrationService(deps: RegistrationDeps): RegistrationService {
   const { dd, log, table, limiter } = deps;
   const iso = (): string => new Date(deps.now()).toISOString();
-  let alarmActive = readAlarm(dd.store)?.active === true;
+  const checkAlarm = createAlarmCheck({ store: dd.store, alarm: deps.alarm, log, iso });
 
   function audit(
     channel: Channel,
@@ -161,36 +139,6 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
     checkAlarm(now);
   }
 
-  function checkAlarm(now: number): void {
-    const failedLastHour = deps.alarm.lastHour(now);
-    const threshold = deps.alarm.threshold;
-    const raise = !alarmActive && failedLastHour >= threshold;
-    const clear = alarmActive && failedLastHour < threshold / 2;
-    if (!raise && !clear) return;
-    alarmActive = raise;
-    const previous = readAlarm(dd.store);
-    const state: AlarmState = raise
-      ? { active: true, raisedAt: iso(), failedLastHour, threshold }
-      : {
-          active: false,
-          raisedAt: previous?.raisedAt ?? iso(),
-          clearedAt: iso(),
-          failedLastHour,
-          threshold,
-        };
-    dd.store.setSetting(ALARM_SETTING, JSON.stringify(state));
-    dd.store.audit(
-      {
-        event: 'alarm',
-        outcome: raise ? 'raised' : 'cleared',
-        reason: `${failedLastHour} failed guesses in the last hour (threshold ${threshold})`,
-      },
-      iso(),
-    );
-    if (raise) log.warn('guess.alarm', { failedLastHour, threshold });
-    else log.info('guess.alarm_cleared', { failedLastHour, threshold });
-  }
-
   /** A handshake that carried shares and was never finished: a failed guess. */
   function expired(open: OpenHandshake): void {
     if (!isGuess(open.pending)) return;
@@ -201,7 +149,7 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
 
   function sweep(): void {
     for (const open of table.prune(deps.now())) expired(open);
-    if (alarmActive) checkAlarm(deps.now());
+    checkAlarm(deps.now(), true);
   }
 
   function policy(channel: Channel): { seenAs: SeenAs; secretRequired: boolean } {

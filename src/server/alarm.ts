@@ -1,0 +1,73 @@
+/**
+ * The server-wide guessing alarm: raised when failed guesses across every
+ * source in the last hour reach the threshold, cleared when they fall
+ * below half of it. Recorded as a setting (so `auth show` and the admin
+ * page see it) and in the audit; it locks nobody out.
+ */
+import type { Logger } from '../common/log.ts';
+import type { GuessAlarm } from './rate-limit.ts';
+import type { Store } from './store.ts';
+
+/** The setting that records the server-wide guessing alarm. */
+export const ALARM_SETTING = 'guess_alarm';
+
+export interface AlarmState {
+  readonly active: boolean;
+  readonly raisedAt: string;
+  readonly clearedAt?: string;
+  readonly failedLastHour: number;
+  readonly threshold: number;
+}
+
+/** The alarm as last recorded; null when never raised or unreadable. */
+export function readAlarm(store: Store): AlarmState | null {
+  const text = store.getSetting(ALARM_SETTING);
+  if (text === undefined) return null;
+  try {
+    const v = JSON.parse(text) as AlarmState;
+    return typeof v === 'object' && v !== null && typeof v.active === 'boolean' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Returns the check to run after each failed guess (and, with `onlyClear`, on each sweep). */
+export function createAlarmCheck(deps: {
+  store: Store;
+  alarm: GuessAlarm;
+  log: Logger;
+  iso: () => string;
+}): (now: number, onlyClear?: boolean) => void {
+  const { store, log, iso } = deps;
+  let alarmActive = readAlarm(store)?.active === true;
+  return (now, onlyClear = false) => {
+    if (onlyClear && !alarmActive) return;
+    const failedLastHour = deps.alarm.lastHour(now);
+    const threshold = deps.alarm.threshold;
+    const raise = !alarmActive && failedLastHour >= threshold;
+    const clear = alarmActive && failedLastHour < threshold / 2;
+    if (!raise && !clear) return;
+    alarmActive = raise;
+    const previous = readAlarm(store);
+    const state: AlarmState = raise
+      ? { active: true, raisedAt: iso(), failedLastHour, threshold }
+      : {
+          active: false,
+          raisedAt: previous?.raisedAt ?? iso(),
+          clearedAt: iso(),
+          failedLastHour,
+          threshold,
+        };
+    store.setSetting(ALARM_SETTING, JSON.stringify(state));
+    store.audit(
+      {
+        event: 'alarm',
+        outcome: raise ? 'raised' : 'cleared',
+        reason: `${failedLastHour} failed guesses in the last hour (threshold ${threshold})`,
+      },
+      iso(),
+    );
+    if (raise) log.warn('guess.alarm', { failedLastHour, threshold });
+    else log.info('guess.alarm_cleared', { failedLastHour, threshold });
+  };
+}
