@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAgent } from './support/agent.ts';
 import { deploy } from './support/deploy.ts';
 import type { Deployment } from './support/deploy.ts';
-import { tempDir } from './support/procs.ts';
+import { tempDir, writeSecretFile } from './support/procs.ts';
 import { register } from './support/wire-client.ts';
 
 const SECRET = 'Exit-Code-Secret-7';
@@ -14,11 +14,10 @@ let secretFile: string;
 
 beforeAll(async () => {
   [d, empty] = await Promise.all([deploy([SECRET]), deploy([])]);
-  secretFile = join(tempDir(), 'secret');
-  writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
+  secretFile = writeSecretFile(join(tempDir(), 'secret'), `${SECRET}\n`);
 });
 afterAll(async () => {
-  await Promise.all([d.stop(), empty.stop()]);
+  await Promise.all([d?.stop(), empty?.stop()]);
 });
 
 const base = (
@@ -77,7 +76,7 @@ describe('output modes', () => {
   });
 });
 
-describe('every exit code from a real scenario, with the --json object', () => {
+describe('every exit code with the --json object: 0 and 2 to 9 from real scenarios, 1 from an injected fault', () => {
   it('0: registered, then already registered without network traffic', async () => {
     const stateDir = join(tempDir(), 'state');
     const first = await runAgent([...base(d, stateDir), '--secret-file', secretFile]);
@@ -131,7 +130,7 @@ describe('every exit code from a real scenario, with the --json object', () => {
       expect(statSync(join(stateDir, f)).mode & 0o777).toBe(0o600);
   });
 
-  it('1: an internal error says so and names the log file', async () => {
+  it('1 (injected fault: os.hostname throws inside the agent): an internal error says so and names the log file', async () => {
     const stateDir = join(tempDir(), 'state');
     // Fault injection from outside: os.hostname throws as a real bug would.
     const fault = `data:text/javascript,${encodeURIComponent('import os from "node:os"; import { syncBuiltinESMExports } from "node:module"; os.hostname = () => { throw new Error("injected fault") }; syncBuiltinESMExports();')}`;
