@@ -5,6 +5,7 @@ import { runAgent } from './support/agent.ts';
 import { deploy } from './support/deploy.ts';
 import type { Deployment } from './support/deploy.ts';
 import { tempDir, writeSecretFile } from './support/procs.ts';
+import { storedClientIds } from './support/store-counts.ts';
 import { register } from './support/wire-client.ts';
 
 const SECRET = 'Exit-Code-Secret-7';
@@ -125,6 +126,10 @@ describe('every exit code with the --json object: 0 and 2 to 9 from real scenari
       code: 'registered',
       clientId: first.json.clientId,
     });
+    // In the store: that client id once, however often it registered.
+    expect(
+      storedClientIds(d.server.dataDir).filter((id) => id === first.json.clientId),
+    ).toHaveLength(1);
     expect(statSync(stateDir).mode & 0o777).toBe(0o700);
     for (const f of ['state.json', 'client-key.pem'])
       expect(statSync(join(stateDir, f)).mode & 0o777).toBe(0o600);

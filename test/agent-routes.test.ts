@@ -6,6 +6,7 @@ import { droppedRoute, silentListener } from './support/blackhole.ts';
 import { deploy } from './support/deploy.ts';
 import type { Deployment } from './support/deploy.ts';
 import { tempDir } from './support/procs.ts';
+import { storedClientIds } from './support/store-counts.ts';
 
 const SECRET = 'Route-Secret-55q';
 let d: Deployment;
@@ -171,5 +172,9 @@ describe('route choice', () => {
     ]);
     expect([a.json.code, b.json.code].sort()).toEqual(['already_registered', 'registered']);
     expect(a.json.clientId).toBe(b.json.clientId);
+    expect(
+      storedClientIds(d.server.dataDir).filter((id) => id === a.json.clientId),
+      'one row in the store',
+    ).toHaveLength(1);
   });
 });

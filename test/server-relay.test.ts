@@ -116,6 +116,7 @@ describe('server and relay', () => {
   });
 
   it('a secret removed between M2 and M3 fails that registration', async () => {
+    expect((await pair.server.cli(['auth', 'mode', 'all'])).code).toBe(0);
     const doomed = 'Doomed-Secret-55z';
     everySecretSeen.add(doomed);
     const added = await pair.server.cli(['auth', 'secret', 'add'], doomed);
@@ -150,6 +151,7 @@ describe('server and relay', () => {
   });
 
   it('check (verifyOnly) confirms a secret without registering', async () => {
+    expect((await pair.server.cli(['auth', 'mode', 'all'])).code).toBe(0);
     const before = JSON.parse(
       (await pair.server.cli(['clients', 'list', '--json'])).stdout,
     ) as unknown[];
@@ -241,6 +243,7 @@ describe('server and relay', () => {
   });
 
   it('throttles brute force from one source while other sources keep registering', async () => {
+    expect((await internetPair.server.cli(['auth', 'mode', 'all'])).code).toBe(0);
     let throttled: { retryAfter?: string } | undefined;
     for (let i = 0; i < 15 && !throttled; i++) {
       const out = await register(internetPair.routes.direct, {

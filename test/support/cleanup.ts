@@ -141,9 +141,17 @@ export async function cleanUpEverything(): Promise<void> {
   if (errors.length > 0) throw new AggregateError(errors, 'clean-up failed');
 }
 
-// A last resort when the process ends without the hooks (an uncaught error):
-// kill the groups and remove the root synchronously.
-process.once('exit', () => {
+// A last resort when the process ends without the hooks (an uncaught error,
+// Ctrl+C in a benchmark or the demo, vitest ending a worker): kill the
+// groups and remove the root synchronously. The children have process
+// groups of their own, so a terminal's Ctrl+C does not reach them by itself.
+function lastResort(): void {
   for (const c of children) signalGroup(c, 'SIGKILL');
   if (root !== undefined) rmSync(root, { recursive: true, force: true });
-});
+}
+process.once('exit', lastResort);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+  process.once(signal, () => {
+    lastResort();
+    process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
+  });
