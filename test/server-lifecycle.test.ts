@@ -239,6 +239,9 @@ describe('server lifecycle', () => {
     const plain = await server.cli(['clients', 'list', '--limit', '4']);
     expect(plain.stderr).toMatch(/showing 1-4 of 5 clients/);
     expect((await server.cli(['clients', 'list', '--limit', '0'])).stderr).toBe('');
+    const past = await server.cli(['clients', 'list', '--json', '--offset', '9']);
+    expect(JSON.parse(past.stdout)).toEqual([]);
+    expect(past.stderr).toMatch(/showing none of 5 clients: --offset 9 is past the end/);
     const api = await request(`${server.adminUrl}/admin/v1/clients?limit=2&offset=4`, {
       headers: { authorization: `Bearer ${server.adminToken}` },
     });

@@ -244,7 +244,9 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
                 // Never a silent cut: a partial list says what it shows (on stderr, so --json stays an array).
                 if (rows.length < total)
                   deps.stderr.write(
-                    `showing ${rows.length === 0 ? 0 : offset + 1}-${offset + rows.length} of ${total} clients; --offset ${offset + rows.length} for the next page, --limit 0 for all\n`,
+                    rows.length === 0
+                      ? `showing none of ${total} clients: --offset ${offset} is past the end\n`
+                      : `showing ${offset + 1}-${offset + rows.length} of ${total} clients; --offset ${offset + rows.length} for the next page, --limit 0 for all\n`,
                   );
               }),
           )
