@@ -48,7 +48,12 @@ export function trackChild(child: ChildProcess): void {
   if (child.pid === undefined) return;
   children.add(child);
   audit(`pid ${child.pid}`);
-  child.once('exit', () => children.delete(child));
+  child.once('exit', () => {
+    children.delete(child);
+    // What the leader left in its group goes with it, at once: later the
+    // group id could belong to someone else (pids wrap around).
+    signalGroup(child, 'SIGKILL');
+  });
 }
 
 /** Registers an undo step; the returned function runs it now and unregisters it. */
@@ -87,17 +92,12 @@ export function stopChild(
   signal: NodeJS.Signals = 'SIGTERM',
   graceMs = 5_000,
 ): Promise<number | null> {
-  if (!isRunning(child)) {
-    // The leader is gone; members of its group may still be there.
-    signalGroup(child, 'SIGKILL');
-    return Promise.resolve(child.exitCode);
-  }
+  // Its group was cleared when it exited (trackChild).
+  if (!isRunning(child)) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => {
     const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      // Whatever the leader left in its group goes with it.
-      signalGroup(child, 'SIGKILL');
       resolve(code);
     });
     signalGroup(child, signal);
