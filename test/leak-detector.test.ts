@@ -23,7 +23,8 @@ import {
 import { parseTcpdumpSummary } from './support/capture.ts';
 import { tempDir } from './support/procs.ts';
 
-const SECRET = 'Never-Leak-This-0xC0FFEE';
+// Not the secret of agent-leak.test.ts: its capture, running at the same time, sees these plantings.
+const SECRET = 'Planted-Control-Secret-0xF00D';
 const OTHER = 'Other-Secret-Value-0xBEEF';
 // Bytes whose base64 has '+' and '/' at every alignment: base64 and base64url differ.
 const PRS = Buffer.concat([
