@@ -3,17 +3,17 @@
  * each route against its floor, and the fallback to the relay.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Secret, derivePrs, fromB64u } from '../src/protocol/index.ts';
 import { droppedRoute, silentListener } from '../test/support/blackhole.ts';
 import type { Deployment } from '../test/support/deploy.ts';
-import { ROOT, tempDir } from '../test/support/procs.ts';
-import { hello } from '../test/support/wire-client.ts';
+import { ROOT, tempDir, writeSecretFile } from '../test/support/procs.ts';
+import { endpoint, hello } from '../test/support/wire-client.ts';
 import { median, quantile } from './bench-lib.ts';
 
-export const EXE = join(ROOT, 'dist/client-bootstrap-linux-x64');
+/** The probe timeout the timed agent runs are given (`--probe-timeout`), in seconds. */
+export const PROBE_TIMEOUT_S = 3;
 
 export interface Measured {
   ms: number;
@@ -31,49 +31,81 @@ export function measure(argv: string[], env: Record<string, string> = {}): Measu
       JSON.stringify(argv),
       JSON.stringify({ PATH: process.env.PATH ?? '', ...env }),
     ],
-    { encoding: 'utf8', maxBuffer: 1 << 24 },
+    { encoding: 'utf8', maxBuffer: 1 << 24, timeout: 180_000 },
   );
   return JSON.parse(out) as Measured;
 }
 
-export function benchStartup(runs: number): { exe: number; node: number } {
-  const exe: number[] = [];
+export function benchStartup(
+  exe: string,
+  runs: number,
+): { exe: number; exeP95: number; node: number; errors: string[] } {
+  const times: number[] = [];
   const node: number[] = [];
+  const errors: string[] = [];
   for (let i = 0; i < runs; i++) {
-    exe.push(measure([EXE, '--version']).ms);
+    const m = measure([exe, '--version']);
+    if (m.code === 0) times.push(m.ms);
+    else errors.push(`--version exited ${m.code}`);
     node.push(measure([process.execPath, '-e', '0']).ms);
   }
-  return { exe: median(exe), node: median(node) };
+  return { exe: median(times), exeP95: quantile(times, 0.95), node: median(node), errors };
 }
 
-/** The floor of a registration: scrypt at the server's parameters plus three bare round trips. */
-export async function benchFloor(d: Deployment, secret: string, runs: number): Promise<number> {
+/**
+ * The floor of a registration on one route: scrypt at the parameters the
+ * server announces there, plus three bare round trips (hello) on that same
+ * route, so the relay's floor includes the relay.
+ */
+export async function benchFloor(
+  d: Deployment,
+  secret: string,
+  route: 'direct' | 'relay',
+  runs: number,
+): Promise<{ ms: number; kdfLog2N: number }> {
   const samples: number[] = [];
+  let kdfLog2N = NaN;
+  const url = endpoint(d.routes[route], 'hello');
   for (let i = 0; i < runs; i++) {
-    const h = await hello(d.routes.direct);
+    const h = await hello(d.routes[route]);
+    kdfLog2N = Math.log2(h.kdf.N);
     const t0 = performance.now();
     await derivePrs(Secret.from(secret), fromB64u(h.serverId, 'serverId', 16), h.kdf);
-    for (let j = 0; j < 3; j++) await (await fetch(`${d.server.url}/v1/hello`)).arrayBuffer();
+    for (let j = 0; j < 3; j++) {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`floor: ${route} hello answered ${res.status}`);
+    }
     samples.push(performance.now() - t0);
   }
-  return median(samples);
+  return { ms: median(samples), kdfLog2N };
 }
 
 export interface RegistrationRow {
   median: number;
   p95: number;
   peakMiB: number;
-  failures: number;
+  errors: string[];
+}
+
+/** What went wrong in a failed agent run, from its --json line. */
+function failureOf(m: Measured): string {
+  try {
+    const j = JSON.parse(m.stdout) as { code?: string; message?: string };
+    return `exit ${m.code} ${j.code ?? ''}: ${(j.message ?? '').slice(0, 120)}`;
+  } catch {
+    return `exit ${m.code}: ${m.stdout.slice(0, 120)}`;
+  }
 }
 
 export function benchRegistration(
+  exe: string,
   d: Deployment,
   secret: string,
   route: 'direct' | 'relay',
   runs: number,
 ): RegistrationRow {
-  const secretFile = join(tempDir('cb-bench-'), 'secret');
-  writeFileSync(secretFile, secret);
+  const secretFile = writeSecretFile(join(tempDir('cb-bench-'), 'secret'), secret);
   const samples: Measured[] = [];
   for (let i = 0; i < runs; i++) {
     const args = [
@@ -85,13 +117,15 @@ export function benchRegistration(
       `--server-pin=${d.server.pin}`,
       '--route',
       route,
+      '--probe-timeout',
+      String(PROBE_TIMEOUT_S),
       '--secret-file',
       secretFile,
       '--state-dir',
       join(tempDir('cb-bench-'), 's'),
       '--json',
     ];
-    samples.push(measure([EXE, ...args]));
+    samples.push(measure([exe, ...args]));
   }
   const ok = samples.filter((s) => s.code === 0);
   return {
@@ -101,55 +135,76 @@ export function benchRegistration(
       0.95,
     ),
     peakMiB: Math.max(...samples.map((s) => s.maxRssKiB)) / 1024,
-    failures: samples.length - ok.length,
+    errors: samples.filter((s) => s.code !== 0).map(failureOf),
   };
 }
 
-/** Time to a registration through the relay while direct is silent in each way. */
+export interface FallbackRow {
+  median: number;
+  p95: number;
+  errors: string[];
+}
+
+/**
+ * Time to a registration through the relay while direct is silent in each
+ * way: packets dropped (iptables) or a listener that never answers.
+ */
 export async function benchFallback(
+  exe: string,
   d: Deployment,
   secret: string,
   runs: number,
-): Promise<{ dropped: number; silent: number; probeTimeoutMs: number }> {
-  const secretFile = join(tempDir('cb-bench-'), 'secret');
-  writeFileSync(secretFile, secret);
-  const run = (direct: string): number[] =>
-    Array.from({ length: runs }, () => {
+): Promise<{ dropped: FallbackRow; silent: FallbackRow; probeTimeoutMs: number }> {
+  const secretFile = writeSecretFile(join(tempDir('cb-bench-'), 'secret'), secret);
+  const run = (direct: string): FallbackRow => {
+    const times: number[] = [];
+    const errors: string[] = [];
+    for (let i = 0; i < runs; i++) {
       const m = measure([
-        EXE,
+        exe,
         '--server',
         direct,
         '--relay',
         d.relay.url,
         `--server-id=${d.serverId}`,
         `--server-pin=${d.server.pin}`,
+        '--probe-timeout',
+        String(PROBE_TIMEOUT_S),
         '--secret-file',
         secretFile,
         '--state-dir',
         join(tempDir('cb-bench-'), 's'),
         '--json',
       ]);
-      const json = JSON.parse(m.stdout) as { route?: string };
-      if (m.code !== 0 || json.route !== 'relay')
-        throw new Error(`fallback run failed: ${m.stdout}`);
-      return m.ms;
-    });
-  let dropped = NaN;
+      let route: string | undefined;
+      try {
+        route = (JSON.parse(m.stdout) as { route?: string }).route;
+      } catch {
+        // reported below
+      }
+      if (m.code === 0 && route === 'relay') times.push(m.ms);
+      else errors.push(route && m.code === 0 ? `took the ${route} route` : failureOf(m));
+    }
+    return { median: median(times), p95: quantile(times, 0.95), errors };
+  };
+  let dropped: FallbackRow;
   try {
     const route = droppedRoute();
     try {
-      dropped = median(run(route.url));
+      dropped = run(route.url);
     } finally {
       route.remove();
     }
   } catch (err) {
-    console.error(
-      `fallback (dropped packets) skipped: ${(err as Error).message.split('\n')[0] ?? ''}`,
-    );
+    dropped = {
+      median: NaN,
+      p95: NaN,
+      errors: [`not measured: ${(err as Error).message.split('\n')[0] ?? ''}`],
+    };
   }
   const silent = await silentListener();
   try {
-    return { dropped, silent: median(run(silent.url)), probeTimeoutMs: 3000 };
+    return { dropped, silent: run(silent.url), probeTimeoutMs: PROBE_TIMEOUT_S * 1000 };
   } finally {
     silent.close();
   }

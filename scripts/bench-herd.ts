@@ -16,13 +16,23 @@ import {
   parseHello,
 } from '../src/protocol/index.ts';
 import { deploy } from '../test/support/deploy.ts';
-import { peakMemMiB } from './bench-lib.ts';
+import { compareWithStore } from '../test/support/store-counts.ts';
+import { peakMemMiB, quantile } from './bench-lib.ts';
 
 export interface HerdRow {
   clients: number;
   concurrency: number;
-  registered: number;
-  distinct: number;
+  /** Ids the clients were given, and how many of them distinct. */
+  received: number;
+  receivedDistinct: number;
+  /** Counted in the server's store with no limit. */
+  storeRows: number;
+  storeDistinct: number;
+  problems: string[];
+  /** Clients that gave up, with why. */
+  errors: string[];
+  p50: number;
+  p95: number;
   retries: number;
   seconds: number;
   serverMiB: number;
@@ -49,12 +59,15 @@ export async function benchHerd(clients: number, concurrency: number): Promise<H
     let next = 0;
     let retries = 0;
     const ids: string[] = [];
+    const errors: string[] = [];
+    const ms: number[] = [];
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
         while (next < clients) {
           const n = next++;
           const clientKey = generateSigningKey();
+          const started = performance.now();
           for (let attempt = 0; ; attempt++) {
             try {
               const done = await runHandshake({
@@ -77,10 +90,17 @@ export async function benchHerd(clients: number, concurrency: number): Promise<H
                 log: silentLogger,
               });
               if (done.result.kind === 'registered') ids.push(done.result.clientId);
+              ms.push(performance.now() - started);
               break;
             } catch (err) {
-              if (!(err instanceof AttemptError) || !isTransient(err.code) || attempt > 20)
-                throw err;
+              if (!(err instanceof AttemptError) || !isTransient(err.code) || attempt > 20) {
+                errors.push(
+                  err instanceof AttemptError
+                    ? `${err.code} after ${attempt} retries`
+                    : ((err as Error).message.split('\n')[0] ?? 'error'),
+                );
+                break;
+              }
               retries += 1;
               await new Promise((r) =>
                 setTimeout(
@@ -94,14 +114,22 @@ export async function benchHerd(clients: number, concurrency: number): Promise<H
       }),
     );
     const seconds = (performance.now() - t0) / 1000;
-    const listed = JSON.parse((await d.server.cli(['clients', 'list', '--json'])).stdout) as {
-      clientId: string;
-    }[];
+    const store = compareWithStore(d.server.dataDir, ids);
+    if (ids.length + errors.length !== clients)
+      store.problems.push(
+        `${clients - ids.length - errors.length} clients neither got an id nor failed`,
+      );
     return {
       clients,
       concurrency,
-      registered: listed.length,
-      distinct: new Set(ids).size,
+      received: ids.length,
+      receivedDistinct: new Set(ids).size,
+      storeRows: store.counts.rows,
+      storeDistinct: store.counts.distinctClientIds,
+      problems: store.problems,
+      errors,
+      p50: quantile(ms, 0.5),
+      p95: quantile(ms, 0.95),
       retries,
       seconds,
       serverMiB: peakMemMiB(d.server.proc.child.pid),

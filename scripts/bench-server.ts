@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { Secret, derivePrs, fromB64u } from '../src/protocol/index.ts';
 import { call, hello, register } from '../test/support/wire-client.ts';
 import type { Route } from '../test/support/wire-client.ts';
+import { compareWithStore, storedClientIds } from '../test/support/store-counts.ts';
 import { deploy, peakMemMiB, quantile } from './bench-lib.ts';
 
 export interface ThroughputRow {
@@ -15,8 +16,14 @@ export interface ThroughputRow {
   route: 'direct' | 'relay';
   regsPerSec: number;
   p50: number;
+  p95: number;
   p99: number;
-  failed: number;
+  /** Every failed registration, by code. */
+  errors: string[];
+  /** Rows and distinct ids in the server's store vs the ids the clients got. */
+  storeRows: number;
+  received: number;
+  problems: string[];
   serverMiB: number;
   relayMiB: number;
 }
@@ -27,11 +34,12 @@ async function drive(
   concurrency: number,
   secret: string,
   pin: string,
-): Promise<{ ms: number[]; failed: number; wall: number }> {
+): Promise<{ ms: number[]; errors: string[]; ids: string[]; wall: number }> {
   const h = await hello(route);
   const prs = await derivePrs(Secret.from(secret), fromB64u(h.serverId, 'serverId', 16), h.kdf);
   const ms: number[] = [];
-  let failed = 0;
+  const errors: string[] = [];
+  const ids: string[] = [];
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
@@ -39,13 +47,19 @@ async function drive(
       while (next < total) {
         next += 1;
         const s = performance.now();
-        const out = await register(route, { prs, pin });
-        if (out.ok) ms.push(performance.now() - s);
-        else failed += 1;
+        try {
+          const out = await register(route, { prs, pin });
+          if (out.ok) {
+            ms.push(performance.now() - s);
+            if (out.result.kind === 'registered') ids.push(out.result.clientId);
+          } else errors.push(`${out.stage} ${out.status ?? ''} ${out.code}`);
+        } catch (err) {
+          errors.push((err as Error).message.split('\n')[0] ?? 'error');
+        }
       }
     }),
   );
-  return { ms, failed, wall: performance.now() - t0 };
+  return { ms, errors, ids, wall: performance.now() - t0 };
 }
 
 export async function benchThroughput(quick: boolean): Promise<ThroughputRow[]> {
@@ -60,14 +74,20 @@ export async function benchThroughput(quick: boolean): Promise<ThroughputRow[]> 
           routeName === 'direct'
             ? { kind: 'direct', url: d.server.url }
             : { kind: 'relay', url: d.relay.url, serverId: d.serverId };
+        const before = storedClientIds(d.server.dataDir);
         const r = await drive(route, total, 32, secrets[n - 1] as string, d.server.pin);
+        const store = compareWithStore(d.server.dataDir, r.ids, before);
         rows.push({
           secrets: n,
           route: routeName,
           regsPerSec: (r.ms.length / r.wall) * 1000,
           p50: quantile(r.ms, 0.5),
+          p95: quantile(r.ms, 0.95),
           p99: quantile(r.ms, 0.99),
-          failed: r.failed,
+          errors: r.errors,
+          storeRows: store.counts.rows - before.length,
+          received: r.ids.length,
+          problems: store.problems,
           serverMiB: peakMemMiB(d.server.proc.child.pid),
           relayMiB: peakMemMiB(d.relay.proc.child.pid),
         });
@@ -79,14 +99,21 @@ export async function benchThroughput(quick: boolean): Promise<ThroughputRow[]> 
   return rows;
 }
 
-/** Holds `clients` requests at the relay at once and reports peak memory of both processes. */
+/**
+ * Holds `clients` hellos at the relay at once: per-request latency, how
+ * each ended (200, 503, other status, or an error, each reported), and
+ * peak memory of both processes.
+ */
 export async function benchQueued(clients: number): Promise<{
   clients: number;
   answered: number;
   busy: number;
+  errors: string[];
+  p50: number;
+  p95: number;
+  wallMs: number;
   serverMiB: number;
   relayMiB: number;
-  ms: number;
 }> {
   const d = await deploy(['Queue-Secret-1-Zq'], {
     relayArgs: ['--max-queued', String(clients + 100)],
@@ -96,16 +123,37 @@ export async function benchQueued(clients: number): Promise<{
     const url = `${d.relay.url}/v1/servers/${d.serverId}/hello`;
     const t0 = performance.now();
     const results = await Promise.all(
-      Array.from({ length: clients }, () => call(url).catch(() => ({ status: 0 }))),
+      Array.from({ length: clients }, async () => {
+        const s = performance.now();
+        try {
+          const r = await call(url);
+          return { status: r.status, ms: performance.now() - s, error: undefined };
+        } catch (err) {
+          const e = err as Error & { code?: string };
+          return { status: 0, ms: NaN, error: `${e.code ?? ''} ${e.message.split('\n')[0] ?? ''}` };
+        }
+      }),
     );
-    const ms = performance.now() - t0;
+    const wallMs = performance.now() - t0;
+    const answered = results.filter((r) => r.status === 200);
     return {
       clients,
-      answered: results.filter((r) => r.status === 200).length,
+      answered: answered.length,
       busy: results.filter((r) => r.status === 503).length,
+      errors: results
+        .filter((r) => r.status !== 200 && r.status !== 503)
+        .map((r) => r.error ?? `status ${r.status}`),
+      p50: quantile(
+        answered.map((r) => r.ms),
+        0.5,
+      ),
+      p95: quantile(
+        answered.map((r) => r.ms),
+        0.95,
+      ),
+      wallMs,
       serverMiB: peakMemMiB(d.server.proc.child.pid),
       relayMiB: peakMemMiB(d.relay.proc.child.pid),
-      ms,
     };
   } finally {
     await d.stop();

@@ -1,15 +1,24 @@
 /**
- * `npm run bench [-- --quick]`: starts what it needs on loopback, measures
- * side by side in one run, prints the table, and (full runs) writes
- * docs/benchmarks.md.
+ * `npm run bench [-- --quick]`: builds what it times (dist/ and the single
+ * executable, into a directory of its own), starts what it needs on
+ * loopback, measures side by side in one run, prints the table, and (full
+ * runs) writes docs/benchmarks.md with the commit it measured. Every error
+ * is reported in its row; the exit code is 1 when there was any.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { cleanUpEverything, tempDir } from '../test/support/cleanup.ts';
 import { deploy } from '../test/support/deploy.ts';
 import { ROOT } from '../test/support/procs.ts';
-import { EXE, benchFallback, benchFloor, benchRegistration, benchStartup } from './bench-agent.ts';
+import {
+  PROBE_TIMEOUT_S,
+  benchFallback,
+  benchFloor,
+  benchRegistration,
+  benchStartup,
+} from './bench-agent.ts';
 import { benchHerd } from './bench-herd.ts';
 import { printTable } from './bench-lib.ts';
 import { benchQueued, benchThroughput } from './bench-server.ts';
@@ -17,123 +26,223 @@ import { benchQueued, benchThroughput } from './bench-server.ts';
 const quick = process.argv.includes('--quick');
 const started = Date.now();
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`;
-const header = `client-bootstrap benchmark${quick ? ' (quick)' : ''}: ${new Date().toISOString()}, ${machine}`;
-console.log(header);
 
-if (!quick || !existsSync(EXE))
-  execFileSync(
-    process.execPath,
-    [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'scripts/package.ts')],
-    { stdio: 'ignore' },
-  );
+/** The commit measured, and whether the work tree differed from it (besides this file's output). */
+function commitState(): { commit: string; clean: boolean; changed: string[] } {
+  const git = (args: string[]): string =>
+    execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+  const changed = git(['status', '--porcelain', '--untracked-files=normal'])
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.endsWith('docs/benchmarks.md'));
+  return { commit: git(['rev-parse', 'HEAD']), clean: changed.length === 0, changed };
+}
+
+const state = commitState();
+const described = `${state.commit.slice(0, 12)}${state.clean ? '' : ` with uncommitted changes (${state.changed.length} files)`}`;
+console.log(
+  `client-bootstrap benchmark${quick ? ' (quick)' : ''}: ${new Date().toISOString()}, ${machine}\ncommit ${described}`,
+);
+
+// Build what is timed: the programs in dist/, and the single executable in a
+// directory of this run's own, which no other step writes to.
+console.log('building dist/ and the single executable...');
+execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+const seaDir = tempDir('cb-bench-sea-');
+execFileSync(
+  process.execPath,
+  [
+    join(ROOT, 'node_modules/tsx/dist/cli.mjs'),
+    join(ROOT, 'scripts/package.ts'),
+    '--out-dir',
+    seaDir,
+  ],
+  { cwd: ROOT, stdio: 'ignore', timeout: 300_000 },
+);
+const exe = join(seaDir, 'client-bootstrap-linux-x64');
 
 const n = quick
   ? { startup: 7, reg: 3, fallback: 1, floor: 2, herd: [600, 100] as const, queued: 1000 }
   : { startup: 21, reg: 15, fallback: 5, floor: 5, herd: [10_000, 500] as const, queued: 5000 };
+const KDF_LOG_N = 17;
 const f = (x: number, digits = 0): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
-const rows: string[][] = [['row', 'what', 'median ms', 'p95 ms', 'ratio', 'peak MiB', 'notes']];
+const COLUMNS = [
+  'row',
+  'what',
+  'runs',
+  'median ms',
+  'p95 ms',
+  'total s',
+  'ratio',
+  'peak MiB',
+  'errors',
+  'notes',
+];
+const rows: string[][] = [COLUMNS];
+let errorCount = 0;
 
-const startup = benchStartup(n.startup);
-rows.push([
-  'startup',
-  '--version of the executable vs node -e 0',
-  f(startup.exe),
-  '',
-  `${f(startup.exe / startup.node, 2)}x`,
-  '',
-  `node -e 0: ${f(startup.node)} ms`,
-]);
+/** The errors cell: how many, and the distinct messages (at most 3) in the notes. */
+function errorsCell(errors: readonly string[]): { count: string; note: string } {
+  errorCount += errors.length;
+  if (errors.length === 0) return { count: '0', note: '' };
+  const distinct = [...new Set(errors)];
+  return {
+    count: String(errors.length),
+    note: `errors: ${distinct.slice(0, 3).join('; ')}${distinct.length > 3 ? `; +${distinct.length - 3} more kinds` : ''}`,
+  };
+}
 
-const secret = 'Bench-Registration-42';
-const d = await deploy([secret], { kdfLogN: '17', addSecretsVia: 'api' });
-try {
-  const floor = await benchFloor(d, secret, n.floor);
-  for (const route of ['direct', 'relay'] as const) {
-    const r = benchRegistration(d, secret, route, n.reg);
-    rows.push([
-      route,
-      'whole registration, process start to exit',
-      f(r.median),
-      f(r.p95),
-      `${f(r.median / floor, 2)}x floor`,
-      f(r.peakMiB),
-      `floor ${f(floor)} ms (scrypt N=2^17 + 3 bare round trips)${r.failures ? `, ${r.failures} failed` : ''}`,
-    ]);
+function row(cells: Record<string, string>, errors: readonly string[] = []): void {
+  const e = errorsCell(errors);
+  const notes = [cells.notes ?? '', e.note].filter(Boolean).join('; ');
+  rows.push(
+    COLUMNS.map((c) => (c === 'errors' ? e.count : c === 'notes' ? notes : (cells[c] ?? ''))),
+  );
+}
+
+/** Runs one group of rows; an exception becomes a row of its own instead of ending the run. */
+async function guarded(name: string, fn: () => Promise<void> | void): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    row({ row: name, what: 'not measured' }, [(err as Error).message.split('\n')[0] ?? 'error']);
   }
-  const fb = await benchFallback(d, secret, n.fallback);
-  rows.push([
-    'fallback',
-    'to a relay registration, direct drops packets',
-    f(fb.dropped),
-    '',
-    `${f(fb.dropped / fb.probeTimeoutMs, 2)}x probe timeout`,
-    '',
-    `probe timeout ${fb.probeTimeoutMs} ms`,
-  ]);
-  rows.push([
-    'fallback',
-    'to a relay registration, direct accepts, never answers',
-    f(fb.silent),
-    '',
-    `${f(fb.silent / fb.probeTimeoutMs, 2)}x probe timeout`,
-    '',
-    `probe timeout ${fb.probeTimeoutMs} ms`,
-  ]);
+}
+
+try {
+  await guarded('startup', () => {
+    const s = benchStartup(exe, n.startup);
+    row(
+      {
+        row: 'startup',
+        what: '--version of the single executable vs node -e 0',
+        runs: String(n.startup),
+        'median ms': f(s.exe),
+        'p95 ms': f(s.exeP95),
+        ratio: `${f(s.exe / s.node, 2)}x node`,
+        notes: `node -e 0: median ${f(s.node)} ms`,
+      },
+      s.errors,
+    );
+  });
+
+  const secret = 'Bench-Registration-42';
+  await guarded('direct/relay', async () => {
+    const d = await deploy([secret], { kdfLogN: String(KDF_LOG_N), addSecretsVia: 'api' });
+    try {
+      for (const route of ['direct', 'relay'] as const) {
+        const floor = await benchFloor(d, secret, route, n.floor);
+        const r = benchRegistration(exe, d, secret, route, n.reg);
+        row(
+          {
+            row: route,
+            what: 'whole registration by the executable, process start to exit',
+            runs: String(n.reg),
+            'median ms': f(r.median),
+            'p95 ms': f(r.p95),
+            ratio: `${f(r.median / floor.ms, 2)}x floor`,
+            'peak MiB': f(r.peakMiB),
+            notes: `floor ${f(floor.ms)} ms: scrypt N=2^${f(floor.kdfLog2N)} + 3 bare round trips through the ${route === 'direct' ? 'server' : 'relay'}`,
+          },
+          r.errors,
+        );
+      }
+      const fb = await benchFallback(exe, d, secret, n.fallback);
+      for (const [what, m] of [
+        ['to a relay registration, direct drops packets', fb.dropped],
+        ['to a relay registration, direct accepts, never answers', fb.silent],
+      ] as const)
+        row(
+          {
+            row: 'fallback',
+            what,
+            runs: String(n.fallback),
+            'median ms': f(m.median),
+            'p95 ms': f(m.p95),
+            ratio: `${f(m.median / fb.probeTimeoutMs, 2)}x probe timeout`,
+            notes: `--probe-timeout ${fb.probeTimeoutMs / 1000} s`,
+          },
+          m.errors,
+        );
+    } finally {
+      await d.stop();
+    }
+  });
+
+  await guarded('throughput', async () => {
+    for (const t of await benchThroughput(quick)) {
+      row(
+        {
+          row: 'throughput',
+          what: `${t.secrets} secret${t.secrets > 1 ? 's' : ''}, ${t.route}, 32 concurrent clients`,
+          runs: String(t.received + t.errors.length),
+          'median ms': f(t.p50),
+          'p95 ms': f(t.p95),
+          ratio: `${f(t.regsPerSec)} regs/s`,
+          'peak MiB': `server ${f(t.serverMiB)} / relay ${f(t.relayMiB)}`,
+          notes: `p99 ${f(t.p99)} ms; store: ${t.storeRows} new rows for ${t.received} ids received${t.problems.length ? `; ${t.problems.join('; ')}` : ''}`,
+        },
+        [...t.errors, ...t.problems],
+      );
+    }
+  });
+
+  await guarded('herd', async () => {
+    const herd = await benchHerd(n.herd[0], n.herd[1]);
+    row(
+      {
+        row: 'herd',
+        what: `${herd.clients} clients through the relay, concurrency ${herd.concurrency}`,
+        runs: String(herd.clients),
+        'median ms': f(herd.p50),
+        'p95 ms': f(herd.p95),
+        'total s': f(herd.seconds, 1),
+        ratio: `${f(herd.received / herd.seconds)} regs/s`,
+        'peak MiB': `server ${f(herd.serverMiB)} / relay ${f(herd.relayMiB)}`,
+        notes: `store: ${herd.storeRows} rows, ${herd.storeDistinct} distinct ids; clients got ${herd.received} ids, ${herd.receivedDistinct} distinct; retries ${herd.retries}`,
+      },
+      [...herd.errors, ...herd.problems],
+    );
+  });
+
+  await guarded('queue', async () => {
+    const q = await benchQueued(n.queued);
+    row(
+      {
+        row: 'queue',
+        what: `${q.clients} hellos held at the relay at once`,
+        runs: String(q.clients),
+        'median ms': f(q.p50),
+        'p95 ms': f(q.p95),
+        'total s': f(q.wallMs / 1000, 1),
+        'peak MiB': `server ${f(q.serverMiB)} / relay ${f(q.relayMiB)}`,
+        notes: `answered ${q.answered}, 503 ${q.busy}`,
+      },
+      q.errors,
+    );
+  });
 } finally {
-  await d.stop();
+  await cleanUpEverything();
 }
-
-for (const t of await benchThroughput(quick)) {
-  rows.push([
-    'throughput',
-    `${t.secrets} secret${t.secrets > 1 ? 's' : ''}, ${t.route}, 32 concurrent clients`,
-    f(t.p50),
-    f(t.p99),
-    `${f(t.regsPerSec)} regs/s`,
-    `server ${f(t.serverMiB)} / relay ${f(t.relayMiB)}`,
-    `p99 in the p95 column${t.failed ? `; ${t.failed} failed` : ''}`,
-  ]);
-}
-
-const herd = await benchHerd(n.herd[0], n.herd[1]);
-rows.push([
-  'herd',
-  `${herd.clients} clients through the relay, concurrency ${herd.concurrency}`,
-  f(herd.seconds * 1000),
-  '',
-  `${f(herd.clients / herd.seconds)} regs/s`,
-  `server ${f(herd.serverMiB)} / relay ${f(herd.relayMiB)}`,
-  `registered ${herd.registered}, distinct ids ${herd.distinct}, retries ${herd.retries}`,
-]);
-
-const q = await benchQueued(n.queued);
-rows.push([
-  'queue',
-  `${q.clients} hellos held at the relay at once`,
-  f(q.ms),
-  '',
-  '',
-  `server ${f(q.serverMiB)} / relay ${f(q.relayMiB)}`,
-  `answered ${q.answered}, 503 ${q.busy}`,
-]);
 
 printTable(`results (${((Date.now() - started) / 1000).toFixed(0)} s)`, rows);
+if (errorCount > 0) console.error(`\n${errorCount} errors: see the errors and notes columns`);
 
 if (!quick) {
   const md = [
     '# Benchmarks',
     '',
-    `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${machine}.`,
+    `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)} at commit \`${state.commit}\`${state.clean ? ' (clean work tree)' : `, with uncommitted changes to ${state.changed.length} files`}: ${machine}.`,
+    'The benchmark builds `dist/` and the single executable (into a directory of its own) before timing them.',
     'Everything runs on this one machine over loopback; the server, the relay and the clients share its cores, so ratios matter more than absolute times.',
     '',
-    `| ${rows[0]?.join(' | ')} |`,
-    `| ${rows[0]?.map(() => '---').join(' | ')} |`,
+    `| ${COLUMNS.join(' | ')} |`,
+    `| ${COLUMNS.map(() => '---').join(' | ')} |`,
     ...rows.slice(1).map((r) => `| ${r.join(' | ')} |`),
     '',
-    "Rows: `startup` is the single executable against bare node; `direct` and `relay` are whole registrations of the executable (fresh state each time, server scrypt at N=2^17) against the floor measured in the same run; `fallback` is a registration through the relay while direct is blackholed (iptables DROP) or silent; `throughput` drives the server with in-process clients sharing one PRS; `herd` registers many clients through the relay on the agent's own handshake code; `queue` holds many requests at the relay at once.",
+    `Rows: \`startup\` is the single executable against bare node; \`direct\` and \`relay\` are whole registrations of the executable (fresh state each time, server scrypt at N=2^${KDF_LOG_N}) against the floor of that route measured in the same run; \`fallback\` is a registration through the relay while direct is blackholed (iptables DROP) or silent, with \`--probe-timeout ${PROBE_TIMEOUT_S}\`; \`throughput\` drives the server with in-process clients sharing one PRS (median and p99 latency per registration); \`herd\` registers many clients through the relay on the agent's own handshake code (latency per client including retries; \`total s\` is the whole herd); \`queue\` holds many requests at the relay at once (latency per request; \`total s\` until the last answer). Store counts are SQL counts of the server's clients table, with no limit.`,
     '',
   ].join('\n');
   writeFileSync(join(ROOT, 'docs/benchmarks.md'), md);
   console.log('\nwrote docs/benchmarks.md');
 }
-process.exit(0);
+process.exit(errorCount > 0 ? 1 : 0);

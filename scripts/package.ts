@@ -1,5 +1,5 @@
 /**
- * `npm run package [-- --target T --node-binary PATH]`: builds the agent
+ * `npm run package [-- --target T --node-binary PATH --out-dir DIR]`: builds the agent
  * (and only the agent) as one executable with Node's single executable
  * applications: esbuild bundles it into one CommonJS file, Node writes the
  * SEA blob, postject injects it into a copy of a node binary.
@@ -7,6 +7,10 @@
  * Targets: linux-x64 (default: this machine's node), linux-arm64, win-x64,
  * macos-x64, macos-arm64 (with that platform's official node binary of the
  * same version as the node running this script).
+ *
+ * `--out-dir` (default `dist/`) keeps a build apart: the benchmark and the
+ * tests build into directories of their own, so no step times or runs an
+ * executable another step has replaced.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -44,7 +48,8 @@ if (!nodeBinary) {
 const native = target === hostTarget && nodeBinary === process.execPath;
 
 const root = new URL('../', import.meta.url).pathname;
-const work = join(root, 'dist', 'sea', target);
+const outDir = arg('out-dir') ?? join(root, 'dist');
+const work = join(outDir, 'sea', target);
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
 const bundle = join(work, 'client-bootstrap.cjs');
@@ -80,7 +85,7 @@ writeFileSync(
 );
 execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: 'inherit' });
 
-const out = join(root, 'dist', TARGETS[target].file);
+const out = join(outDir, TARGETS[target].file);
 rmSync(out, { force: true });
 copyFileSync(nodeBinary, out);
 chmodSync(out, 0o755);

@@ -1,8 +1,8 @@
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ROOT, startServer } from './support/procs.ts';
 import type { ServerHandle } from './support/procs.ts';
 import { register } from './support/wire-client.ts';
@@ -65,16 +65,6 @@ beforeAll(async () => {
       '--disable-sync',
     ],
   });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on('dialog', (d) => {
-    if (d.type() === 'confirm') {
-      expect(d.message()).toMatch(/Command lines and scripts that carry it must be updated/);
-      void d.accept();
-    } else {
-      alerts.push(d.message());
-      void d.dismiss();
-    }
-  });
   mkdirSync(ARTIFACTS, { recursive: true });
 }, 60_000);
 
@@ -83,8 +73,43 @@ afterAll(async () => {
   await server?.proc.stop();
 });
 
+/** Each test has a browser context of its own, signed in through the admin-url link. */
+let context: BrowserContext;
+/** The confirmation dialogs this test's page showed (accepted), and any other dialog (dismissed). */
+let confirms: string[];
+beforeEach(async () => {
+  confirms = [];
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+  page.on('dialog', (d) => {
+    if (d.type() === 'confirm') {
+      confirms.push(d.message());
+      void d.accept();
+    } else {
+      alerts.push(d.message());
+      void d.dismiss();
+    }
+  });
+  const link = (await server.cli(['admin-url'])).stdout.trim();
+  await page.goto(link);
+  await expect
+    .poll(() => page.getByRole('heading', { name: 'Client Authorization' }).count())
+    .toBe(1);
+});
+afterEach(async () => {
+  await context?.close();
+});
+
+/** Adds a secret on the command line (stdin), as another administrator might. */
+async function addSecretByCli(label: string, secret: string): Promise<string> {
+  const r = await server.cli(['auth', 'secret', 'add', '--label', label], `${secret}\n`);
+  expect(r.code, r.stderr).toBe(0);
+  return /added secret (\S+)/.exec(r.stdout)?.[1] as string;
+}
+
 describe('the Client Authorization page in a real browser', () => {
   it('refuses a wrong token, typed or in the link', async () => {
+    page = await context.newPage();
     await page.goto(`${server.adminUrl}/admin/#token=wrong-token`);
     await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/token was refused/);
     await page.getByLabel('Admin token').fill('another-wrong-one');
@@ -95,7 +120,7 @@ describe('the Client Authorization page in a real browser', () => {
   it('signs in with the admin-url link, which leaves no token in the address bar', async () => {
     const link = (await server.cli(['admin-url'])).stdout.trim();
     expect(link).toMatch(/\/admin\/#token=/);
-    await page.goto('about:blank');
+    page = await context.newPage();
     const response = await page.goto(link);
     expect(response?.headers()['content-security-policy']).toMatch(
       /default-src 'none'; script-src 'self'/,
@@ -111,6 +136,10 @@ describe('the Client Authorization page in a real browser', () => {
     ['Enable Internet Clients', 'internet'],
     ['Enable All Clients', 'all'],
   ])('switches to %s and saves; the command line agrees', async (name, mode) => {
+    // Start from another mode, whatever ran before.
+    expect((await server.cli(['auth', 'mode', mode === 'all' ? 'none' : 'all'])).code).toBe(0);
+    await page.reload();
+    await expect.poll(() => page.getByRole('radio', { name, exact: true }).isChecked()).toBe(false);
     await page.getByRole('radio', { name, exact: true }).check();
     await expect.poll(() => page.getByText('Unsaved changes').count()).toBe(1);
     await save();
@@ -121,9 +150,9 @@ describe('the Client Authorization page in a real browser', () => {
   it('adds a strong secret', async () => {
     await addSecret({ secret: 'Strong-Page-Secret-1', label: 'SCCM 2026' });
     await save();
-    expect((await cliState()).secrets).toEqual([
-      expect.objectContaining({ label: 'SCCM 2026', weak: false }),
-    ]);
+    expect((await cliState()).secrets).toEqual(
+      expect.arrayContaining([expect.objectContaining({ label: 'SCCM 2026', weak: false })]),
+    );
     expect(
       (
         await register(
@@ -148,10 +177,11 @@ describe('the Client Authorization page in a real browser', () => {
   });
 
   it('generates a secret, shown once with a copy button, and it works', async () => {
+    const before = (await cliState()).secrets.length;
     const generated = await addSecret({ generate: true, label: 'generated' });
     expect(generated).toMatch(/^[A-Za-z0-9]{24}$/);
     await save();
-    expect((await cliState()).secrets).toHaveLength(3);
+    expect((await cliState()).secrets).toHaveLength(before + 1);
     expect(await page.content()).not.toContain(generated);
     expect(
       (
@@ -163,17 +193,22 @@ describe('the Client Authorization page in a real browser', () => {
     ).toBe(true);
   });
 
-  it('removes a secret after a confirmation', async () => {
-    const weak = (await cliState()).secrets.find((s) => s.label === 'pilot');
+  it('removes a secret only through one confirmation, which names what must be updated', async () => {
+    const id = await addSecretByCli('to-remove', 'Remove-Me-Secret-77');
+    const before = (await cliState()).secrets.length;
+    await page.reload();
     await page
       .getByRole('row')
-      .filter({ hasText: 'pilot' })
+      .filter({ hasText: 'to-remove' })
       .getByRole('button', { name: 'Remove' })
       .click();
+    await expect.poll(() => confirms.length).toBe(1);
+    expect(confirms[0]).toMatch(/Command lines and scripts that carry it must be updated/);
     await save();
     const after = await cliState();
-    expect(after.secrets.map((s) => s.id)).not.toContain(weak?.id);
-    expect(after.secrets).toHaveLength(2);
+    expect(after.secrets.map((s) => s.id)).not.toContain(id);
+    expect(after.secrets).toHaveLength(before - 1);
+    expect(confirms).toHaveLength(1);
   });
 
   it('shows a hostile label as text', async () => {
@@ -185,10 +220,27 @@ describe('the Client Authorization page in a real browser', () => {
   });
 
   it('lists registered clients and the latest attempts', async () => {
+    await addSecretByCli('clients-list', 'Clients-List-Secret-5');
+    expect(
+      (
+        await register(
+          { kind: 'direct', url: server.url },
+          { secret: 'Clients-List-Secret-5', machineId: 'machine-list' },
+        )
+      ).ok,
+    ).toBe(true);
     await register({ kind: 'direct', url: server.url }, { secret: 'Not-A-Valid-Secret-0' });
+    const active = (
+      JSON.parse((await server.cli(['auth', 'show', '--json'])).stdout) as {
+        clients: { active: number };
+      }
+    ).clients.active;
+    expect(active).toBeGreaterThanOrEqual(1);
     await page.reload();
     await expect
-      .poll(() => page.getByRole('heading', { name: /Registered clients: 2/ }).count())
+      .poll(() =>
+        page.getByRole('heading', { name: `Registered clients: ${active}`, exact: true }).count(),
+      )
       .toBe(1);
     const attempts = page.getByRole('region', { name: 'Latest registration attempts' });
     await expect
@@ -217,16 +269,33 @@ describe('the Client Authorization page in a real browser', () => {
     expect(readFileSync(join(ROOT, 'dist/admin-ui/index.html'), 'utf8')).not.toMatch(/https?:\/\//);
   });
 
-  it('can be used from the keyboard: Tab reaches the radios, Space selects', async () => {
-    await page.setViewportSize({ width: 1280, height: 900 });
-    await page.getByRole('radio', { name: 'Enable All Clients', exact: true }).focus();
+  it('from the keyboard: Tab reaches the mode radios (arrows choose) and Add Secret, Space opens it, Escape closes it', async () => {
+    expect((await server.cli(['auth', 'mode', 'all'])).code).toBe(0);
+    await page.reload();
+    const focused = (): Promise<string> =>
+      page.evaluate(() => {
+        const el = document.activeElement as HTMLInputElement | null;
+        if (!el || el === document.body) return '';
+        return `${el.tagName.toLowerCase()}:${el.type ?? ''}:${el.labels?.[0]?.textContent?.trim() ?? el.textContent?.trim() ?? ''}`;
+      });
+    /** Presses Tab until `want` has the focus (at most 30 times); returns how many presses it took. */
+    const tabTo = async (want: RegExp): Promise<number> => {
+      for (let i = 1; i <= 30; i++) {
+        await page.keyboard.press('Tab');
+        if (want.test(await focused())) return i;
+      }
+      throw new Error(`Tab never reached ${want}; last focus ${await focused()}`);
+    };
+    await page.locator('body').click({ position: { x: 1, y: 1 } });
+    // A radio group is one Tab stop: the checked radio.
+    expect(await tabTo(/^input:radio:/)).toBeGreaterThan(0);
+    expect(await focused()).toMatch(/Enable All Clients/);
     await page.keyboard.press('ArrowUp');
     expect(
       await page.getByRole('radio', { name: 'Enable Internet Clients', exact: true }).isChecked(),
     ).toBe(true);
-    await page.keyboard.press('ArrowDown');
-    await page.getByRole('button', { name: 'Add Secret', exact: true }).focus();
-    await page.keyboard.press('Enter');
+    expect(await tabTo(/^button:.*Add Secret/)).toBeGreaterThan(0);
+    await page.keyboard.press('Space');
     await expect.poll(() => page.getByRole('dialog', { name: 'Add Secret' }).count()).toBe(1);
     await page.keyboard.press('Escape');
     await expect.poll(() => page.getByRole('dialog').count()).toBe(0);

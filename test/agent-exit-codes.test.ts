@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAgent } from './support/agent.ts';
 import { deploy } from './support/deploy.ts';
 import type { Deployment } from './support/deploy.ts';
-import { tempDir } from './support/procs.ts';
 import { floodM1 } from './support/attacker.ts';
+import { tempDir, writeSecretFile } from './support/procs.ts';
+import { storedClientIds } from './support/store-counts.ts';
 import { call, endpoint } from './support/wire-client.ts';
 
 const SECRET = 'Exit-Code-Secret-7';
@@ -15,11 +16,10 @@ let secretFile: string;
 
 beforeAll(async () => {
   [d, empty] = await Promise.all([deploy([SECRET]), deploy([])]);
-  secretFile = join(tempDir(), 'secret');
-  writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
+  secretFile = writeSecretFile(join(tempDir(), 'secret'), `${SECRET}\n`);
 });
 afterAll(async () => {
-  await Promise.all([d.stop(), empty.stop()]);
+  await Promise.all([d?.stop(), empty?.stop()]);
 });
 
 const base = (
@@ -78,7 +78,7 @@ describe('output modes', () => {
   });
 });
 
-describe('every exit code from a real scenario, with the --json object', () => {
+describe('every exit code with the --json object: 0 and 2 to 9 from real scenarios, 1 from an injected fault', () => {
   it('0: registered, then already registered without network traffic', async () => {
     const stateDir = join(tempDir(), 'state');
     const first = await runAgent([...base(d, stateDir), '--secret-file', secretFile]);
@@ -127,12 +127,16 @@ describe('every exit code from a real scenario, with the --json object', () => {
       code: 'registered',
       clientId: first.json.clientId,
     });
+    // In the store: that client id once, however often it registered.
+    expect(
+      storedClientIds(d.server.dataDir).filter((id) => id === first.json.clientId),
+    ).toHaveLength(1);
     expect(statSync(stateDir).mode & 0o777).toBe(0o700);
     for (const f of ['state.json', 'client-key.pem'])
       expect(statSync(join(stateDir, f)).mode & 0o777).toBe(0o600);
   });
 
-  it('1: an internal error says so and names the log file', async () => {
+  it('1 (injected fault: os.hostname throws inside the agent): an internal error says so and names the log file', async () => {
     const stateDir = join(tempDir(), 'state');
     // Fault injection from outside: os.hostname throws as a real bug would.
     const fault = `data:text/javascript,${encodeURIComponent('import os from "node:os"; import { syncBuiltinESMExports } from "node:module"; os.hostname = () => { throw new Error("injected fault") }; syncBuiltinESMExports();')}`;

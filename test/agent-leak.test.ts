@@ -1,36 +1,21 @@
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_KDF, Secret, derivePrs, fromB64u } from '../src/protocol/index.ts';
 import { runAgent, runAgentInPty } from './support/agent.ts';
+import { startCapture } from './support/capture.ts';
+import type { CaptureResult } from './support/capture.ts';
 import { deploy } from './support/deploy.ts';
-import { startCommand, tempDir } from './support/procs.ts';
+import type { Finding } from './support/leak.ts';
+import { describeFindings, formsOf, scanBytes, scanFiles, secretNeedles } from './support/leak.ts';
+import { tempDir, writeSecretFile } from './support/procs.ts';
 
 const SECRET = 'Never-Leak-This-0xC0FFEE';
-
-function needlesFor(values: Buffer[]): string[] {
-  return values.flatMap((v) => [
-    v.toString('latin1'),
-    v.toString('hex'),
-    v.toString('base64'),
-    v.toString('base64url'),
-    encodeURIComponent(v.toString('latin1')),
-  ]);
-}
-
-function filesBelow(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    return statSync(p).isDirectory() ? filesBelow(p) : [p];
-  });
-}
 
 describe('the secret never leaves the agent', () => {
   it('not in logs, output, state files, server or relay data, nor a capture of the loopback traffic', async () => {
     const work = tempDir('cb-leak-');
-    const pcap = join(work, 'loopback.pcap');
-    const tcpdump = startCommand('tcpdump', ['-i', 'lo', '-U', '-n', '-s', '0', '-w', pcap, 'tcp']);
-    await tcpdump.waitFor(/listening on lo/);
+    const capture = await startCapture();
     const d = await deploy([SECRET]);
     const outputs: string[] = [];
     const stateRoot = join(work, 'agents');
@@ -42,8 +27,7 @@ describe('the secret never leaves the agent', () => {
       '--log-level',
       'debug',
     ];
-    const secretFile = join(work, 'secret.txt');
-    writeFileSync(secretFile, `${SECRET}\n`);
+    const secretFile = writeSecretFile(join(work, 'secret.txt'), `${SECRET}\n`);
     try {
       const runs = [
         await runAgent(['--server', d.server.url, '--secret-file', secretFile, ...common('file')]),
@@ -102,34 +86,48 @@ describe('the secret never leaves the agent', () => {
       outputs.push(pty.output);
     } finally {
       await d.stop();
-      await tcpdump.stop('SIGINT');
     }
+    // Fails when the kernel dropped packets or a stream has a hole.
+    const cap: CaptureResult = await capture.stop();
     const prs = await derivePrs(Secret.from(SECRET), fromB64u(d.serverId, 'serverId', 16), {
       ...DEFAULT_KDF,
       N: 2 ** 14,
     });
-    const secretNeedles = needlesFor([Buffer.from(SECRET, 'utf8'), Buffer.from(SECRET, 'utf16le')]);
-    // The server stores the PRS by design; it must appear nowhere else.
-    const prsNeedles = needlesFor([prs.use()]);
-    const haystacks: [string, string][] = [
-      ['packet capture', readFileSync(pcap).toString('latin1')],
-      ['outputs', outputs.join('\n')],
-      ['server output', d.server.proc.stdout + d.server.proc.stderr],
-      ['relay output', d.relay.proc.stdout + d.relay.proc.stderr],
-      ...[stateRoot, d.server.dataDir, d.relay.dataDir].flatMap((dir) =>
-        filesBelow(dir).map((f): [string, string] => [f, readFileSync(f).toString('latin1')]),
+    // Every form of the secret (UTF-8, UTF-16LE/BE; raw, hex, base64 and
+    // base64url at each alignment, URL-encoded); the PRS in every form too:
+    // the server stores it by design, so only the server's data may hold it.
+    const secret = secretNeedles(SECRET);
+    const prsForms = formsOf('PRS', prs.use());
+    const findings: Finding[] = [
+      ...scanBytes('outputs', Buffer.from(outputs.join('\n')), [...secret, ...prsForms]),
+      ...scanBytes('server output', Buffer.from(d.server.proc.stdout + d.server.proc.stderr), [
+        ...secret,
+        ...prsForms,
+      ]),
+      ...scanBytes('relay output', Buffer.from(d.relay.proc.stdout + d.relay.proc.stderr), [
+        ...secret,
+        ...prsForms,
+      ]),
+      ...scanBytes('capture, raw packets', cap.raw, [...secret, ...prsForms]),
+      ...[...cap.streams].flatMap(([flow, bytes]) =>
+        scanBytes(`capture, TCP stream ${flow}`, bytes, [...secret, ...prsForms]),
       ),
     ];
-    // The capture did see the protocol: the server id travels in every hello.
-    expect(readFileSync(pcap).toString('latin1')).toContain(d.serverId);
-    expect(haystacks.length).toBeGreaterThan(12);
-    for (const [where, text] of haystacks) {
-      for (const n of secretNeedles)
-        expect(text.includes(n), `the secret appears in ${where}`).toBe(false);
-      if (!where.startsWith(d.server.dataDir))
-        for (const n of prsNeedles)
-          expect(text.includes(n), `the PRS appears in ${where}`).toBe(false);
-    }
+    const agentAndRelayFiles = scanFiles([stateRoot, d.relay.dataDir], [...secret, ...prsForms]);
+    const serverFiles = scanFiles([d.server.dataDir], secret);
+    findings.push(...agentAndRelayFiles.findings, ...serverFiles.findings);
+    expect(describeFindings(findings)).toBe('');
+    // The capture did see the protocol: TCP streams to the server and the
+    // relay, each with the server id in its hellos.
+    expect(cap.dropped).toBe(0);
+    const withServerId = [...cap.streams.values()].filter((b) => b.includes(d.serverId));
+    expect(withServerId.length).toBeGreaterThan(10);
+    expect(agentAndRelayFiles.files + serverFiles.files).toBeGreaterThan(12);
+    // The server does hold the PRS in its store: the detector would see it there.
+    expect(
+      scanFiles([d.server.dataDir], prsForms).findings.length,
+      'the PRS is expected in the server store',
+    ).toBeGreaterThan(0);
     // The logs did record the runs.
     expect(readFileSync(join(stateRoot, 'file', 'agent.log'), 'utf8')).toMatch(/register\.saved/);
   });

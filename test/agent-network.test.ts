@@ -17,7 +17,7 @@ describe('through a real HTTP proxy', () => {
     [d, proxy] = await Promise.all([deploy([SECRET]), startTinyproxy()]);
   });
   afterAll(async () => {
-    await Promise.all([d.stop(), proxy.stop()]);
+    await Promise.all([d?.stop(), proxy?.stop()]);
   });
 
   it('--proxy carries every request through the proxy', async () => {
@@ -98,7 +98,7 @@ describe('TLS to a server with a private CA', () => {
     (server as unknown as { ca: string }).ca = ca.caCert;
   });
   afterAll(async () => {
-    await server.proc.stop();
+    await server?.proc.stop();
   });
 
   it('registers with --ca-file', async () => {

@@ -1,10 +1,9 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAgent, runAgentInPty } from './support/agent.ts';
 import { deploy } from './support/deploy.ts';
 import type { Deployment } from './support/deploy.ts';
-import { BIN, startProc, tempDir } from './support/procs.ts';
+import { BIN, startProc, tempDir, writeSecretFile } from './support/procs.ts';
 
 const SECRET = 'Source-Secret-88x';
 let d: Deployment;
@@ -13,7 +12,7 @@ beforeAll(async () => {
   d = await deploy([SECRET]);
 });
 afterAll(async () => {
-  await d.stop();
+  await d?.stop();
 });
 
 const args = (stateDir = join(tempDir(), 'state')): string[] => [
@@ -26,8 +25,7 @@ const args = (stateDir = join(tempDir(), 'state')): string[] => [
 
 describe('each secret source', () => {
   it('a file, which may end in one newline', async () => {
-    const file = join(tempDir(), 'secret');
-    writeFileSync(file, `${SECRET}\r\n`);
+    const file = writeSecretFile(join(tempDir(), 'secret'), `${SECRET}\r\n`);
     expect((await runAgent([...args(), '--secret-file', file])).json).toMatchObject({
       ok: true,
       code: 'registered',

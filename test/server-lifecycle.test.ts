@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { generateSigningKey } from '../src/protocol/index.ts';
 import { BIN, runProc, startRelay, startServer, tempDir, TEST_KDF_LOG_N } from './support/procs.ts';
 import type { Proc } from './support/procs.ts';
+import { countStoredClients, storedClientIds } from './support/store-counts.ts';
 import { call, hello, register } from './support/wire-client.ts';
 
 const SECRET = 'Lifecycle-Secret-42';
@@ -71,13 +72,14 @@ describe('server lifecycle', () => {
       { secret: SECRET, clientKey: key },
     );
     expect(retry.ok && again.ok).toBe(true);
-    const clients = JSON.parse((await second!.cli(['clients', 'list', '--json'])).stdout) as {
-      clientId: string;
-    }[];
-    expect(clients).toHaveLength(1);
-    expect(retry.ok && retry.result.kind === 'registered' && retry.result.clientId).toBe(
-      clients[0]!.clientId,
+    const ids = [retry, again].map((o) =>
+      o.ok && o.result.kind === 'registered' ? o.result.clientId : '',
     );
+    expect(ids[0]).toBe(ids[1]);
+    // Counted in the store itself, with no limit: one row, the id the client holds.
+    expect(countStoredClients(dataDir)).toMatchObject({ rows: 1, distinctClientIds: 1 });
+    expect(storedClientIds(dataDir)).toEqual([ids[0]]);
+    expect(second).toBeDefined();
   });
 
   it('shuts down cleanly on SIGTERM, and the database stays usable', async () => {
@@ -87,6 +89,7 @@ describe('server lifecycle', () => {
     expect(await server.proc.stop('SIGTERM')).toBe(0);
     const list = await server.cli(['clients', 'list', '--json']);
     expect(JSON.parse(list.stdout)).toHaveLength(1);
+    expect(countStoredClients(dataDir).rows).toBe(1);
   });
 
   it('the tunnel comes back by itself after the relay restarts', async () => {
@@ -207,5 +210,44 @@ describe('server lifecycle', () => {
     );
     const h = await hello({ kind: 'direct', url: server.url });
     expect(h.secretRequired).toBe(false);
+  });
+
+  it('clients list pages and says "showing N of M" instead of cutting silently; the admin API sends the total', async () => {
+    const { dataDir } = await serverDir();
+    const server = await startServer({ dataDir });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const out = await register(
+        { kind: 'direct', url: server.url },
+        { secret: SECRET, machineId: `page-${i}` },
+      );
+      if (out.ok && out.result.kind === 'registered') ids.push(out.result.clientId);
+    }
+    expect(ids).toHaveLength(5);
+    expect(countStoredClients(dataDir)).toMatchObject({ rows: 5, distinctClientIds: 5 });
+    const all = await server.cli(['clients', 'list', '--json']);
+    expect((JSON.parse(all.stdout) as { clientId: string }[]).map((c) => c.clientId)).toEqual(
+      [...ids].reverse(),
+    );
+    expect(all.stderr).toBe('');
+    const page = await server.cli(['clients', 'list', '--json', '--limit', '2', '--offset', '1']);
+    expect((JSON.parse(page.stdout) as { clientId: string }[]).map((c) => c.clientId)).toEqual([
+      ids[3],
+      ids[2],
+    ]);
+    expect(page.stderr).toMatch(/showing 2-3 of 5 clients; --offset 3 for the next page/);
+    const plain = await server.cli(['clients', 'list', '--limit', '4']);
+    expect(plain.stderr).toMatch(/showing 1-4 of 5 clients/);
+    expect((await server.cli(['clients', 'list', '--limit', '0'])).stderr).toBe('');
+    const past = await server.cli(['clients', 'list', '--json', '--offset', '9']);
+    expect(JSON.parse(past.stdout)).toEqual([]);
+    expect(past.stderr).toMatch(/showing none of 5 clients: --offset 9 is past the end/);
+    const api = await request(`${server.adminUrl}/admin/v1/clients?limit=2&offset=4`, {
+      headers: { authorization: `Bearer ${server.adminToken}` },
+    });
+    expect(api.headers['x-total-count']).toBe('5');
+    expect(((await api.body.json()) as { clientId: string }[]).map((c) => c.clientId)).toEqual([
+      ids[0],
+    ]);
   });
 });

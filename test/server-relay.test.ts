@@ -1,7 +1,8 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploy } from './support/deploy.ts';
+import { describeFindings, scanFiles, secretNeedles } from './support/leak.ts';
 import type { Deployment } from './support/deploy.ts';
 import { call, endpoint, hello, register } from './support/wire-client.ts';
 
@@ -14,27 +15,12 @@ async function startPair(serverArgs: string[] = []): Promise<Deployment> {
 const scanned: string[] = [];
 const everySecretSeen = new Set<string>(SECRETS);
 
-/** Fails if any file below `dir` holds a secret in any common encoding. */
+/** Fails if any file below `dir` holds a secret in any form the leak detector knows. */
 function scanForSecrets(dir: string): void {
-  const needles = [...everySecretSeen].flatMap((s) => [
-    s,
-    Buffer.from(s).toString('hex'),
-    Buffer.from(s).toString('base64'),
-    Buffer.from(s).toString('base64url'),
-    Buffer.from(s, 'utf16le').toString('latin1'),
-  ]);
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else {
-        const content = readFileSync(p).toString('latin1');
-        for (const n of needles) expect(content.includes(n), `${p} contains a secret`).toBe(false);
-        scanned.push(p);
-      }
-    }
-  };
-  walk(dir);
+  const needles = [...everySecretSeen].flatMap((s) => secretNeedles(s));
+  const { findings, files } = scanFiles([dir], needles);
+  expect(describeFindings(findings)).toBe('');
+  scanned.push(...Array.from({ length: files }, () => dir));
 }
 
 describe('server and relay', () => {
@@ -54,6 +40,7 @@ describe('server and relay', () => {
   });
   afterAll(async () => {
     for (const p of [pair, internetPair]) {
+      if (!p) continue;
       await p.server.proc.stop();
       await p.relay.proc.stop();
       scanForSecrets(p.server.dataDir);
@@ -129,6 +116,7 @@ describe('server and relay', () => {
   });
 
   it('a secret removed between M2 and M3 fails that registration', async () => {
+    expect((await pair.server.cli(['auth', 'mode', 'all'])).code).toBe(0);
     const doomed = 'Doomed-Secret-55z';
     everySecretSeen.add(doomed);
     const added = await pair.server.cli(['auth', 'secret', 'add'], doomed);
@@ -163,6 +151,7 @@ describe('server and relay', () => {
   });
 
   it('check (verifyOnly) confirms a secret without registering', async () => {
+    expect((await pair.server.cli(['auth', 'mode', 'all'])).code).toBe(0);
     const before = JSON.parse(
       (await pair.server.cli(['clients', 'list', '--json'])).stdout,
     ) as unknown[];
@@ -254,6 +243,7 @@ describe('server and relay', () => {
   });
 
   it('throttles brute force from one source while other sources keep registering', async () => {
+    expect((await internetPair.server.cli(['auth', 'mode', 'all'])).code).toBe(0);
     let throttled: { retryAfter?: string } | undefined;
     for (let i = 0; i < 15 && !throttled; i++) {
       const out = await register(internetPair.routes.direct, {

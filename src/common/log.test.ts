@@ -1,13 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/support/cleanup.ts';
 import { createLogger } from './log.ts';
 
 describe('the log redaction format', () => {
   it('scrubs secret-named fields and registered values, keeps ids and flags', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'cb-log-')), 'nested', 'agent.log');
+    const file = join(tempDir('cb-log-'), 'nested', 'agent.log');
     const log = createLogger({ component: 'test', level: 'debug', file });
     log.addSensitive('Hunter2-Value-99');
     log.info('event.one', {

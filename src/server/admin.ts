@@ -139,6 +139,14 @@ export function listClients(dd: DataDir, limit?: number): ClientRow[] {
   return dd.store.listClients(limit);
 }
 
+/** One page of clients (newest first) and how many there are in all. */
+export function listClientsPage(
+  dd: DataDir,
+  page: { limit: number; offset: number },
+): { clients: ClientRow[]; total: number } {
+  return dd.store.listClientsPage(page);
+}
+
 /** The agent's `client-bootstrap.json` for this server. */
 export function clientConfig(
   dd: DataDir,

@@ -20,7 +20,7 @@ import {
   addSecret,
   applyChanges,
   clientConfig,
-  listClients,
+  listClientsPage,
   parseMode,
   removeSecret,
   setMode,
@@ -179,7 +179,10 @@ export function createAdminApp(deps: ServerAppDeps): RequestListener {
         10_000,
         Math.max(1, Number(url.searchParams.get('limit') ?? '1000') || 1000),
       );
-      return sendJson(res, 200, listClients(dd, limit));
+      const offset = Math.max(0, Math.floor(Number(url.searchParams.get('offset') ?? '0')) || 0);
+      // The body stays an array; the total travels in a header so a page is never mistaken for all.
+      const page = listClientsPage(dd, { limit, offset });
+      return sendJson(res, 200, page.clients, { 'x-total-count': String(page.total) });
     }
     if (key === 'GET /admin/v1/audit') {
       const limit = Math.min(

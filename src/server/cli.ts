@@ -10,7 +10,7 @@ import type { LogLevel } from '../common/log.ts';
 import {
   addSecret,
   clientConfig,
-  listClients,
+  listClientsPage,
   parseMode,
   removeSecret,
   setMode,
@@ -293,11 +293,25 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
           y
             .command(
               'list',
-              'list registered clients',
-              (z) => z.option('json', { type: 'boolean', default: false }),
+              'list registered clients, newest first (a page at a time: --limit, --offset)',
+              (z) =>
+                z
+                  .option('json', { type: 'boolean', default: false })
+                  .option('limit', {
+                    type: 'number',
+                    default: 1000,
+                    describe: 'at most this many clients (0: all of them)',
+                  })
+                  .option('offset', {
+                    type: 'number',
+                    default: 0,
+                    describe: 'skip this many first',
+                  }),
               (a) =>
                 withDir(a, (dd) => {
-                  const rows = listClients(dd);
+                  const limit = a.limit > 0 ? Math.floor(a.limit) : -1;
+                  const offset = Math.max(0, Math.floor(a.offset));
+                  const { clients: rows, total } = listClientsPage(dd, { limit, offset });
                   out(
                     a.json
                       ? `${JSON.stringify(rows, null, 2)}\n`
@@ -311,6 +325,13 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
                           'supersededBy',
                         ]),
                   );
+                  // Never a silent cut: a partial list says what it shows (on stderr, so --json stays an array).
+                  if (rows.length < total)
+                    deps.stderr.write(
+                      rows.length === 0
+                        ? `showing none of ${total} clients: --offset ${offset} is past the end\n`
+                        : `showing ${offset + 1}-${offset + rows.length} of ${total} clients; --offset ${offset + rows.length} for the next page, --limit 0 for all\n`,
+                    );
                 }),
             )
             .demandCommand(1, 'name a clients command: list'),

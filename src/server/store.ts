@@ -289,6 +289,25 @@ export class Store {
     return rows.map(toClient);
   }
 
+  /**
+   * One page of clients, newest first, with the total: a caller can say
+   * "showing N of M" instead of cutting the list silently.
+   */
+  listClientsPage(page: { limit: number; offset: number }): {
+    clients: ClientRow[];
+    total: number;
+  } {
+    return this.#db.transaction(() => {
+      const rows = this.#db
+        .prepare('SELECT * FROM clients ORDER BY registered_at DESC, rowid DESC LIMIT ? OFFSET ?')
+        .all(page.limit, page.offset) as Record<string, unknown>[];
+      const { total } = this.#db.prepare('SELECT COUNT(*) AS total FROM clients').get() as {
+        total: number;
+      };
+      return { clients: rows.map(toClient), total };
+    })();
+  }
+
   countClients(): { total: number; active: number } {
     return this.#db
       .prepare(

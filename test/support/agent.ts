@@ -1,7 +1,6 @@
 /** Runs the real agent as a deployment tool would. */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { BIN, ROOT, runProc } from './procs.ts';
+import { BIN, ROOT, runCommand, runProc } from './procs.ts';
 
 export interface AgentRun {
   code: number | null;
@@ -32,34 +31,28 @@ export async function runAgent(
   return { ...r, json };
 }
 
-/** Runs the agent in a real pseudo-terminal, typing `answers` at its secret prompts. */
-export function runAgentInPty(
+/**
+ * Runs the agent in a real pseudo-terminal, typing `answers` at its secret
+ * prompts. Rejects when python3 is missing, when the helper fails, or after
+ * `timeoutMs` (the helper itself gives the agent 40 s).
+ */
+export async function runAgentInPty(
   args: string[],
   answers: string[],
   env: Record<string, string> = {},
+  opts: { timeoutMs?: number; python?: string } = {},
 ): Promise<{ code: number; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'python3',
-      [
-        join(ROOT, 'test/support/pty-run.py'),
-        JSON.stringify({ argv: [process.execPath, BIN.agent, ...args], answers, timeout: 40 }),
-      ],
-      {
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('exit', () => {
-      try {
-        resolve(JSON.parse(out) as { code: number; output: string });
-      } catch {
-        reject(new Error(`pty-run failed: ${out}\n${err}`));
-      }
-    });
-  });
+  const r = await runCommand(
+    opts.python ?? 'python3',
+    [
+      join(ROOT, 'test/support/pty-run.py'),
+      JSON.stringify({ argv: [process.execPath, BIN.agent, ...args], answers, timeout: 40 }),
+    ],
+    { env, timeoutMs: opts.timeoutMs ?? 50_000 },
+  );
+  try {
+    return JSON.parse(r.stdout) as { code: number; output: string };
+  } catch (err) {
+    throw new Error(`pty-run failed (exit ${r.code}): ${r.stdout}\n${r.stderr}`, { cause: err });
+  }
 }

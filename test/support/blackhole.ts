@@ -1,7 +1,9 @@
 /** Routes that fail in the ways real networks do, on loopback only. */
 import { execFileSync } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
+import { onCleanup } from './cleanup.ts';
 
 /** A TCP listener that accepts connections and never answers. */
 export async function silentListener(): Promise<{ url: string; close(): void }> {
@@ -12,29 +14,46 @@ export async function silentListener(): Promise<{ url: string; close(): void }> 
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as { port: number };
+  const close = (): void => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  };
+  const unregister = onCleanup(close);
   return {
     url: `http://127.0.0.1:${port}`,
     close() {
-      for (const s of sockets) s.destroy();
-      server.close();
+      void unregister();
     },
   };
 }
 
 /**
- * An address whose packets are dropped (iptables on a 127.x address of
- * our own): connecting gets no answer at all, like a blackholed route.
+ * An address whose packets are dropped (iptables on a 127.x address and port
+ * chosen for this call): connecting gets no answer at all, like a
+ * blackholed route. The rule is removed by `remove()`, and in any case at
+ * clean-up, even when the test fails.
  */
-export function droppedRoute(
-  address = '127.0.0.77',
-  port = 18_777,
-): { url: string; remove(): void } {
+export function droppedRoute(): { url: string; address: string; port: number; remove(): void } {
+  const rand = (n: number): number => randomInt(n);
+  // 127.200-254.x.y: away from the 127.0.0.x addresses other tests bind.
+  const address = `127.${200 + rand(55)}.${rand(256)}.${1 + rand(254)}`;
+  const port = 20_000 + rand(40_000);
   const rule = ['INPUT', '-p', 'tcp', '-d', address, '--dport', String(port), '-j', 'DROP'];
-  execFileSync('iptables', ['-I', ...rule]);
+  execFileSync('iptables', ['-I', ...rule], { stdio: 'pipe', timeout: 10_000 });
+  let present = true;
+  const removeRule = (): void => {
+    if (!present) return;
+    present = false;
+    execFileSync('iptables', ['-D', ...rule], { stdio: 'pipe', timeout: 10_000 });
+  };
+  const unregister = onCleanup(removeRule);
   return {
     url: `http://${address}:${port}`,
+    address,
+    port,
     remove() {
-      execFileSync('iptables', ['-D', ...rule]);
+      removeRule();
+      void unregister();
     },
   };
 }

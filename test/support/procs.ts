@@ -1,9 +1,11 @@
 /** Spawns the real executables for integration and end-to-end tests. */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { stopChild, tempDir, trackChild } from './cleanup.ts';
+
+export { tempDir } from './cleanup.ts';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export const BIN = {
@@ -12,16 +14,22 @@ export const BIN = {
   agent: join(ROOT, 'dist/lib/bin/client-bootstrap.js'),
 };
 
-export function tempDir(prefix = 'cb-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+/** Writes a file that holds a secret: readable by its owner only (0600). */
+export function writeSecretFile(path: string, content: string): string {
+  writeFileSync(path, content, { mode: 0o600 });
+  return path;
 }
 
 export interface Proc {
   readonly child: ChildProcess;
   stdout: string;
   stderr: string;
-  /** Resolves when `pattern` has appeared on stdout or stderr (bounded wait). */
+  /**
+   * Resolves when `pattern` has appeared on stdout or stderr; rejects when
+   * the process could not start, exits first, or `timeoutMs` passes.
+   */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Stops the process and its group (SIGKILL after a grace period); resolves with its exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -30,7 +38,10 @@ export function startProc(bin: string, args: string[], env: Record<string, strin
   return startCommand(process.execPath, [bin, ...args], env);
 }
 
-/** Starts any long-running program and collects its output. */
+/**
+ * Starts any long-running program in a process group of its own, registered
+ * for clean-up, and collects its output.
+ */
 export function startCommand(
   command: string,
   args: string[],
@@ -39,7 +50,10 @@ export function startCommand(
   const child = spawn(command, args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
+  trackChild(child);
+  let failure: Error | undefined;
   const waiters = new Set<() => void>();
   const proc: Proc = {
     child,
@@ -47,12 +61,25 @@ export function startCommand(
     stderr: '',
     waitFor(pattern, timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {
+        const done = (): void => {
+          waiters.delete(check);
+          clearTimeout(timer);
+        };
         const check = (): boolean => {
           const m = pattern.exec(proc.stdout) ?? pattern.exec(proc.stderr);
           if (m) {
-            waiters.delete(check);
-            clearTimeout(timer);
+            done();
             resolve(m);
+            return true;
+          }
+          if (failure) {
+            done();
+            reject(
+              new Error(
+                `${command} ${failure.message} before ${pattern} appeared\nstdout: ${proc.stdout}\nstderr: ${proc.stderr}`,
+                { cause: failure },
+              ),
+            );
             return true;
           }
           return false;
@@ -69,17 +96,21 @@ export function startCommand(
       });
     },
     stop(signal = 'SIGTERM') {
-      if (child.exitCode !== null || child.signalCode !== null)
-        return Promise.resolve(child.exitCode);
-      return new Promise((resolve) => {
-        child.once('exit', (code) => resolve(code));
-        child.kill(signal);
-      });
+      return stopChild(child, signal);
     },
   };
   const notify = (): void => {
     for (const w of [...waiters]) w();
   };
+  child.on('error', (err) => {
+    failure = new Error(`could not start: ${err.message}`, { cause: err });
+    notify();
+  });
+  child.on('exit', (code, sig) => {
+    failure ??= new Error(`exited (${sig ?? code})`);
+    // Output still buffered in the pipes is read before waiters give up.
+    setImmediate(notify);
+  });
   child.stdout?.on('data', (d: Buffer) => {
     proc.stdout += d.toString();
     notify();
@@ -91,36 +122,62 @@ export function startCommand(
   return proc;
 }
 
-/** Runs a command to completion. */
-export function runProc(
-  bin: string,
+export interface Finished {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a program to completion (registered for clean-up; killed after
+ * `timeoutMs`). Rejects when it cannot start or does not finish in time.
+ */
+export function runCommand(
+  command: string,
   args: string[],
   opts: { input?: string; env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+): Promise<Finished> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
+    const child = spawn(command, args, {
       env: { ...process.env, ...opts.env },
       cwd: opts.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
     });
+    trackChild(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      void stopChild(child, 'SIGKILL');
       reject(
-        new Error(`${bin} ${args.join(' ')} did not finish\nstdout: ${stdout}\nstderr: ${stderr}`),
+        new Error(
+          `${command} ${args.join(' ')} did not finish in ${opts.timeoutMs ?? 30_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`,
+        ),
       );
     }, opts.timeoutMs ?? 30_000);
-    child.on('exit', (code) => {
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`${command} could not start: ${err.message}`, { cause: err }));
+    });
+    child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }
 
+/** Runs one of our executables under node to completion. */
+export function runProc(
+  bin: string,
+  args: string[],
+  opts: { input?: string; env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
+): Promise<Finished> {
+  return runCommand(process.execPath, [bin, ...args], opts);
+}
 export interface ServerHandle {
   readonly proc: Proc;
   readonly url: string;

@@ -3,12 +3,25 @@
 Usage: pty-run.py JSON where JSON is {"argv": [...], "answers": [...], "prompt": "regex", "timeout": seconds}.
 Prints {"code": exit code, "output": everything the terminal showed} as JSON.
 """
-import json, os, pty, re, select, sys, time
+import json, os, pty, re, select, signal, sys, time
 
 spec = json.loads(sys.argv[1])
 pid, fd = pty.fork()
 if pid == 0:
     os.execvp(spec["argv"][0], spec["argv"])
+
+
+def stop(signum, _frame):
+    # The child has a session of its own: take it down with us.
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    sys.exit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGHUP, stop)
 
 answers = list(spec.get("answers", []))
 prompt = re.compile(spec.get("prompt", r"secret[^\n]*: "))

@@ -7,7 +7,8 @@ import { tempDir } from './procs.ts';
 export function makePrivateCa(): { dir: string; caCert: string; cert: string; key: string } {
   const dir = tempDir('cb-tls-');
   const p = (f: string): string => join(dir, f);
-  const ssl = (args: string[]): void => void execFileSync('openssl', args, { stdio: 'pipe' });
+  const ssl = (args: string[]): void =>
+    void execFileSync('openssl', args, { stdio: 'pipe', timeout: 30_000 });
   ssl([
     'req',
     '-x509',

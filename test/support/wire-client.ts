@@ -49,6 +49,7 @@ export async function call(
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
     dispatcher: agentFor(localAddress),
     headersTimeout: 40_000,
+    bodyTimeout: 40_000,
   });
   const text = await res.body.text();
   let parsed: unknown = text;
