@@ -82,7 +82,15 @@ describe('the single executable, alone in an empty directory with an empty PATH'
     execFileSync('chmod', ['755', built]);
     const r = spawnSync(
       built,
-      ['--server', 'http://127.0.0.1:9', '--state-dir', join(tempDir(), 's'), '--json'],
+      [
+        '--server',
+        'http://127.0.0.1:9',
+        '--state-dir',
+        join(tempDir(), 's'),
+        '--deadline',
+        '2',
+        '--json',
+      ],
       { env: { PATH: '' }, encoding: 'utf8', timeout: 60_000 },
     );
     expect(JSON.parse(r.stdout)).toMatchObject({ exitCode: 5, code: 'no_route' });

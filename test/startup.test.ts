@@ -40,6 +40,8 @@ describe('startup', () => {
       'http://127.0.0.1:9',
       '--state-dir',
       join(tempDir(), 's'),
+      '--deadline',
+      '2',
       '--json',
     ]);
     expect(run.userland).toBeGreaterThan(0);
