@@ -11,6 +11,7 @@ import { linkSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../common/errors.ts';
+import { isAlive } from '../common/process-alive.ts';
 import { ioError } from './io-errors.ts';
 
 export interface LockOwner {
@@ -44,14 +45,6 @@ export function processStarted(pid: number): string | null {
   return fields[19] ?? null;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function parseOwner(text: string | null): LockOwner | null {
   if (!text) return null;

@@ -6,17 +6,10 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../common/errors.ts';
+import { isAlive } from '../common/process-alive.ts';
 
 const NAME = 'server.pid';
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The pid of a live server on `dir`, or null. */
 export function runningServerPid(dir: string): number | null {
