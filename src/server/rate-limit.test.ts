@@ -106,3 +106,40 @@ describe('the server-wide alarm count', () => {
     expect(a.lastHour(200 * 60_000)).toBe(0);
   });
 });
+
+describe('what a patient attacker gets from one source', () => {
+  /** Plays an attacker against the limiter on a simulated clock, as fast as it is allowed. */
+  function answered(mode: 'never-finishes' | 'aborts', horizonMs: number): number {
+    const l = new GuessLimiter();
+    const ttl = 60_000;
+    const open: number[] = [];
+    let now = 0;
+    let n = 0;
+    while (now < horizonMs) {
+      for (let i = open.length - 1; i >= 0; i--)
+        if ((open[i] as number) <= now) {
+          open.splice(i, 1);
+          l.recordFailure('s', now);
+        }
+      const a = l.admitStart('s', now, { open: open.length, guesses: open.length }, true);
+      if (a.ok) {
+        n += 1;
+        if (mode === 'never-finishes') open.push(now + ttl);
+        else l.recordFailure('s', now);
+        now += 10;
+      } else {
+        const expiries = open.map((e) => e - now).filter((x) => x > 0);
+        now += Math.max(10, Math.min(a.retryAfterMs, ...expiries));
+      }
+    }
+    return n;
+  }
+
+  it.each([['never-finishes'], ['aborts']] as const)(
+    'an attacker that %s gets at most 20 guesses in 10 minutes and 100 in an hour',
+    (mode) => {
+      expect(answered(mode, 10 * 60_000)).toBeLessThanOrEqual(20);
+      expect(answered(mode, 60 * 60_000)).toBeLessThanOrEqual(100);
+    },
+  );
+});
