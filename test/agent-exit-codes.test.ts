@@ -170,6 +170,22 @@ describe('every exit code with the --json object: 0 and 2 to 9 from real scenari
     expect(String(r.json.message).length).toBeGreaterThan(10);
   });
 
+  it('2: a URL with a path too many, or a server id the relay does not know: at once, not retried', async () => {
+    const r = await runAgent([
+      '--server',
+      `${d.server.url}/extra/path`,
+      '--relay',
+      d.relay.url,
+      '--server-id=AAAAAAAAAAAAAAAAAAAAAA',
+      '--state-dir',
+      join(tempDir(), 'state'),
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.json).toMatchObject({ ok: false, exitCode: 2, code: 'config' });
+    expect(r.json.attempts).toBe(1);
+    expect(r.json.hint).toMatch(/--server .*--server-id/);
+  });
+
   it('3: a secret is required, none given, no TTY: fails at once', async () => {
     const r = await runAgent(base(d));
     expect(r.code).toBe(3);

@@ -18,6 +18,9 @@ export const AUTH_CODES = new Set([
   'weak_kdf',
 ]);
 
+/** Answers that mean the configured URL or server id is wrong, not that a route is down. */
+const CONFIG_CODES = new Set(['not_found', 'http_404', 'unknown_server', 'http_405']);
+
 /** Probes until a route is chosen; a total failure names every route's reason. */
 export async function chooseRoute(
   ctx: AgentContext,
@@ -51,6 +54,14 @@ export async function chooseRoute(
         `the server could not be authenticated (${reasons})`,
         reports,
         'check --server-pin and --server-id against bootstrap-server client-config; check --ca-file for TLS',
+      );
+    // A URL with a path too many, or a server id the relay does not know, will not fix itself.
+    if (reports.length > 0 && reports.every((r) => r.errorCode && CONFIG_CODES.has(r.errorCode)))
+      throw new RouteFailure(
+        'config',
+        `the configuration names no server that answers (${reasons})`,
+        reports,
+        'check --server (the base URL, with no path) and --server-id against bootstrap-server client-config',
       );
     const busy = reports.every(
       (r) => r.errorCode === 'unavailable' || r.errorCode === 'rate_limited',
