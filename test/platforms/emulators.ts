@@ -1,0 +1,189 @@
+/**
+ * Runs a packaged agent for another platform on this Linux x64 machine:
+ * win-x64 under wine (a fresh prefix per suite, set to Windows 10), linux-arm64
+ * under qemu-user, linux-x64 natively for comparison. Wine's output goes to
+ * files, never pipes (a pipe crashes wine's console).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, tempDir } from '../support/procs.ts';
+
+export interface RunResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly ms: number;
+  /** The parsed --json object, or {} when stdout was not JSON. */
+  readonly json: Record<string, unknown>;
+}
+
+export interface Platform {
+  readonly target: 'linux-x64' | 'linux-arm64' | 'win-x64';
+  /** How the executable is run here: native, qemu or wine. */
+  readonly via: string;
+  /** A host path as the agent sees it. */
+  toAgentPath(hostPath: string): string;
+  /** Runs the agent with `args`, no stdin, `env` added to a minimal environment. */
+  run(args: string[], env?: Record<string, string>): RunResult;
+  stop(): void;
+}
+
+function parseJson(stdout: string): Record<string, unknown> {
+  try {
+    return JSON.parse(stdout) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+/** Builds one target into a fresh directory with `npm run package` and returns the executable. */
+export function buildTarget(target: string, extra: string[] = []): { exe: string; log: string } {
+  const outDir = tempDir(`cb-pkg-${target}-`);
+  const log = execFileSync(
+    process.execPath,
+    [
+      join(ROOT, 'node_modules/tsx/dist/cli.mjs'),
+      join(ROOT, 'scripts/package.ts'),
+      '--target',
+      target,
+      '--out-dir',
+      outDir,
+      ...extra,
+    ],
+    { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const file = target === 'win-x64' ? 'client-bootstrap-win-x64.exe' : `client-bootstrap-${target}`;
+  return { exe: join(outDir, file), log };
+}
+
+function timed(fn: () => Omit<RunResult, 'ms' | 'json'>): RunResult {
+  const t0 = performance.now();
+  const r = fn();
+  return { ...r, ms: Math.round(performance.now() - t0), json: parseJson(r.stdout) };
+}
+
+export function nativePlatform(exe: string): Platform {
+  return {
+    target: 'linux-x64',
+    via: 'native',
+    toAgentPath: (p) => p,
+    run: (args, env = {}) =>
+      timed(() => {
+        const r = spawnSync(exe, args, { env: { PATH: '', ...env }, encoding: 'utf8' });
+        return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+      }),
+    stop: () => undefined,
+  };
+}
+
+export const QEMU_LIBS = '/usr/aarch64-linux-gnu';
+
+export function qemuPlatform(exe: string): Platform {
+  return {
+    target: 'linux-arm64',
+    via: 'qemu-aarch64-static',
+    toAgentPath: (p) => p,
+    run: (args, env = {}) =>
+      timed(() => {
+        const r = spawnSync('/usr/bin/qemu-aarch64-static', ['-L', QEMU_LIBS, exe, ...args], {
+          env: { PATH: '', ...env },
+          encoding: 'utf8',
+          timeout: 120_000,
+        });
+        return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+      }),
+    stop: () => undefined,
+  };
+}
+
+export interface WinePlatform extends Platform {
+  /** The prefix's C: drive on the host. */
+  readonly driveC: string;
+  /** Where the executable was installed, as Windows sees it. */
+  readonly exePath: string;
+  /** Runs the executable through `cmd /c`, as a deployment tool's command line does. */
+  cmd(args: string[], env?: Record<string, string>): RunResult;
+}
+
+/**
+ * A fresh wine prefix with the executable installed where the MSI puts it,
+ * C:\Program Files\ClientBootstrap\client-bootstrap.exe.
+ */
+export function winePlatform(exe: string): WinePlatform {
+  const prefix = tempDir('cb-wine-');
+  const base = {
+    WINEPREFIX: prefix,
+    WINEDEBUG: '-all',
+    // No Mono or Gecko installer dialogs in a headless prefix.
+    WINEDLLOVERRIDES: 'mscoree,mshtml=',
+    HOME: process.env.HOME ?? '/root',
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+  };
+  const logs = tempDir('cb-wine-out-');
+  let n = 0;
+  /** wine with its stdout and stderr in files. */
+  const wine = (
+    args: string[],
+    env: Record<string, string> = {},
+  ): Omit<RunResult, 'ms' | 'json'> => {
+    n += 1;
+    const out = join(logs, `${n}.out`);
+    const err = join(logs, `${n}.err`);
+    const fo = openSync(out, 'w');
+    const fe = openSync(err, 'w');
+    try {
+      const r = spawnSync('wine', args, {
+        env: { ...base, ...env },
+        stdio: ['ignore', fo, fe],
+        timeout: 120_000,
+      });
+      return {
+        code: r.status,
+        stdout: readFileSync(out, 'utf8'),
+        stderr: readFileSync(err, 'utf8'),
+      };
+    } finally {
+      closeSync(fo);
+      closeSync(fe);
+    }
+  };
+  const boot = (cmd: string, args: string[]): void => {
+    const r = spawnSync(cmd, args, { env: base, stdio: 'ignore', timeout: 300_000 });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}`);
+  };
+  boot('wineboot', ['-i']);
+  boot('winecfg', ['-v', 'win10']);
+  const driveC = join(prefix, 'drive_c');
+  const dir = join(driveC, 'Program Files', 'ClientBootstrap');
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(exe, join(dir, 'client-bootstrap.exe'));
+  const exePath = 'C:\\Program Files\\ClientBootstrap\\client-bootstrap.exe';
+  const toAgentPath = (p: string): string =>
+    p.startsWith(driveC)
+      ? `C:${p.slice(driveC.length).replace(/\//g, '\\')}`
+      : `Z:${p.replace(/\//g, '\\')}`;
+  return {
+    target: 'win-x64',
+    via: 'wine',
+    driveC,
+    exePath,
+    toAgentPath,
+    run: (args, env = {}) => timed(() => wine([exePath, ...args], env)),
+    cmd: (args, env = {}) => timed(() => wine(['cmd', '/c', exePath, ...args], env)),
+    stop: () => {
+      // Ends this prefix's wineserver only (it started with the first wine call above).
+      spawnSync('wineserver', ['-k'], { env: base, stdio: 'ignore', timeout: 30_000 });
+    },
+  };
+}
+
+/** Timings for the report: one JSON file per target in test-artifacts/. */
+export function recordTimings(target: string, via: string, rows: Record<string, number>): void {
+  const dir = join(ROOT, 'test-artifacts');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, `platform-times-${target}.json`),
+    `${JSON.stringify({ target, via, ms: rows }, null, 2)}\n`,
+  );
+}

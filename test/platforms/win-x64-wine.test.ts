@@ -1,0 +1,66 @@
+/**
+ * The Windows executable under wine. Wine 8.0 (Debian 12) cannot start Node
+ * 24's V8 (VirtualAlloc2 with MEM_RESERVE_PLACEHOLDER is refused), so the
+ * agent runs here on the pinned Node 22 LTS build of the same bundle: this
+ * proves the agent's Windows behaviour (paths, ProgramData, cmd.exe exit
+ * codes, sockets), not the Node 24 runtime, which needs a real Windows.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { WINE_TEST_NODE_VERSION } from '../../scripts/package/runtimes.ts';
+import { runProc, BIN } from '../support/procs.ts';
+import { agentSuite, SECRET } from './agent-suite.ts';
+import { buildTarget, winePlatform } from './emulators.ts';
+import type { WinePlatform } from './emulators.ts';
+
+describe('win-x64, under wine', () => {
+  let wine: WinePlatform;
+  agentSuite(
+    () => {
+      wine = winePlatform(buildTarget('win-x64', ['--node-version', WINE_TEST_NODE_VERSION]).exe);
+      return wine;
+    },
+    (ctx) => {
+      it('passes its exit code through cmd.exe, as a deployment tool sees it', () => {
+        const { d } = ctx();
+        writeFileSync(join(wine.driveC, 'wrong.txt'), 'Wrong-Secret-123\r\n');
+        const r = wine.cmd([
+          '--server',
+          d.server.url,
+          `--server-pin=${d.server.pin}`,
+          '--secret-file',
+          'C:\\wrong.txt',
+          '--state-dir',
+          'C:\\cb-wrong',
+          '--json',
+        ]);
+        expect(r.code, r.stderr).toBe(4);
+      });
+
+      it('reads client-bootstrap.json beside it and keeps state and log in ProgramData', async () => {
+        const { d } = ctx();
+        const config = await runProc(BIN.server, [
+          'client-config',
+          '--data-dir',
+          d.server.dataDir,
+          '--relay-url',
+          d.relay.url,
+        ]);
+        writeFileSync(
+          join(wine.driveC, 'Program Files', 'ClientBootstrap', 'client-bootstrap.json'),
+          config.stdout,
+        );
+        writeFileSync(join(wine.driveC, 'secret.txt'), `${SECRET}\r\n`);
+        const r = wine.run(['--secret-file', 'C:\\secret.txt', '--json']);
+        expect(r.json, r.stderr).toMatchObject({ ok: true, exitCode: 0, serverId: d.serverId });
+        const data = join(wine.driveC, 'ProgramData', 'ClientBootstrap');
+        expect(existsSync(join(data, 'state.json'))).toBe(true);
+        expect(r.json.logFile).toBe('C:\\ProgramData\\ClientBootstrap\\Logs\\client-bootstrap.log');
+        const log = readFileSync(join(data, 'Logs', 'client-bootstrap.log'), 'utf8');
+        expect(log).not.toContain(SECRET);
+        expect(readFileSync(join(data, 'state.json'), 'utf8')).not.toContain(SECRET);
+      });
+    },
+  );
+});
