@@ -21,6 +21,8 @@ export interface AgentCliDeps extends ConfigEnv {
   readonly stderr: Writable;
   readonly now: () => number;
   readonly random: () => number;
+  /** A file's bytes: secret files are decoded from them (UTF-8 or UTF-16 with a BOM). */
+  readonly readBytes: (path: string) => Buffer;
 }
 
 type Command = 'register' | 'check' | 'status' | 'unregister';
@@ -220,6 +222,7 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
       now: deps.now,
       random: deps.random,
       readFile: deps.readFile,
+      readBytes: deps.readBytes,
     });
     reporter.finish(outcome);
     return outcome.exitCode;

@@ -29,6 +29,7 @@ export interface ExecuteDeps {
   readonly now: () => number;
   readonly random: () => number;
   readonly readFile: (path: string) => string;
+  readonly readBytes: (path: string) => Buffer;
 }
 
 function openLog(
@@ -129,6 +130,7 @@ async function executeLogged(
       stderr: deps.stderr,
       canPrompt: deps.canPrompt,
       readFile: deps.readFile,
+      readBytes: deps.readBytes,
       machine: machineFacts,
       logFile,
     };

@@ -18,6 +18,7 @@ export function createAgentDeps(): AgentCliDeps {
     now: () => performance.timeOrigin + performance.now(),
     random: Math.random,
     readFile: (p) => readFileSync(p, 'utf8'),
+    readBytes: (p) => readFileSync(p),
     exists: (p) => existsSync(p),
     exeDir: exeDir(),
     platform: process.platform,

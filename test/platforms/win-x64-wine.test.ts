@@ -38,6 +38,49 @@ describe('win-x64, under wine', () => {
         expect(r.code, r.stderr).toBe(4);
       });
 
+      it('reads a secret file saved by PowerShell (UTF-16LE) or Notepad (UTF-8 BOM)', () => {
+        const { d } = ctx();
+        const files = {
+          'ps.txt': Buffer.concat([
+            Buffer.from([0xff, 0xfe]),
+            Buffer.from(`${SECRET}\r\n`, 'utf16le'),
+          ]),
+          'notepad.txt': Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(SECRET)]),
+        };
+        for (const [name, bytes] of Object.entries(files)) {
+          writeFileSync(join(wine.driveC, name), bytes);
+          const r = wine.run([
+            '--server',
+            d.server.url,
+            `--server-pin=${d.server.pin}`,
+            '--secret-file',
+            `C:\\${name}`,
+            '--state-dir',
+            `C:\\cb-${name}`,
+            '--json',
+          ]);
+          expect(r.json, `${name}: ${r.stderr}`).toMatchObject({ ok: true, exitCode: 0 });
+        }
+      });
+
+      it('refuses a secret file with a trailing space, saying so (exit 2)', () => {
+        const { d } = ctx();
+        writeFileSync(join(wine.driveC, 'spaced.txt'), `${SECRET} \r\n`);
+        const r = wine.run([
+          '--server',
+          d.server.url,
+          `--server-pin=${d.server.pin}`,
+          '--secret-file',
+          'C:\\spaced.txt',
+          '--state-dir',
+          'C:\\cb-spaced',
+          '--json',
+        ]);
+        expect(r.code, r.stderr).toBe(2);
+        expect(String(r.json.message)).toMatch(/ends with a space/);
+        expect(r.stdout + r.stderr).not.toContain(SECRET);
+      });
+
       it('reads client-bootstrap.json beside it and keeps state and log in ProgramData', async () => {
         const { d } = ctx();
         const config = await runProc(BIN.server, [
