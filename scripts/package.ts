@@ -15,7 +15,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { buildMsi } from './package/msi.ts';
 import {
@@ -161,8 +161,10 @@ function writeBlob(node: string, bundle: string, blob: string, codeCache: boolea
   writeFileSync(
     config,
     JSON.stringify({
-      main: bundle,
-      output: blob,
+      // Relative to the blob's directory: the blob records the main script's
+      // name, and an absolute one would make the bytes depend on --out-dir.
+      main: relative(dirname(blob), bundle),
+      output: basename(blob),
       disableExperimentalSEAWarning: true,
       // The code cache is V8- and platform-specific and differs from run to run.
       useCodeCache: codeCache,
@@ -171,12 +173,19 @@ function writeBlob(node: string, bundle: string, blob: string, codeCache: boolea
     }),
   );
   // The builder's own NODE_OPTIONS must not change what goes into the blob either.
-  quietly(node, ['--experimental-sea-config', config], { ...process.env, NODE_OPTIONS: '' });
+  quietly(node, ['--experimental-sea-config', basename(config)], {
+    env: { ...process.env, NODE_OPTIONS: '' },
+    cwd: dirname(blob),
+  });
 }
 
 /** Runs a build step; its chatter (LIEF's warnings about node's sections) is shown only on failure. */
-function quietly(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
-  const r = spawnSync(cmd, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+function quietly(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): void {
+  const r = spawnSync(cmd, args, { ...opts, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.status !== 0)
     throw new BuildError(`${basename(cmd)} ${args.join(' ')} failed:\n${r.stdout}${r.stderr}`);
 }

@@ -55,7 +55,7 @@ export function wxsSource(input: { version: string; hasConfig: boolean }): strin
            Version="${v}" Manufacturer="Client Bootstrap" UpgradeCode="${UPGRADE_CODE}">
     <Package Id="${guidFrom(`client-bootstrap package ${input.version} ${String(input.hasConfig)}`)}"
              Description="Client Bootstrap registration agent" Manufacturer="Client Bootstrap"
-             InstallerVersion="500" Compressed="yes" InstallScope="perMachine" Platform="x64"/>
+             InstallerVersion="500" Compressed="yes" InstallScope="perMachine"/>
     <Media Id="1" Cabinet="client-bootstrap.cab" EmbedCab="yes"/>
     <Property Id="ARPNOMODIFY" Value="1"/>
     <Directory Id="TARGETDIR" Name="SourceDir">

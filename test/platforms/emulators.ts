@@ -106,75 +106,89 @@ export interface WinePlatform extends Platform {
   cmd(args: string[], env?: Record<string, string>): RunResult;
 }
 
-/**
- * A fresh wine prefix with the executable installed where the MSI puts it,
- * C:\Program Files\ClientBootstrap\client-bootstrap.exe.
- */
-export function winePlatform(exe: string): WinePlatform {
+export interface WinePrefix {
+  readonly env: Record<string, string>;
+  /** The prefix's C: drive on the host. */
+  readonly driveC: string;
+  /** Runs wine with `args`, its stdout and stderr in files. */
+  wine(args: string[], env?: Record<string, string>): Omit<RunResult, 'ms' | 'json'>;
+  /** Ends this prefix's wineserver (started by the first wine call), and nothing else. */
+  stop(): void;
+}
+
+/** A fresh wine prefix, set to Windows 10, with no Mono or Gecko dialogs. */
+export function winePrefix(): WinePrefix {
   const prefix = tempDir('cb-wine-');
-  const base = {
+  const env = {
     WINEPREFIX: prefix,
     WINEDEBUG: '-all',
-    // No Mono or Gecko installer dialogs in a headless prefix.
     WINEDLLOVERRIDES: 'mscoree,mshtml=',
     HOME: process.env.HOME ?? '/root',
     PATH: process.env.PATH ?? '/usr/bin:/bin',
   };
   const logs = tempDir('cb-wine-out-');
   let n = 0;
-  /** wine with its stdout and stderr in files. */
-  const wine = (
-    args: string[],
-    env: Record<string, string> = {},
-  ): Omit<RunResult, 'ms' | 'json'> => {
-    n += 1;
-    const out = join(logs, `${n}.out`);
-    const err = join(logs, `${n}.err`);
-    const fo = openSync(out, 'w');
-    const fe = openSync(err, 'w');
-    try {
-      const r = spawnSync('wine', args, {
-        env: { ...base, ...env },
-        stdio: ['ignore', fo, fe],
-        timeout: 120_000,
-      });
-      return {
-        code: r.status,
-        stdout: readFileSync(out, 'utf8'),
-        stderr: readFileSync(err, 'utf8'),
-      };
-    } finally {
-      closeSync(fo);
-      closeSync(fe);
-    }
-  };
   const boot = (cmd: string, args: string[]): void => {
-    const r = spawnSync(cmd, args, { env: base, stdio: 'ignore', timeout: 300_000 });
+    const r = spawnSync(cmd, args, { env, stdio: 'ignore', timeout: 300_000 });
     if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}`);
   };
   boot('wineboot', ['-i']);
   boot('winecfg', ['-v', 'win10']);
-  const driveC = join(prefix, 'drive_c');
+  return {
+    env,
+    driveC: join(prefix, 'drive_c'),
+    wine(args, extra = {}) {
+      n += 1;
+      const out = join(logs, `${n}.out`);
+      const err = join(logs, `${n}.err`);
+      const fo = openSync(out, 'w');
+      const fe = openSync(err, 'w');
+      try {
+        const r = spawnSync('wine', args, {
+          env: { ...env, ...extra },
+          stdio: ['ignore', fo, fe],
+          timeout: 120_000,
+        });
+        return {
+          code: r.status,
+          stdout: readFileSync(out, 'utf8'),
+          stderr: readFileSync(err, 'utf8'),
+        };
+      } finally {
+        closeSync(fo);
+        closeSync(fe);
+      }
+    },
+    stop() {
+      spawnSync('wineserver', ['-k'], { env, stdio: 'ignore', timeout: 30_000 });
+    },
+  };
+}
+
+/**
+ * A fresh wine prefix with the executable installed where the MSI puts it,
+ * C:\Program Files\ClientBootstrap\client-bootstrap.exe.
+ */
+export function winePlatform(exe: string): WinePlatform {
+  const p = winePrefix();
+  const driveC = p.driveC;
   const dir = join(driveC, 'Program Files', 'ClientBootstrap');
   mkdirSync(dir, { recursive: true });
   copyFileSync(exe, join(dir, 'client-bootstrap.exe'));
   const exePath = 'C:\\Program Files\\ClientBootstrap\\client-bootstrap.exe';
-  const toAgentPath = (p: string): string =>
-    p.startsWith(driveC)
-      ? `C:${p.slice(driveC.length).replace(/\//g, '\\')}`
-      : `Z:${p.replace(/\//g, '\\')}`;
+  const toAgentPath = (path: string): string =>
+    path.startsWith(driveC)
+      ? `C:${path.slice(driveC.length).replace(/\//g, '\\')}`
+      : `Z:${path.replace(/\//g, '\\')}`;
   return {
     target: 'win-x64',
     via: 'wine',
     driveC,
     exePath,
     toAgentPath,
-    run: (args, env = {}) => timed(() => wine([exePath, ...args], env)),
-    cmd: (args, env = {}) => timed(() => wine(['cmd', '/c', exePath, ...args], env)),
-    stop: () => {
-      // Ends this prefix's wineserver only (it started with the first wine call above).
-      spawnSync('wineserver', ['-k'], { env: base, stdio: 'ignore', timeout: 30_000 });
-    },
+    run: (args, env = {}) => timed(() => p.wine([exePath, ...args], env)),
+    cmd: (args, env = {}) => timed(() => p.wine(['cmd', '/c', exePath, ...args], env)),
+    stop: () => p.stop(),
   };
 }
 
