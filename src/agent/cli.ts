@@ -3,6 +3,7 @@
  * Parsing, settings and rendering only; the commands are loaded when one
  * runs, so --help and --version load no network, log or crypto code.
  */
+import type { RunCommand } from './windows-acl.ts';
 import type { Readable, Writable } from 'node:stream';
 import yargs from 'yargs';
 import { UserError } from '../common/errors.ts';
@@ -23,6 +24,7 @@ export interface AgentCliDeps extends ConfigEnv {
   readonly random: () => number;
   /** A file's bytes: secret files are decoded from them (UTF-8 or UTF-16 with a BOM). */
   readonly readBytes: (path: string) => Buffer;
+  readonly runCommand: RunCommand;
 }
 
 type Command = 'register' | 'check' | 'status' | 'unregister';
@@ -223,6 +225,8 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
       random: deps.random,
       readFile: deps.readFile,
       readBytes: deps.readBytes,
+      platform: deps.platform,
+      runCommand: deps.runCommand,
     });
     reporter.finish(outcome);
     return outcome.exitCode;
