@@ -3,7 +3,6 @@
  * Parsing, settings and rendering only; the commands are loaded when one
  * runs, so --help and --version load no network, log or crypto code.
  */
-import type { RunCommand } from './windows-acl.ts';
 import type { Readable, Writable } from 'node:stream';
 import yargs from 'yargs';
 import { UserError } from '../common/errors.ts';
@@ -11,10 +10,12 @@ import type { TtyInput } from '../common/prompt.ts';
 import { VERSION } from '../version.ts';
 import { resolveSettings } from './config.ts';
 import type { AgentFlags, AgentSettings, ConfigEnv } from './config.ts';
+import { deploymentExitCode, parseRetryExitCode } from './deploy-exit.ts';
 import { EXIT_MEANINGS } from './exit-codes.ts';
 import { failureOf, outcomeOf } from './outcome.ts';
 import { createReporter } from './render.ts';
 import type { RenderMode } from './render.ts';
+import type { RunCommand } from './windows-acl.ts';
 
 export interface AgentCliDeps extends ConfigEnv {
   readonly stdin: Readable & TtyInput;
@@ -168,6 +169,12 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
           describe: 'log file (JSON lines, rotated)',
           group: 'Output:',
         },
+        'retry-exit-code': {
+          type: 'number',
+          describe:
+            'exit with this code instead of 5 or 8 (retry later), e.g. 1618 for SCCM/Intune',
+          group: 'Output:',
+        },
       })
       .epilogue(EPILOGUE)
       .strict()
@@ -210,6 +217,7 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
     for (const k of keys)
       if (parsed[k] !== undefined) (flags as Record<string, unknown>)[k] = parsed[k];
     const settings: AgentSettings = resolveSettings(flags, deps);
+    const retryAs = parseRetryExitCode(parsed.retryExitCode, deps.platform);
     reporter = createReporter(
       settings.json ? 'json' : mode,
       settings.quiet,
@@ -229,7 +237,7 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
       runCommand: deps.runCommand,
     });
     reporter.finish(outcome);
-    return outcome.exitCode;
+    return deploymentExitCode(outcome.exitCode, retryAs);
   } catch (err) {
     const clock = { now: deps.now, logFile: null };
     const outcome =

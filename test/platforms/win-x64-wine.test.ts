@@ -38,6 +38,20 @@ describe('win-x64, under wine', () => {
         expect(r.code, r.stderr).toBe(4);
       });
 
+      it('exits 1618 for "retry later" with --retry-exit-code 1618, through cmd.exe', () => {
+        const r = wine.cmd([
+          '--server',
+          'http://127.0.0.1:9',
+          '--state-dir',
+          'C:\\cb-retry',
+          '--retry-exit-code',
+          '1618',
+          '--json',
+        ]);
+        expect(r.code, r.stderr).toBe(1618);
+        expect(r.json).toMatchObject({ exitCode: 5, code: 'no_route' });
+      });
+
       it('reads a secret file saved by PowerShell (UTF-16LE) or Notepad (UTF-8 BOM)', () => {
         const { d } = ctx();
         const files = {
