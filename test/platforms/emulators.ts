@@ -104,6 +104,8 @@ export interface WinePlatform extends Platform {
   readonly exePath: string;
   /** Runs the executable through `cmd /c`, as a deployment tool's command line does. */
   cmd(args: string[], env?: Record<string, string>): RunResult;
+  /** Runs `cmd /c` with `args` (a batch file, say). */
+  shell(args: string[], env?: Record<string, string>): RunResult;
 }
 
 export interface WinePrefix {
@@ -188,6 +190,7 @@ export function winePlatform(exe: string): WinePlatform {
     toAgentPath,
     run: (args, env = {}) => timed(() => p.wine([exePath, ...args], env)),
     cmd: (args, env = {}) => timed(() => p.wine(['cmd', '/c', exePath, ...args], env)),
+    shell: (args, env = {}) => timed(() => p.wine(['cmd', '/c', ...args], env)),
     stop: () => p.stop(),
   };
 }

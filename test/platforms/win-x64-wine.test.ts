@@ -5,7 +5,7 @@
  * proves the agent's Windows behaviour (paths, ProgramData, cmd.exe exit
  * codes, sockets), not the Node 24 runtime, which needs a real Windows.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WINE_TEST_NODE_VERSION } from '../../scripts/package/runtimes.ts';
@@ -38,18 +38,44 @@ describe('win-x64, under wine', () => {
         expect(r.code, r.stderr).toBe(4);
       });
 
-      it('exits 1618 for "retry later" with --retry-exit-code 1618, through cmd.exe', () => {
-        const r = wine.cmd([
-          '--server',
-          'http://127.0.0.1:9',
-          '--state-dir',
-          'C:\\cb-retry',
-          '--retry-exit-code',
-          '1618',
-          '--json',
+      it('exits 1618 for "retry later" with --retry-exit-code 1618, as %ERRORLEVEL% sees it', () => {
+        // A Linux parent sees only the low 8 bits of a Windows exit code; cmd sees all 32.
+        writeFileSync(
+          join(wine.driveC, 'retry.cmd'),
+          `@"${wine.exePath}" --server http://127.0.0.1:9 --state-dir C:\\cb-retry --retry-exit-code 1618 --json\r\n` +
+            '@echo errorlevel=%ERRORLEVEL%\r\n',
+        );
+        const r = wine.shell(['C:\\retry.cmd']);
+        expect(r.stdout, r.stderr).toMatch(/errorlevel=1618\s*$/);
+        expect(JSON.parse(r.stdout.split('\n')[0] ?? '')).toMatchObject({
+          exitCode: 5,
+          code: 'no_route',
+        });
+      });
+
+      it('runs what install-command --shell cmd prints, pasted into a batch file', async () => {
+        const { d } = ctx();
+        const printed = await runProc(BIN.server, [
+          'install-command',
+          '--shell',
+          'cmd',
+          '--data-dir',
+          d.server.dataDir,
+          '--relay-url',
+          d.relay.url,
         ]);
-        expect(r.code, r.stderr).toBe(1618);
-        expect(r.json).toMatchObject({ exitCode: 5, code: 'no_route' });
+        expect(printed.code, printed.stderr).toBe(0);
+        const deploy = join(wine.driveC, 'deploy');
+        mkdirSync(deploy, { recursive: true });
+        // SCCM and Intune run the command in the package's folder, beside secret.txt.
+        writeFileSync(join(deploy, 'secret.txt'), `${SECRET}\r\n`);
+        writeFileSync(
+          join(deploy, 'install.cmd'),
+          `@echo off\r\ncd /d C:\\deploy\r\n${printed.stdout.replace(/\n/g, '\r\n')}`,
+        );
+        const r = wine.shell(['C:\\deploy\\install.cmd']);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.json).toMatchObject({ ok: true, exitCode: 0, serverId: d.serverId });
       });
 
       it('reads a secret file saved by PowerShell (UTF-16LE) or Notepad (UTF-8 BOM)', () => {
