@@ -216,7 +216,9 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
     ];
     for (const k of keys)
       if (parsed[k] !== undefined) (flags as Record<string, unknown>)[k] = parsed[k];
-    const settings: AgentSettings = resolveSettings(flags, deps);
+    const settings: AgentSettings = resolveSettings(flags, deps, {
+      requireRoute: chosen.command === 'register' || chosen.command === 'check',
+    });
     const retryAs = parseRetryExitCode(parsed.retryExitCode, deps.platform);
     reporter = createReporter(
       settings.json ? 'json' : mode,

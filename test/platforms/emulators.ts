@@ -131,8 +131,18 @@ export function winePrefix(): WinePrefix {
   const logs = tempDir('cb-wine-out-');
   let n = 0;
   const boot = (cmd: string, args: string[]): void => {
-    const r = spawnSync(cmd, args, { env, stdio: 'ignore', timeout: 300_000 });
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}`);
+    // wineboot now and then exits 1 on a loaded machine with the prefix half made; once more then.
+    for (let attempt = 1; ; attempt++) {
+      const log = join(logs, `${cmd}-${attempt}.log`);
+      const fd = openSync(log, 'w');
+      const r = spawnSync(cmd, args, { env, stdio: ['ignore', fd, fd], timeout: 300_000 });
+      closeSync(fd);
+      if (r.status === 0) return;
+      if (attempt === 2)
+        throw new Error(
+          `${cmd} ${args.join(' ')} exited ${r.status}: ${readFileSync(log, 'utf8')}`,
+        );
+    }
   };
   boot('wineboot', ['-i']);
   boot('winecfg', ['-v', 'win10']);

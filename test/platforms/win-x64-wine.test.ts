@@ -5,7 +5,7 @@
  * proves the agent's Windows behaviour (paths, ProgramData, cmd.exe exit
  * codes, sockets), not the Node 24 runtime, which needs a real Windows.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WINE_TEST_NODE_VERSION } from '../../scripts/package/runtimes.ts';
@@ -143,6 +143,18 @@ describe('win-x64, under wine', () => {
         const log = readFileSync(join(data, 'Logs', 'client-bootstrap.log'), 'utf8');
         expect(log).not.toContain(SECRET);
         expect(readFileSync(join(data, 'state.json'), 'utf8')).not.toContain(SECRET);
+      });
+
+      it('answers status --json for a detection rule, with no server configured', () => {
+        rmSync(join(wine.driveC, 'Program Files', 'ClientBootstrap', 'client-bootstrap.json'), {
+          force: true,
+        });
+        const registered = wine.run(['status', '--json']);
+        expect(registered.code, registered.stderr).toBe(0);
+        expect(registered.json).toMatchObject({ ok: true, registered: true, code: 'registered' });
+        const fresh = wine.run(['status', '--json', '--state-dir', 'C:\\cb-never']);
+        expect(fresh.code, fresh.stderr).toBe(0);
+        expect(fresh.json).toMatchObject({ ok: true, registered: false });
       });
     },
   );
