@@ -7,10 +7,10 @@
  * esbuild bundles the agent into one CommonJS file; the pinned runtime for
  * this machine writes the SEA blob (a blob must come from the same Node
  * version as the binary it goes into, and without a code cache it is the same
- * bytes for every platform); postject injects it into a copy of each target's
- * pinned binary. Windows executables get our version resources and icon
- * (node.exe's signature goes with them), then optionally our signature and
- * an MSI. Every file gets a `.sha256`. Builds are reproducible: the same
+ * bytes for every platform); postject injects it into a copy of each Linux
+ * target's pinned binary. For Windows, node.exe's signature is removed and
+ * one resedit pass adds the blob and our version resources and icon; then
+ * optionally our signature and an MSI. Every file gets a `.sha256`. Builds are reproducible: the same
  * sources give the same bytes.
  */
 import { spawnSync } from 'node:child_process';
@@ -31,6 +31,7 @@ import {
   brandExe,
   fixPeChecksum,
   removeSignature,
+  SEA_FUSE,
   signExe,
   signingConfigFromEnv,
 } from './package/windows.ts';
@@ -45,7 +46,6 @@ const FILES: Record<Target, string> = {
 };
 /** What `--target all` builds: every target with a pinned runtime. */
 const ALL: Target[] = ['linux-x64', 'linux-arm64', 'win-x64'];
-const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
 interface Options {
   readonly targets: Target[];
@@ -127,7 +127,7 @@ function runtimeFor(target: Target, version: string, given: string | undefined):
         ? `no pinned runtime for ${target}: macOS executables are built and signed on a Mac`
         : `no pinned Node ${version} runtime for ${target}`,
     );
-  if (!given) return ensureRuntime(target, version);
+  if (!given) return ensureRuntime(target, { version });
   if (sha256File(given) === pin.binarySha256) return given;
   throw new BuildError(
     `--node-binary ${given} is not the pinned Node ${version} binary for ${target} (sha256 ${pin.binarySha256}); leave it out to fetch that one`,
@@ -242,14 +242,13 @@ async function main(argv: string[]): Promise<void> {
     copyFileSync(binary, out);
     chmodSync(out, 0o755);
     const info = productInfo(root, FILES[target]);
-    // node.exe's signature goes first (it would not match), our resources after postject
-    // (resedit's relayout of a file confuses postject's PE parser the other way round).
-    if (target === 'win-x64') removeSignature(out);
-    inject(root, out, blob, target.startsWith('macos'));
     if (target === 'win-x64') {
-      brandExe(out, info);
+      // node.exe's signature first (osslsigncode: it would no longer match), then the
+      // blob, fuse, version resources and icon in one resedit pass, then the checksum.
+      removeSignature(out);
+      brandExe(out, info, readFileSync(blob));
       fixPeChecksum(out);
-    }
+    } else inject(root, out, blob, target.startsWith('macos'));
     if (target === 'win-x64' && opts.sign)
       signExe(out, signingConfigFromEnv(process.env), { productName: info.productName });
     const sha = writeSha256(out);

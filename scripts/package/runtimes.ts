@@ -9,7 +9,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -106,50 +106,51 @@ export class BuildError extends Error {
  */
 export function ensureRuntime(
   target: Target,
-  version = NODE_VERSION,
-  cacheDir = runtimeCacheDir(),
+  {
+    version = NODE_VERSION,
+    cacheDir = runtimeCacheDir(),
+    npm = 'npm',
+  }: { version?: string; cacheDir?: string; npm?: string } = {},
 ): string {
   const pin = pinFor(target, version);
   if (!pin) throw new BuildError(`no pinned Node ${version} runtime for ${target}`);
   const dir = join(cacheDir, `${pin.pkg}-${version}`);
   const binary = join(dir, pin.member.split('/').pop() ?? 'node');
   if (existsSync(binary)) {
-    const sha = sha256File(binary);
-    if (sha === pin.binarySha256) return binary;
-    // A damaged or tampered cache entry: fetch it again rather than trust it.
-    rmSync(dir, { recursive: true, force: true });
+    if (sha256File(binary) === pin.binarySha256) return binary;
+    // A damaged or tampered cache entry: fetched again below and replaced.
   }
-  mkdirSync(dir, { recursive: true });
-  const spec = `${pin.pkg}@${version}`;
-  console.error(`fetching ${spec} (npm pack) into ${cacheDir}`);
-  const tarballName = execFileSync('npm', ['pack', spec, '--silent', '--pack-destination', dir], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-    .trim()
-    .split('\n')
-    .pop();
-  const tarball = join(dir, tarballName ?? '');
-  if (!tarballName || !existsSync(tarball))
-    throw new BuildError(`npm pack ${spec} wrote no tarball`);
-  const tarSha = sha256File(tarball);
-  if (tarSha !== pin.tarballSha256) {
-    rmSync(dir, { recursive: true, force: true });
-    throw new BuildError(
-      `${spec}: tarball sha256 ${tarSha} is not the pinned ${pin.tarballSha256}; refusing it`,
-    );
+  mkdirSync(cacheDir, { recursive: true });
+  // A private directory per fetch, then one atomic rename: two builds (or two
+  // test files) fetching at once never see each other's half-written files.
+  const tmp = mkdtempSync(join(cacheDir, `.fetch-${pin.pkg}-`));
+  try {
+    const spec = `${pin.pkg}@${version}`;
+    console.error(`fetching ${spec} (npm pack) into ${cacheDir}`);
+    const tarballName = execFileSync(npm, ['pack', spec, '--silent', '--pack-destination', tmp], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+      .trim()
+      .split('\n')
+      .pop();
+    const tarball = join(tmp, tarballName ?? '');
+    if (!tarballName || !existsSync(tarball))
+      throw new BuildError(`npm pack ${spec} wrote no tarball`);
+    const tarSha = sha256File(tarball);
+    if (tarSha !== pin.tarballSha256)
+      throw new BuildError(
+        `${spec}: tarball sha256 ${tarSha} is not the pinned ${pin.tarballSha256}; refusing it`,
+      );
+    execFileSync('tar', ['-xzf', tarball, '-C', tmp, pin.member]);
+    const extracted = join(tmp, pin.member);
+    const binSha = sha256File(extracted);
+    if (binSha !== pin.binarySha256)
+      throw new BuildError(`${spec}: ${pin.member} sha256 ${binSha} is not the pinned one`);
+    mkdirSync(dir, { recursive: true });
+    renameSync(extracted, binary);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
-  const unpack = join(dir, 'unpack');
-  mkdirSync(unpack, { recursive: true });
-  execFileSync('tar', ['-xzf', tarball, '-C', unpack, pin.member]);
-  const extracted = join(unpack, pin.member);
-  const binSha = sha256File(extracted);
-  if (binSha !== pin.binarySha256) {
-    rmSync(dir, { recursive: true, force: true });
-    throw new BuildError(`${spec}: ${pin.member} sha256 ${binSha} is not the pinned one`);
-  }
-  renameSync(extracted, binary);
-  rmSync(unpack, { recursive: true, force: true });
-  rmSync(tarball, { force: true });
   return binary;
 }
