@@ -104,6 +104,8 @@ export interface WinePlatform extends Platform {
   readonly exePath: string;
   /** Runs the executable through `cmd /c`, as a deployment tool's command line does. */
   cmd(args: string[], env?: Record<string, string>): RunResult;
+  /** Replaces the installed executable. */
+  install(exe: string): void;
   /** Runs `cmd /c` with `args` (a batch file, say). */
   shell(args: string[], env?: Record<string, string>): RunResult;
 }
@@ -201,6 +203,7 @@ export function winePlatform(exe: string): WinePlatform {
     run: (args, env = {}) => timed(() => p.wine([exePath, ...args], env)),
     cmd: (args, env = {}) => timed(() => p.wine(['cmd', '/c', exePath, ...args], env)),
     shell: (args, env = {}) => timed(() => p.wine(['cmd', '/c', ...args], env)),
+    install: (newExe) => copyFileSync(newExe, join(dir, 'client-bootstrap.exe')),
     stop: () => p.stop(),
   };
 }
