@@ -3,6 +3,7 @@ import {
   isElevated,
   isTrustedOwner,
   ownerQuery,
+  parseOwners,
   protectCommand,
   protectWindowsDirs,
 } from './windows-acl.ts';
@@ -46,16 +47,22 @@ describe('the exact commands', () => {
     ]);
   });
 
-  it('asks PowerShell for the owner as a SID, with the path as a literal string', () => {
-    expect(ownerQuery("C:\\Data\\O'Brien")).toEqual([
-      'powershell.exe',
-      [
-        '-NoProfile',
-        '-NonInteractive',
-        '-Command',
-        "(Get-Acl -LiteralPath 'C:\\Data\\O''Brien').GetOwner([System.Security.Principal.SecurityIdentifier]).Value",
-      ],
+  it('asks PowerShell for the owners of the directory and everything in it, as SIDs', () => {
+    const [cmd, args] = ownerQuery("C:\\Data\\O'Brien");
+    expect(cmd).toBe('powershell.exe');
+    expect(args.slice(0, 3)).toEqual(['-NoProfile', '-NonInteractive', '-Command']);
+    expect(args[3]).toBe(
+      "@(Get-Item -LiteralPath 'C:\\Data\\O''Brien' -Force) + @(Get-ChildItem -LiteralPath 'C:\\Data\\O''Brien' -Recurse -Force) | ForEach-Object { (Get-Acl -LiteralPath $_.FullName).GetOwner([System.Security.Principal.SecurityIdentifier]).Value + [char]9 + $_.FullName }",
+    );
+  });
+
+  it('parses SID<TAB>path lines, and nothing else', () => {
+    expect(parseOwners('S-1-5-18\tC:\\d\r\nS-1-5-32-544\tC:\\d\\state.json\r\n')).toEqual([
+      { sid: 'S-1-5-18', path: 'C:\\d' },
+      { sid: 'S-1-5-32-544', path: 'C:\\d\\state.json' },
     ]);
+    expect(parseOwners('')).toBeNull();
+    expect(parseOwners('Get-Acl : access denied\r\n')).toBeNull();
   });
 
   it.each([
@@ -83,7 +90,10 @@ describe('protectWindowsDirs', () => {
   it('checks the owner, then protects each directory, when elevated', () => {
     const f = fakeRunner({
       'whoami.exe': ok(SYSTEM_WHOAMI),
-      'powershell.exe': ok('S-1-5-18\r\n'),
+      'powershell.exe': (args) => {
+        const dir = /LiteralPath '([^']+)'/.exec(args[3] ?? '')?.[1] ?? '';
+        return ok(`S-1-5-18\t${dir}\r\nS-1-5-32-544\t${dir}\\state.json\r\n`);
+      },
       'icacls.exe': ok('processed 1 file'),
     });
     protectWindowsDirs(dirs, f.run);
@@ -105,7 +115,9 @@ describe('protectWindowsDirs', () => {
   it('refuses (exit 9) a directory that a user created before the install', () => {
     const f = fakeRunner({
       'whoami.exe': ok(SYSTEM_WHOAMI),
-      'powershell.exe': ok('S-1-5-21-1004336348-1177238915-682003330-1001\r\n'),
+      'powershell.exe': ok(
+        'S-1-5-21-1004336348-1177238915-682003330-1001\tC:\\ProgramData\\ClientBootstrap\r\n',
+      ),
       'icacls.exe': ok(),
     });
     expect(() => protectWindowsDirs(dirs, f.run)).toThrow(
@@ -117,10 +129,25 @@ describe('protectWindowsDirs', () => {
     expect(f.calls.map(([c]) => c)).not.toContain('icacls.exe');
   });
 
+  it('refuses (exit 9) a directory with a file a user planted in it, naming the file', () => {
+    const f = fakeRunner({
+      'whoami.exe': ok(SYSTEM_WHOAMI),
+      'powershell.exe': ok(
+        'S-1-5-18\tC:\\ProgramData\\ClientBootstrap\r\n' +
+          'S-1-5-21-1004336348-1177238915-682003330-1001\tC:\\ProgramData\\ClientBootstrap\\state.json\r\n',
+      ),
+      'icacls.exe': ok(),
+    });
+    expect(() => protectWindowsDirs(dirs, f.run)).toThrow(
+      /C:\\ProgramData\\ClientBootstrap\\state\.json is owned by S-1-5-21-/,
+    );
+    expect(f.calls.map(([c]) => c)).not.toContain('icacls.exe');
+  });
+
   it('fails (exit 9) when icacls cannot set the DACL or the owner cannot be read', () => {
     const denied = fakeRunner({
       'whoami.exe': ok(ELEVATED_WHOAMI),
-      'powershell.exe': ok('S-1-5-32-544'),
+      'powershell.exe': ok('S-1-5-32-544\tC:\\ProgramData\\ClientBootstrap'),
       'icacls.exe': { code: 5, stdout: '', stderr: 'Access is denied.' },
     });
     expect(() => protectWindowsDirs(dirs, denied.run)).toThrow(/Access is denied/);

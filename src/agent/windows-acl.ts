@@ -34,18 +34,37 @@ export function isElevated(whoamiGroups: string): boolean {
   return ELEVATED_LEVELS.some((sid) => whoamiGroups.includes(`"${sid}"`));
 }
 
-/** PowerShell prints the owner's SID; single quotes in the path are doubled for its literal string. */
+/**
+ * PowerShell prints one line per object, `SID<TAB>path`: the directory and
+ * everything already inside it. A folder the MSI made inherits "create
+ * files" for local users from ProgramData, so a user could plant a
+ * state.json there before the first elevated run; its owner gives it away.
+ * Single quotes in the path are doubled for PowerShell's literal string.
+ */
 export function ownerQuery(dir: string): [string, string[]] {
   const literal = dir.replace(/'/g, "''");
+  const sid = '[System.Security.Principal.SecurityIdentifier]';
   return [
     'powershell.exe',
     [
       '-NoProfile',
       '-NonInteractive',
       '-Command',
-      `(Get-Acl -LiteralPath '${literal}').GetOwner([System.Security.Principal.SecurityIdentifier]).Value`,
+      `@(Get-Item -LiteralPath '${literal}' -Force) + @(Get-ChildItem -LiteralPath '${literal}' -Recurse -Force) | ForEach-Object { (Get-Acl -LiteralPath $_.FullName).GetOwner(${sid}).Value + [char]9 + $_.FullName }`,
     ],
   ];
+}
+
+/** Parses ownerQuery's output; null when a line is not `SID<TAB>path`. */
+export function parseOwners(text: string): { sid: string; path: string }[] | null {
+  const rows: { sid: string; path: string }[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    if (!line.trim()) continue;
+    const m = /^(S-1-[\d-]+)\t(.+)$/.exec(line);
+    if (!m) return null;
+    rows.push({ sid: m[1] as string, path: m[2] as string });
+  }
+  return rows.length > 0 ? rows : null;
 }
 
 export function isTrustedOwner(sid: string): boolean {
@@ -85,16 +104,17 @@ export function protectWindowsDirs(dirs: readonly string[], run: RunCommand): vo
   for (const dir of new Set(dirs)) {
     const [ocmd, oargs] = ownerQuery(dir);
     const owner = run(ocmd, oargs);
-    const sid = owner.stdout.trim();
-    if (owner.code !== 0 || !/^S-1-[\d-]+$/.test(sid))
+    const owners = owner.code === 0 ? parseOwners(owner.stdout) : null;
+    if (!owners)
       throw stateError(
         `cannot read the owner of ${dir}: ${owner.stderr.trim() || `exit ${owner.code}`}`,
         'check that PowerShell is available to this account',
       );
-    if (!isTrustedOwner(sid))
+    const foreign = owners.find((o) => !isTrustedOwner(o.sid));
+    if (foreign)
       throw stateError(
-        `${dir} is owned by ${sid}, not SYSTEM or Administrators: someone else may have created it to read the credential`,
-        `remove ${dir} as an administrator (after checking what is in it) and run again`,
+        `${foreign.path} is owned by ${foreign.sid}, not SYSTEM or Administrators: someone else may have created it to read or plant the credential`,
+        `remove ${foreign.path} as an administrator (after checking what it is) and run again`,
       );
     const [pcmd, pargs] = protectCommand(dir);
     const protect = run(pcmd, pargs);
