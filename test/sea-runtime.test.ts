@@ -4,7 +4,7 @@
  * runs or whom it trusts (it runs as SYSTEM/root holding the secret).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureRuntime, NODE_VERSION } from '../scripts/package/runtimes.ts';
@@ -13,6 +13,7 @@ import type { ServerHandle } from './support/procs.ts';
 import { makePrivateCa } from './support/tls.ts';
 
 let exe: string;
+let outDir: string;
 let buildOutput: string;
 let tlsServer: ServerHandle;
 let ca: ReturnType<typeof makePrivateCa>;
@@ -27,7 +28,7 @@ function injection(): { script: string; marker: string } {
 }
 
 beforeAll(async () => {
-  const outDir = tempDir('cb-sea-runtime-');
+  outDir = tempDir('cb-sea-runtime-');
   buildOutput = execFileSync(
     process.execPath,
     [
@@ -44,6 +45,7 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(async () => {
   await tlsServer?.proc.stop();
+  if (outDir) rmSync(outDir, { recursive: true, force: true });
 });
 
 describe('the packaged runtime', () => {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deploy } from '../support/deploy.ts';
 import type { Deployment } from '../support/deploy.ts';
 import { ROOT, tempDir } from '../support/procs.ts';
-import { recordTimings } from './emulators.ts';
+import { recordTimings, removeBuilds } from './emulators.ts';
 import type { Platform } from './emulators.ts';
 
 export const SECRET = 'Platform-Secret-7q';
@@ -43,6 +43,7 @@ export function agentSuite(
   afterAll(async () => {
     recordTimings(platform.target, platform.via, times);
     platform?.stop();
+    removeBuilds();
     await d?.stop();
   });
 

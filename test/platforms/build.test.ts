@@ -5,7 +5,7 @@
  * MSI that installs silently.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NtExecutable, NtExecutableResource, Resource } from 'resedit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -87,7 +87,13 @@ beforeAll(() => {
   packageCmd(['--target', 'all', '--out-dir', second]);
   cert = throwawayCert();
 }, 600_000);
-afterAll(() => wine?.stop());
+const outputs: string[] = [];
+afterAll(() => {
+  wine?.stop();
+  // Each build is some 350 MB.
+  for (const dir of [first, second, ...outputs].filter(Boolean))
+    rmSync(dir, { recursive: true, force: true });
+});
 
 describe('npm run package -- --target all', () => {
   it('builds every target with its .sha256, and the same bytes from a second build', () => {
@@ -145,6 +151,7 @@ describe('the Windows executable', () => {
 
   it('signs with a PEM certificate or PKCS#12, verifies, and signs the same bytes twice', () => {
     const dir = tempDir('cb-signed-');
+    outputs.push(dir);
     const pem1 = join(dir, 'pem1.exe');
     const pem2 = join(dir, 'pem2.exe');
     const p12 = join(dir, 'p12.exe');
@@ -161,6 +168,7 @@ describe('the Windows executable', () => {
 describe('npm run package -- --target win-x64 --sign --msi --config FILE', () => {
   it('builds a signed exe and MSI that wine msiexec /qn installs per machine', () => {
     const out = tempDir('cb-msi-');
+    outputs.push(out);
     const config = join(tempDir(), 'client-bootstrap.json');
     writeFileSync(config, '{"server": "https://mgmt.example.test:8443"}\n');
     const log = packageCmd(

@@ -5,7 +5,15 @@
  * files, never pipes (a pipe crashes wine's console).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, tempDir } from '../support/procs.ts';
 
@@ -37,9 +45,17 @@ function parseJson(stdout: string): Record<string, unknown> {
   }
 }
 
+const builds: string[] = [];
+
+/** Removes what buildTarget wrote (some 100 MB a target). */
+export function removeBuilds(): void {
+  for (const dir of builds.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
 /** Builds one target into a fresh directory with `npm run package` and returns the executable. */
 export function buildTarget(target: string, extra: string[] = []): { exe: string; log: string } {
   const outDir = tempDir(`cb-pkg-${target}-`);
+  builds.push(outDir);
   const log = execFileSync(
     process.execPath,
     [
@@ -175,6 +191,9 @@ export function winePrefix(): WinePrefix {
     },
     stop() {
       spawnSync('wineserver', ['-k'], { env, stdio: 'ignore', timeout: 30_000 });
+      // A prefix is some 800 MB.
+      rmSync(prefix, { recursive: true, force: true });
+      rmSync(logs, { recursive: true, force: true });
     },
   };
 }
