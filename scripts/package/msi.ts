@@ -1,7 +1,8 @@
 /**
  * A per-machine x64 MSI for SCCM and Intune, built with wixl (msitools): the
  * executable into Program Files\ClientBootstrap, client-bootstrap.json beside
- * it when given, and ProgramData\ClientBootstrap created empty.
+ * it when given, and ProgramData\ClientBootstrap created empty. A newer MSI
+ * replaces an older one (MajorUpgrade: one UpgradeCode, a ProductCode per version).
  *
  * The MSI installs files only. Registration is its own step, run by the
  * deployment after the install (see the README): an MSI custom action can
@@ -56,6 +57,7 @@ export function wxsSource(input: { version: string; hasConfig: boolean }): strin
     <Package Id="${guidFrom(`client-bootstrap package ${input.version} ${String(input.hasConfig)}`)}"
              Description="Client Bootstrap registration agent" Manufacturer="Client Bootstrap"
              InstallerVersion="500" Compressed="yes" InstallScope="perMachine"/>
+    <MajorUpgrade DowngradeErrorMessage="A newer version of Client Bootstrap is already installed."/>
     <Media Id="1" Cabinet="client-bootstrap.cab" EmbedCab="yes"/>
     <Property Id="ARPNOMODIFY" Value="1"/>
     <Directory Id="TARGETDIR" Name="SourceDir">

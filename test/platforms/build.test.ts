@@ -9,6 +9,7 @@ import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync
 import { join } from 'node:path';
 import { NtExecutable, NtExecutableResource, Resource } from 'resedit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildMsi, guidFrom } from '../../scripts/package/msi.ts';
 import { sha256File } from '../../scripts/package/runtimes.ts';
 import { drawIcon, readVersionStrings, signExe } from '../../scripts/package/windows.ts';
 import { ROOT, tempDir } from '../support/procs.ts';
@@ -198,5 +199,33 @@ describe('npm run package -- --target win-x64 --sign --msi --config FILE', () =>
     );
     expect(statSync(join(wine.driveC, 'ProgramData', 'ClientBootstrap')).isDirectory()).toBe(true);
     expect(existsSync(join(wine.driveC, 'Program Files (x86)', 'ClientBootstrap'))).toBe(false);
+  });
+});
+
+describe('the MSI over an older one', () => {
+  it('replaces it (major upgrade) and refuses a downgrade', () => {
+    const dir = tempDir('cb-msi-upgrade-');
+    outputs.push(dir);
+    const exe = join(dir, 'client-bootstrap.exe');
+    writeFileSync(exe, 'not a real exe: the upgrade logic does not run it');
+    const msiOf = (version: string): string =>
+      buildMsi({ exe, version, outDir: join(dir, version), work: join(dir, version, 'work') });
+    const older = msiOf('0.1.0');
+    const newer = msiOf('0.2.0');
+    const prefix = winePrefix();
+    try {
+      const key = (version: string): string =>
+        `HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{${guidFrom(`client-bootstrap product ${version}`)}}`;
+      const winPath = (p: string): string => `Z:${p.replace(/\//g, '\\')}`;
+      expect(prefix.wine(['msiexec', '/i', winPath(older), '/qn']).code).toBe(0);
+      expect(prefix.wine(['reg', 'query', key('0.1.0')]).code).toBe(0);
+      expect(prefix.wine(['msiexec', '/i', winPath(newer), '/qn']).code).toBe(0);
+      expect(prefix.wine(['reg', 'query', key('0.2.0')]).code).toBe(0);
+      expect(prefix.wine(['reg', 'query', key('0.1.0')]).code).not.toBe(0);
+      // 1603 (fatal error), as the low 8 bits a Linux parent sees.
+      expect(prefix.wine(['msiexec', '/i', winPath(older), '/qn']).code).toBe(1603 & 0xff);
+    } finally {
+      prefix.stop();
+    }
   });
 });
