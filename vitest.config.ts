@@ -3,8 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    // The fault suite has its own script (npm run test:faults).
-    exclude: ['test/faults/**', 'node_modules/**'],
+    // Slow suites with scripts of their own, which .ci/run also runs:
+    // the fault suite (npm run test:faults) and wine and qemu (npm run test:platforms).
+    exclude: ['test/faults/**', 'test/platforms/**', 'node_modules/**'],
     globalSetup: ['test/support/global-setup.ts'],
     setupFiles: ['test/support/setup.ts'],
     testTimeout: 60_000,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploy } from './support/deploy.ts';
 import type { Deployment } from './support/deploy.ts';
+import { ensureRuntime } from '../scripts/package/runtimes.ts';
 import { ROOT, tempDir } from './support/procs.ts';
 
 const SECRET = 'Packaged-Secret-64w';
@@ -58,9 +59,9 @@ afterAll(async () => {
 });
 
 describe('the single executable, alone in an empty directory with an empty PATH', () => {
-  it('builds from a given node binary too (the path other platforms take, without code cache)', () => {
+  it('builds from a given copy of the pinned node binary, and refuses any other', () => {
     const nodeCopy = join(tempDir(), 'node');
-    copyFileSync(process.execPath, nodeCopy);
+    copyFileSync(ensureRuntime('linux-x64'), nodeCopy);
     const outDir = tempDir('cb-sea-build-');
     const out = execFileSync(
       process.execPath,
@@ -94,20 +95,21 @@ describe('the single executable, alone in an empty directory with an empty PATH'
       { env: { PATH: '' }, encoding: 'utf8', timeout: 60_000 },
     );
     expect(JSON.parse(r.stdout)).toMatchObject({ exitCode: 5, code: 'no_route' });
+    // The node running this test is not the pinned runtime: refused before anything is built.
     const refused = spawnSync(
       process.execPath,
       [
         join(ROOT, 'node_modules/tsx/dist/cli.mjs'),
         join(ROOT, 'scripts/package.ts'),
         '--target',
-        'win-x64',
-        '--out-dir',
-        outDir,
+        'linux-x64',
+        '--node-binary',
+        process.execPath,
       ],
       { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
     );
     expect(refused.status).toBe(2);
-    expect(refused.stderr).toMatch(/needs --node-binary/);
+    expect(refused.stderr).toMatch(/is not the pinned Node 24\.\d+\.\d+ binary for linux-x64/);
   });
 
   it('prints its version', () => {

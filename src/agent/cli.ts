@@ -10,10 +10,12 @@ import type { TtyInput } from '../common/prompt.ts';
 import { VERSION } from '../version.ts';
 import { resolveSettings } from './config.ts';
 import type { AgentFlags, AgentSettings, ConfigEnv } from './config.ts';
+import { deploymentExitCode, parseRetryExitCode } from './deploy-exit.ts';
 import { EXIT_MEANINGS } from './exit-codes.ts';
 import { failureOf, outcomeOf } from './outcome.ts';
 import { createReporter } from './render.ts';
 import type { RenderMode } from './render.ts';
+import type { RunCommand } from './windows-acl.ts';
 
 export interface AgentCliDeps extends ConfigEnv {
   readonly stdin: Readable & TtyInput;
@@ -21,6 +23,9 @@ export interface AgentCliDeps extends ConfigEnv {
   readonly stderr: Writable;
   readonly now: () => number;
   readonly random: () => number;
+  /** A file's bytes: secret files are decoded from them (UTF-8 or UTF-16 with a BOM). */
+  readonly readBytes: (path: string) => Buffer;
+  readonly runCommand: RunCommand;
 }
 
 type Command = 'register' | 'check' | 'status' | 'unregister';
@@ -164,6 +169,12 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
           describe: 'log file (JSON lines, rotated)',
           group: 'Output:',
         },
+        'retry-exit-code': {
+          type: 'number',
+          describe:
+            'exit with this code instead of 5 or 8 (retry later), e.g. 1618 for SCCM/Intune',
+          group: 'Output:',
+        },
       })
       .epilogue(EPILOGUE)
       .strict()
@@ -205,7 +216,10 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
     ];
     for (const k of keys)
       if (parsed[k] !== undefined) (flags as Record<string, unknown>)[k] = parsed[k];
-    const settings: AgentSettings = resolveSettings(flags, deps);
+    const settings: AgentSettings = resolveSettings(flags, deps, {
+      requireRoute: chosen.command === 'register' || chosen.command === 'check',
+    });
+    const retryAs = parseRetryExitCode(parsed.retryExitCode, deps.platform);
     reporter = createReporter(
       settings.json ? 'json' : mode,
       settings.quiet,
@@ -220,9 +234,12 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
       now: deps.now,
       random: deps.random,
       readFile: deps.readFile,
+      readBytes: deps.readBytes,
+      platform: deps.platform,
+      runCommand: deps.runCommand,
     });
     reporter.finish(outcome);
-    return outcome.exitCode;
+    return deploymentExitCode(outcome.exitCode, retryAs);
   } catch (err) {
     const clock = { now: deps.now, logFile: null };
     const outcome =

@@ -122,7 +122,11 @@ export function defaultLogFile(
 }
 
 /** Resolves the settings; throws UserError('usage' | 'config') with the reason. */
-export function resolveSettings(flags: AgentFlags, cfg: ConfigEnv): AgentSettings {
+export function resolveSettings(
+  flags: AgentFlags,
+  cfg: ConfigEnv,
+  opts: { requireRoute?: boolean } = {},
+): AgentSettings {
   const env = (name: string): string | undefined => {
     const v = cfg.env[`CLIENT_BOOTSTRAP_${name}`];
     return v === '' ? undefined : v;
@@ -153,7 +157,8 @@ export function resolveSettings(flags: AgentFlags, cfg: ConfigEnv): AgentSetting
   const route = (str(pick(flags.route, 'ROUTE', 'route'), '--route') ?? 'auto') as RouteChoice;
   if (!['auto', 'direct', 'relay'].includes(route))
     throw usage(`--route must be auto, direct or relay`);
-  if (!server && !relay)
+  // status and unregister only read local state: a detection rule runs them with no config.
+  if (!server && !relay && opts.requireRoute !== false)
     throw usage(
       'no server and no relay are configured',
       'give --server URL and/or --relay URL, or ship client-bootstrap.json beside the executable',

@@ -2,13 +2,14 @@
 import type { Readable, Writable } from 'node:stream';
 import { UserError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
-import { promptMasked, readAllLimited } from '../common/prompt.ts';
+import { promptMasked } from '../common/prompt.ts';
 import type { TtyInput } from '../common/prompt.ts';
 import { Secret } from '../protocol/index.ts';
 import type { AgentSettings, SecretSource } from './config.ts';
 import type { Deadline } from './deadline.ts';
 import type { MachineFacts } from './machine.ts';
 import type { Reporter } from './render.ts';
+import { decodeSecretFile, readSecretStream } from './secret-file.ts';
 import type { Transport } from './transport.ts';
 
 export interface AgentContext {
@@ -25,6 +26,8 @@ export interface AgentContext {
   /** True when a person can answer a prompt (stdin is a terminal). */
   readonly canPrompt: boolean;
   readonly readFile: (path: string) => string;
+  /** Reads a file's bytes (secret files: their encoding is decided from the bytes). */
+  readonly readBytes: (path: string) => Buffer;
   readonly machine: () => Promise<MachineFacts>;
   readonly logFile: string | null;
 }
@@ -32,7 +35,7 @@ export interface AgentContext {
 /** Reads a secret given on the command line, environment, file or stdin; null when none was. */
 export async function readGivenSecret(
   source: SecretSource,
-  ctx: Pick<AgentContext, 'readFile' | 'stdin'>,
+  ctx: Pick<AgentContext, 'readBytes' | 'stdin'>,
 ): Promise<Secret | null> {
   switch (source.kind) {
     case 'none':
@@ -41,14 +44,15 @@ export async function readGivenSecret(
     case 'flag':
       return Secret.from(source.secret.reveal());
     case 'stdin': {
-      const text = await readAllLimited(ctx.stdin, 4096, 'the secret on stdin');
-      if (!text) throw new UserError('usage', '--secret-file - was given but stdin is empty');
-      return Secret.from(text, { fromFile: true });
+      const bytes = await readSecretStream(ctx.stdin);
+      if (bytes.length === 0)
+        throw new UserError('usage', '--secret-file - was given but stdin is empty');
+      return Secret.from(decodeSecretFile(bytes, 'the secret on stdin'));
     }
     case 'file': {
-      let text: string;
+      let bytes: Buffer;
       try {
-        text = ctx.readFile(source.path);
+        bytes = ctx.readBytes(source.path);
       } catch (err) {
         throw new UserError(
           'usage',
@@ -56,11 +60,7 @@ export async function readGivenSecret(
           { cause: err },
         );
       }
-      if (text.length > 4096)
-        throw new UserError('usage', `the secret file ${source.path} is larger than 4096 bytes`);
-      if (!text.replace(/\r?\n$/, ''))
-        throw new UserError('usage', `the secret file ${source.path} is empty`);
-      return Secret.from(text, { fromFile: true });
+      return Secret.from(decodeSecretFile(bytes, `the secret file ${source.path}`));
     }
   }
 }

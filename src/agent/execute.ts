@@ -2,6 +2,8 @@
  * Builds the run's context (log, transport, deadline) and runs a command.
  * Loaded only when a command runs, so --help and --version stay light.
  */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable, Writable } from 'node:stream';
 import { UserError } from '../common/errors.ts';
@@ -19,6 +21,8 @@ import { failureOf, outcomeOf } from './outcome.ts';
 import { registerFlow } from './register.ts';
 import type { Reporter } from './render.ts';
 import { createTransport } from './transport.ts';
+import { protectWindowsDirs } from './windows-acl.ts';
+import type { RunCommand } from './windows-acl.ts';
 
 export type Command = 'register' | 'check' | 'status' | 'unregister';
 
@@ -29,6 +33,10 @@ export interface ExecuteDeps {
   readonly now: () => number;
   readonly random: () => number;
   readonly readFile: (path: string) => string;
+  readonly readBytes: (path: string) => Buffer;
+  readonly platform: NodeJS.Platform;
+  /** Runs a helper program (icacls, whoami, PowerShell on Windows). */
+  readonly runCommand: RunCommand;
 }
 
 function openLog(
@@ -98,6 +106,15 @@ async function executeLogged(
     });
   };
   try {
+    if (deps.platform === 'win32' && (command === 'register' || command === 'unregister')) {
+      // Before anything is written there: 0700 means nothing on NTFS.
+      mkdirSync(settings.stateDir, { recursive: true });
+      protectWindowsDirs(
+        [settings.stateDir, ...(logFile ? [dirname(logFile)] : [])],
+        deps.runCommand,
+      );
+      log.info('state.protected', { dirs: [settings.stateDir, logFile && dirname(logFile)] });
+    }
     if (settings.caFile) {
       try {
         caPem = deps.readFile(settings.caFile);
@@ -129,6 +146,7 @@ async function executeLogged(
       stderr: deps.stderr,
       canPrompt: deps.canPrompt,
       readFile: deps.readFile,
+      readBytes: deps.readBytes,
       machine: machineFacts,
       logFile,
     };

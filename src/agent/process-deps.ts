@@ -1,4 +1,5 @@
 /** The real outside world for the agent, built once in the entry. */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AgentCliDeps } from './cli.ts';
@@ -18,6 +19,16 @@ export function createAgentDeps(): AgentCliDeps {
     now: () => performance.timeOrigin + performance.now(),
     random: Math.random,
     readFile: (p) => readFileSync(p, 'utf8'),
+    readBytes: (p) => readFileSync(p),
+    runCommand: (cmd, args) => {
+      const r = spawnSync(cmd, args, {
+        encoding: 'utf8',
+        windowsHide: true,
+        timeout: 30_000,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? r.error?.message ?? '' };
+    },
     exists: (p) => existsSync(p),
     exeDir: exeDir(),
     platform: process.platform,

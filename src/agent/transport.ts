@@ -112,15 +112,25 @@ export function translateError(err: unknown, url: string): TransportError {
 }
 
 function dispatcherFor(opts: TransportOptions): Dispatcher {
-  const ca = opts.caPem ? [...rootCertificates, opts.caPem] : undefined;
-  const connect = { timeout: opts.connectTimeoutMs, ...(ca ? { ca } : {}) };
+  // Always an explicit trust list: the bundled roots plus --ca-file. Node's
+  // default would also trust NODE_EXTRA_CA_CERTS, and NODE_TLS_REJECT_UNAUTHORIZED=0
+  // would switch checking off; an environment variable must not decide whom
+  // an agent holding the secret trusts.
+  const ca = opts.caPem ? [...rootCertificates, opts.caPem] : [...rootCertificates];
+  const tls = { ca, rejectUnauthorized: true };
+  // No TCP keep-alive: undici sets it before the socket connects, which
+  // wine's socket layer refuses (every connection fails with UNKNOWN), and a
+  // registration that lasts seconds has no use for it. HTTP connection reuse
+  // (keepAliveTimeout below) is a different thing and stays on.
+  const connect = { timeout: opts.connectTimeoutMs, keepAlive: false, ...tls };
   if (opts.proxy) {
     return new EnvHttpProxyAgent({
       httpProxy: opts.proxy,
       httpsProxy: opts.proxy,
       ...(opts.noProxy ? { noProxy: opts.noProxy } : {}),
       connect,
-      ...(ca ? { requestTls: { ca }, proxyTls: { ca } } : {}),
+      requestTls: tls,
+      proxyTls: tls,
     });
   }
   return new Agent({ connect, keepAliveTimeout: 10_000 });

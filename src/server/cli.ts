@@ -24,11 +24,12 @@ import {
   describeMode,
   readNewSecret,
   secretsTable,
-  shellQuote,
   table,
   urlsFor,
 } from './cli-helpers.ts';
 import { mintAdminToken } from './admin-token.ts';
+import { defaultSecretPath, formatInstallCommand, INSTALL_SHELLS } from './install-command.ts';
+import type { InstallShell } from './install-command.ts';
 import { DEFAULT_GUESS_ALARM, runServer } from './main.ts';
 import { DEFAULT_LIMITS } from './rate-limit.ts';
 import { DEFAULT_AUDIT_RETENTION } from './store.ts';
@@ -449,27 +450,28 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
               .option('relay-url', { type: 'string' })
               .option('secret-path', {
                 type: 'string',
-                default: '/etc/client-bootstrap/secret',
-                describe: 'where the installer puts the secret file',
+                describe:
+                  'where the installer puts the secret file (default /etc/client-bootstrap/secret; secret.txt for cmd and powershell)',
+              })
+              .option('shell', {
+                choices: INSTALL_SHELLS,
+                default: 'sh',
+                describe: 'quote the command for this shell',
               }),
           (a) =>
             withDir(a, (dd) => {
               const c = clientConfig(dd, urlsFor(dd, a));
-              const parts = ['client-bootstrap'];
-              if (c.server) parts.push('--server', shellQuote(c.server));
-              if (c.relay) parts.push('--relay', shellQuote(c.relay));
-              parts.push(
-                // `=` keeps an id that starts with "-" from reading as an option.
-                `--server-id=${c.serverId as string}`,
-                `--server-pin=${c.serverPin as string}`,
-                '--secret-file',
-                shellQuote(a.secretPath),
-                '--no-interactive',
-                '--json',
-              );
               out(
-                `# Put the authorization secret alone in ${a.secretPath} (readable only by the installer account),\n` +
-                  `# or ship client-bootstrap.json (bootstrap-server client-config) beside the executable.\n${parts.join(' ')}\n`,
+                formatInstallCommand(
+                  {
+                    ...(c.server ? { server: c.server } : {}),
+                    ...(c.relay ? { relay: c.relay } : {}),
+                    serverId: c.serverId as string,
+                    serverPin: c.serverPin as string,
+                    secretPath: a.secretPath ?? defaultSecretPath(a.shell as InstallShell),
+                  },
+                  a.shell as InstallShell,
+                ),
               );
             }),
         )
