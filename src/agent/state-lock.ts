@@ -45,7 +45,6 @@ export function processStarted(pid: number): string | null {
   return fields[19] ?? null;
 }
 
-
 function parseOwner(text: string | null): LockOwner | null {
   if (!text) return null;
   try {

@@ -73,7 +73,11 @@ export function renameWithRetry(from: string, to: string, attempts = 5): void {
       return;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? '';
-      if (process.platform !== 'win32' || !['EPERM', 'EACCES', 'EBUSY'].includes(code) || i >= attempts)
+      if (
+        process.platform !== 'win32' ||
+        !['EPERM', 'EACCES', 'EBUSY'].includes(code) ||
+        i >= attempts
+      )
         throw err;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20 * i);
     }

@@ -5,6 +5,8 @@ import type { PendingHandshake } from './server-side.ts';
 export interface OpenHandshake {
   readonly pending: PendingHandshake;
   readonly source: string;
+  /** The wider network the source belongs to, counted too (empty: none). */
+  readonly network: string;
 }
 
 /** What `remove` found: nothing, a live handshake, or one that had expired. */
@@ -57,13 +59,15 @@ export class HandshakeTable {
     now: number,
     source = '',
     onExpired?: (expired: OpenHandshake) => void,
+    network = '',
   ): boolean {
     if (this.#open.size >= this.#limit) {
       for (const e of this.prune(now)) onExpired?.(e);
     }
     if (this.#open.size >= this.#limit) return false;
-    this.#open.set(pending.hsId, { pending, source });
-    this.#count(source, pending, 1);
+    const open = { pending, source, network };
+    this.#open.set(pending.hsId, open);
+    this.#counts(open, 1);
     return true;
   }
 
@@ -72,7 +76,7 @@ export class HandshakeTable {
     const open = this.#open.get(hsId);
     if (!open) return { found: false };
     this.#open.delete(hsId);
-    this.#count(open.source, open.pending, -1);
+    this.#counts(open, -1);
     return { found: true, expired: open.pending.expiresAt <= now, open };
   }
 
@@ -94,10 +98,15 @@ export class HandshakeTable {
     for (const [id, open] of this.#open) {
       if (open.pending.expiresAt > now) break;
       this.#open.delete(id);
-      this.#count(open.source, open.pending, -1);
+      this.#counts(open, -1);
       expired.push(open);
     }
     return expired;
+  }
+
+  #counts(open: OpenHandshake, delta: 1 | -1): void {
+    this.#count(open.source, open.pending, delta);
+    if (open.network !== '') this.#count(open.network, open.pending, delta);
   }
 
   #count(source: string, pending: PendingHandshake, delta: 1 | -1): void {

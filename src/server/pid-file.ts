@@ -10,7 +10,6 @@ import { isAlive } from '../common/process-alive.ts';
 
 const NAME = 'server.pid';
 
-
 /** The pid of a live server on `dir`, or null. */
 export function runningServerPid(dir: string): number | null {
   let pid: number;

@@ -25,6 +25,8 @@ export interface GuessLimits {
   readonly startBurst: number;
   /** Open handshakes one source may hold. */
   readonly maxOpenPerSource: number;
+  /** Open handshakes one network (an IPv4 /24, an IPv6 /48) may hold. */
+  readonly maxOpenPerNetwork: number;
   /** Sources remembered at once; the least recent are forgotten past it. */
   readonly maxKeys: number;
 }
@@ -40,6 +42,7 @@ export const DEFAULT_LIMITS: GuessLimits = {
   startsPerSecond: 50,
   startBurst: 100,
   maxOpenPerSource: 200,
+  maxOpenPerNetwork: 1_000,
   maxKeys: 100_000,
 };
 
@@ -57,7 +60,7 @@ export type Admission =
   | { readonly ok: true }
   | {
       readonly ok: false;
-      readonly reason: 'blocked' | 'guess_limit' | 'start_rate' | 'open_limit';
+      readonly reason: 'blocked' | 'guess_limit' | 'start_rate' | 'open_limit' | 'network_limit';
       readonly retryAfterMs: number;
     };
 
@@ -88,9 +91,9 @@ export class GuessLimiter {
       this.#entries.delete(key);
       this.#entries.set(key, e);
     }
-    if (now - e.windowStart > this.opts.windowMs) {
+    // The window runs from the first failure, and never ends while the source is blocked.
+    if (e.failures > 0 && now - e.windowStart > this.opts.windowMs && e.blockedUntil <= now) {
       e.failures = 0;
-      e.windowStart = now;
     }
     if (now - e.successStart > this.opts.successWindowMs) {
       e.successes = 0;
@@ -115,6 +118,7 @@ export class GuessLimiter {
     now: number,
     open: { open: number; guesses: number },
     withShare: boolean,
+    networkOpen = 0,
   ): Admission {
     const o = this.opts;
     const e = this.#entry(key, now);
@@ -126,6 +130,8 @@ export class GuessLimiter {
     }
     if (open.open >= o.maxOpenPerSource)
       return { ok: false, reason: 'open_limit', retryAfterMs: o.shortRetryMs };
+    if (networkOpen >= o.maxOpenPerNetwork)
+      return { ok: false, reason: 'network_limit', retryAfterMs: o.shortRetryMs };
     if (withShare) {
       if (e.blockedUntil > now)
         return { ok: false, reason: 'blocked', retryAfterMs: e.blockedUntil - now };
@@ -142,6 +148,7 @@ export class GuessLimiter {
   recordFailure(key: string, now: number): number {
     const o = this.opts;
     const e = this.#entry(key, now);
+    if (e.failures === 0) e.windowStart = now;
     e.failures += 1;
     const excess = e.failures - (o.threshold + Math.min(e.successes, o.maxSuccessBonus));
     if (excess < 0) return 0;

@@ -26,7 +26,7 @@ import type { DataDir } from './data-dir.ts';
 import { readMode } from './data-dir.ts';
 import type { GuessAlarm, GuessLimiter } from './rate-limit.ts';
 import { createAlarmCheck } from './alarm.ts';
-import { sourceKey } from './source.ts';
+import { addressGroup, networkKey, sourceKey } from './source.ts';
 
 export type MessageKind = 'hello' | 'start' | 'finish';
 
@@ -111,40 +111,44 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
 
   /** A refusal: one merged audit row per source and reason, nothing counted. */
   function refuse(channel: Channel, outcome: string, code: string, reply: Reply): Reply {
+    // Merged by the source's group (an IPv6 /64 as one), so hopping addresses adds no rows.
     dd.store.auditRepeated(
-      { event: 'register', route: channel.route, source: channel.source, outcome, reason: code },
+      {
+        event: 'register',
+        route: channel.route,
+        source: addressGroup(channel.source),
+        outcome,
+        reason: code,
+      },
       iso(),
     );
     log.debug('register.refused', { route: channel.route, source: channel.source, reason: code });
     return reply;
   }
 
-  /** A definite failed guess, charged to the source that received the shares. */
-  function failGuess(key: string, channel: Channel, reason: string): void {
+  /**
+   * A definite failed guess, charged (and audited) to the source that
+   * received the shares, whoever sent the finish. `key` is its source key.
+   */
+  function failGuess(key: string, reason: string): void {
     const now = deps.now();
+    const sep = key.indexOf(':');
+    const route = key.slice(0, sep) === 'relay' ? 'relay' : 'direct';
+    const source = key.slice(sep + 1);
     const blockMs = limiter.recordFailure(key, now);
     deps.alarm.record(now);
     dd.store.auditRepeated(
-      {
-        event: 'register',
-        route: channel.route,
-        source: channel.source,
-        outcome: 'failed_guess',
-        reason,
-      },
+      { event: 'register', route, source, outcome: 'failed_guess', reason },
       iso(),
     );
-    log.info('register.failed_guess', { route: channel.route, source: channel.source, reason });
+    log.info('register.failed_guess', { route, source, reason });
     if (blockMs > 0) log.warn('register.throttled', { source: key, blockMs });
     checkAlarm(now);
   }
 
   /** A handshake that carried shares and was never finished: a failed guess. */
   function expired(open: OpenHandshake): void {
-    if (!isGuess(open.pending)) return;
-    const sep = open.source.indexOf(':');
-    const route = open.source.slice(0, sep) === 'relay' ? 'relay' : 'direct';
-    failGuess(open.source, { route, source: open.source.slice(sep + 1) }, 'unfinished');
+    if (isGuess(open.pending)) failGuess(open.source, 'unfinished');
   }
 
   function sweep(): void {
@@ -174,7 +178,14 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
         ? []
         : dd.store.activeSecretsWithPrs().map((s) => ({ id: s.id, prs: Prs.fromBytes(s.prs) }));
     // Decided before any crypto: a refused start costs the server a lookup.
-    const admission = limiter.admitStart(key, deps.now(), table.openFor(key), secrets.length > 0);
+    const network = networkKey(channel);
+    const admission = limiter.admitStart(
+      key,
+      deps.now(),
+      table.openFor(key),
+      secrets.length > 0,
+      table.openFor(network).open,
+    );
     if (!admission.ok) {
       const seconds = Math.ceil(admission.retryAfterMs / 1000);
       return refuse(
@@ -198,7 +209,7 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
       now: deps.now(),
       ...(deps.handshakeTtlMs === undefined ? {} : { ttlMs: deps.handshakeTtlMs }),
     });
-    if (!table.add(pending, deps.now(), key, expired)) {
+    if (!table.add(pending, deps.now(), key, expired, network)) {
       return refuse(
         channel,
         'throttled',
@@ -240,7 +251,7 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
     if (isAbortBody(body)) {
       const abort = parseAbort(body);
       const open = takeOpen(abort.hsId, channel);
-      if (open && isGuess(open.pending)) failGuess(open.source, channel, 'no-matching-share');
+      if (open && isGuess(open.pending)) failGuess(open.source, 'no-matching-share');
       return { status: 200, body: { aborted: true } };
     }
     const m3 = parseM3(body);
@@ -252,12 +263,11 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
       accepted = answerFinish(pending, m3, dd.identity);
     } catch (err) {
       // Whatever failed, a guess that was not proven is a failed guess.
-      if (err instanceof ProtocolError && isGuess(pending))
-        failGuess(open.source, channel, err.code);
+      if (err instanceof ProtocolError && isGuess(pending)) failGuess(open.source, err.code);
       throw err;
     }
     const fingerprint = toB64u(accepted.clientKeyFingerprint);
-    if (accepted.unprovenShares) failGuess(open.source, channel, 'no-matching-share');
+    if (accepted.unprovenShares) failGuess(open.source, 'no-matching-share');
     if (accepted.secretId !== null && !dd.store.isSecretActive(accepted.secretId)) {
       audit(channel, 'failed', {
         reason: 'secret_revoked',
@@ -291,7 +301,8 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
     });
     if (accepted.secretId) {
       dd.store.markSecretUsed(accepted.secretId, iso());
-      limiter.recordSuccess(open.source, deps.now());
+      // Only a new client widens the budget: re-registering one key over and over must not.
+      if (created) limiter.recordSuccess(open.source, deps.now());
     }
     audit(channel, created ? 'registered' : 're-registered', {
       secretId: accepted.secretId,

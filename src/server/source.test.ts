@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addressGroup, sourceKey } from './source.ts';
+import { addressGroup, networkGroup, sourceKey } from './source.ts';
 
 describe('one source for the guess limits', () => {
   it.each([
@@ -31,5 +31,17 @@ describe('one source for the guess limits', () => {
 
   it('bounds a source that is not an address', () => {
     expect(addressGroup('x'.repeat(200))).toHaveLength(64);
+  });
+});
+
+describe('the wider network, for the share of the table', () => {
+  it.each([
+    ['192.0.2.77', '192.0.2.0/24'],
+    ['::ffff:192.0.2.77', '192.0.2.0/24'],
+    ['2001:db8:1:2:3:4:5:6', '2001:db8:1::/48'],
+    ['2001:db8:1:ffff::9', '2001:db8:1::/48'],
+    ['::1', '0:0:0::/48'],
+  ])('%s is in %s', (address, network) => {
+    expect(networkGroup(address)).toBe(network);
   });
 });

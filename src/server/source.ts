@@ -49,6 +49,23 @@ export function addressGroup(address: string): string {
     .join(':')}::/64`;
 }
 
+/**
+ * The wider network a source belongs to: an IPv4 /24, an IPv6 /48 (what one
+ * subscriber can be given). One network may hold only a share of the
+ * open-handshake table, however many /64s it spreads over.
+ */
+export function networkGroup(address: string): string {
+  const group = addressGroup(address);
+  if (isIP(group) === 4) return `${group.split('.').slice(0, 3).join('.')}.0/24`;
+  const m = /^([0-9a-f]+:[0-9a-f]+:[0-9a-f]+):[0-9a-f]+::\/64$/.exec(group);
+  return m ? `${m[1] as string}::/48` : group;
+}
+
+/** The key a network's share of the table is counted under. */
+export function networkKey(channel: { route: 'direct' | 'relay'; source: string }): string {
+  return `${channel.route}:net:${networkGroup(channel.source)}`;
+}
+
 /** The key one source's limits are counted under. */
 export function sourceKey(channel: { route: 'direct' | 'relay'; source: string }): string {
   return `${channel.route}:${addressGroup(channel.source)}`;

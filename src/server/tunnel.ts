@@ -5,6 +5,7 @@
  * logs when the tunnel comes up and when it drops.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isIP } from 'node:net';
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../common/log.ts';
@@ -32,27 +33,30 @@ interface RelayRequest {
 
 const KINDS: readonly string[] = ['hello', 'start', 'finish'];
 
-function answer(
+/** Answers one client request the relay carried; exported for its unit test. */
+export function answerRelayRequest(
   item: RelayRequest,
   handle: TunnelDeps['handle'],
 ): { id: string; status: number; body: string; retryAfter?: string } {
+  const refusal = (message: string) => ({
+    id: item.id,
+    status: 400,
+    body: JSON.stringify({ error: { code: 'bad_request', message } }),
+  });
+  // The guess limits count per client address: a relay must name one, not any text it likes.
+  const source = String(item.source);
+  if (isIP(source) === 0) return refusal('the relay reported no client address');
   let body: unknown = null;
   if (item.kind !== 'hello') {
     try {
       body = JSON.parse(item.body) as unknown;
     } catch {
-      return {
-        id: item.id,
-        status: 400,
-        body: JSON.stringify({
-          error: { code: 'bad_request', message: 'the request body is not valid JSON' },
-        }),
-      };
+      return refusal('the request body is not valid JSON');
     }
   }
   const reply = handle(item.kind as MessageKind, body, {
     route: 'relay',
-    source: String(item.source).slice(0, 64),
+    source,
   });
   const retryAfter = reply.headers?.['retry-after'];
   return {
@@ -152,7 +156,7 @@ export async function runTunnel(deps: TunnelDeps): Promise<void> {
           ? payload.requests.filter(isRelayRequest)
           : [];
         if (items.length === 0) continue;
-        const replies = items.map((item) => answer(item, deps.handle));
+        const replies = items.map((item) => answerRelayRequest(item, deps.handle));
         const sent = await request(replyUrl, {
           method: 'POST',
           headers,

@@ -1,0 +1,139 @@
+/**
+ * The registration service in process, with sources a test on loopback
+ * cannot have (IPv6 networks, made-up relay addresses): one network's share
+ * of the table, a relay that names no address, and a success bonus that
+ * re-registering one key cannot pump.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DETAILS } from '../../test/support/exchange.ts';
+import { silentLogger } from '../common/log.ts';
+import {
+  HandshakeTable,
+  Secret,
+  continueRegistration,
+  derivePrs,
+  fromB64u,
+  generateSigningKey,
+  parseM2,
+  startRegistration,
+} from '../protocol/index.ts';
+import type { SigningKey } from '../protocol/index.ts';
+import { addSecret } from './admin.ts';
+import { parseIntranet } from './classify.ts';
+import { openDataDir } from './data-dir.ts';
+import { GuessAlarm, GuessLimiter } from './rate-limit.ts';
+import { createRegistrationService } from './registration.ts';
+import type { Channel } from './registration.ts';
+import { sourceKey } from './source.ts';
+import { answerRelayRequest } from './tunnel.ts';
+
+const SECRET = 'In-Process-Secret-1';
+const root = mkdtempSync(join(tmpdir(), 'cb-registration-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+async function service() {
+  const dd = openDataDir(join(root, `server-${Math.random()}`), { kdfLogN: 14 });
+  await addSecret(
+    dd,
+    { secret: Secret.from(SECRET), allowWeak: false },
+    { via: 'cli' },
+    new Date(),
+  );
+  const limiter = new GuessLimiter();
+  const svc = createRegistrationService({
+    dd,
+    intranet: parseIntranet(['127.0.0.0/8']),
+    now: Date.now,
+    log: silentLogger,
+    table: new HandshakeTable(10_000),
+    limiter,
+    alarm: new GuessAlarm(1_000_000),
+  });
+  return { dd, svc, limiter };
+}
+
+/** An M1 with a random valid point as its share: no secret needed. */
+function floodM1(serverId: string): Record<string, unknown> {
+  return { ...startRegistration({ serverId }).m1, Ya: startRegistration({ serverId }).m1.cEph };
+}
+
+describe('one network holds only a share of the table', () => {
+  it('a /48 spread over 100 /64s is stopped at 1,000 open handshakes; another network is not', async () => {
+    const { dd, svc } = await service();
+    const statuses = new Map<number, number>();
+    for (let net = 0; net < 110; net++) {
+      for (let i = 0; i < 10; i++) {
+        const channel: Channel = {
+          route: 'relay',
+          source: `2001:db8:77:${net.toString(16)}::${i + 1}`,
+        };
+        const r = svc.handle('start', floodM1(dd.identity.serverId), channel);
+        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+      }
+    }
+    expect(statuses.get(200)).toBe(1_000);
+    expect(statuses.get(429)).toBe(100);
+    const other = svc.handle('start', floodM1(dd.identity.serverId), {
+      route: 'relay',
+      source: '2001:db8:78::1',
+    });
+    expect(other.status).toBe(200);
+    dd.store.close();
+  });
+});
+
+describe('what the relay reports', () => {
+  it('a request that names no client address is refused, never counted under made-up text', async () => {
+    const { dd, svc } = await service();
+    const reply = answerRelayRequest(
+      {
+        id: 'r1',
+        kind: 'start',
+        body: JSON.stringify(floodM1(dd.identity.serverId)),
+        source: 'fake-source-1',
+      },
+      svc.handle,
+    );
+    expect(reply.status).toBe(400);
+    expect(reply.body).toMatch(/no client address/);
+    dd.store.close();
+  });
+});
+
+describe('the success bonus', () => {
+  async function registerOnce(
+    svc: Awaited<ReturnType<typeof service>>['svc'],
+    dd: Awaited<ReturnType<typeof service>>['dd'],
+    key: SigningKey,
+    channel: Channel,
+  ): Promise<number> {
+    const prs = await derivePrs(
+      Secret.from(SECRET),
+      fromB64u(dd.identity.serverId, 'serverId', 16),
+      dd.kdf,
+    );
+    const start = startRegistration({ serverId: dd.identity.serverId, prs });
+    const r2 = svc.handle('start', start.m1, channel);
+    const step = continueRegistration(start, parseM2(r2.body), {
+      trust: { pin: dd.identity.pin, allowTofu: false },
+      clientKey: key,
+      details: DETAILS,
+    });
+    if (step.kind !== 'finish') throw new Error('no matching share');
+    return svc.handle('finish', step.m3, channel).status;
+  }
+
+  it('grows with new clients, not with one key registered again and again', async () => {
+    const { dd, svc, limiter } = await service();
+    const channel: Channel = { route: 'direct', source: '198.51.100.7' };
+    const key = generateSigningKey();
+    for (let i = 0; i < 5; i++) expect(await registerOnce(svc, dd, key, channel)).toBe(200);
+    expect(limiter.limitFor(sourceKey(channel), Date.now())).toBe(11);
+    expect(await registerOnce(svc, dd, generateSigningKey(), channel)).toBe(200);
+    expect(limiter.limitFor(sourceKey(channel), Date.now())).toBe(12);
+    dd.store.close();
+  });
+});
