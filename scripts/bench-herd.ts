@@ -46,6 +46,7 @@ export async function benchHerd(clients: number, concurrency: number): Promise<H
     addSecretsVia: 'api',
   });
   const transport = createTransport({ connectTimeoutMs: 10_000 });
+  let transports: (typeof transport)[] = [];
   try {
     const target = routeTargets({ relay: d.relay.url, serverId: d.serverId, route: 'relay' })[0];
     if (!target) throw new Error('no relay target');
@@ -62,8 +63,17 @@ export async function benchHerd(clients: number, concurrency: number): Promise<H
     const errors: string[] = [];
     const ms: number[] = [];
     const t0 = performance.now();
+    // A herd is many machines: each worker connects from an address of its own (127.1.x.y),
+    // 250 networks of two, so the relay reports, and the server limits, per machine.
+    transports = Array.from({ length: concurrency }, (_, w) =>
+      createTransport({
+        connectTimeoutMs: 10_000,
+        localAddress: `127.1.${w >> 1}.${(w & 1) + 1}`,
+      }),
+    );
     await Promise.all(
-      Array.from({ length: concurrency }, async () => {
+      Array.from({ length: concurrency }, async (_, worker) => {
+        const transport = transports[worker] as (typeof transports)[number];
         while (next < clients) {
           const n = next++;
           const clientKey = generateSigningKey();
@@ -136,7 +146,7 @@ export async function benchHerd(clients: number, concurrency: number): Promise<H
       relayMiB: peakMemMiB(d.relay.proc.child.pid),
     };
   } finally {
-    await transport.close();
+    await Promise.all([transport, ...transports].map((t) => t.close()));
     await d.stop();
   }
 }

@@ -45,6 +45,8 @@ export interface TransportOptions {
   readonly noProxy?: string;
   readonly caPem?: string;
   readonly connectTimeoutMs: number;
+  /** The local address to connect from (benchmarks that stand in for many machines). */
+  readonly localAddress?: string;
 }
 
 const MAX_REPLY_BYTES = 256 * 1024;
@@ -122,7 +124,12 @@ function dispatcherFor(opts: TransportOptions): Dispatcher {
   // wine's socket layer refuses (every connection fails with UNKNOWN), and a
   // registration that lasts seconds has no use for it. HTTP connection reuse
   // (keepAliveTimeout below) is a different thing and stays on.
-  const connect = { timeout: opts.connectTimeoutMs, keepAlive: false, ...tls };
+  const connect = {
+    timeout: opts.connectTimeoutMs,
+    keepAlive: false,
+    ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+    ...tls,
+  };
   if (opts.proxy) {
     return new EnvHttpProxyAgent({
       httpProxy: opts.proxy,
