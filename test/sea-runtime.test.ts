@@ -65,7 +65,15 @@ describe('the packaged runtime', () => {
     const packaged = injection();
     const r = spawnSync(
       exe,
-      ['--server', 'http://127.0.0.1:9', '--state-dir', join(tempDir(), 's'), '--json'],
+      [
+        '--server',
+        'http://127.0.0.1:9',
+        '--state-dir',
+        join(tempDir(), 's'),
+        '--deadline',
+        '2',
+        '--json',
+      ],
       { env: { NODE_OPTIONS: `--require ${packaged.script}` }, encoding: 'utf8' },
     );
     expect(JSON.parse(r.stdout)).toMatchObject({ exitCode: 5, code: 'no_route' });

@@ -50,7 +50,7 @@ describe('win-x64, under wine', () => {
         // A Linux parent sees only the low 8 bits of a Windows exit code; cmd sees all 32.
         writeFileSync(
           join(wine.driveC, 'retry.cmd'),
-          `@"${wine.exePath}" --server http://127.0.0.1:9 --state-dir C:\\cb-retry --retry-exit-code 1618 --json\r\n` +
+          `@"${wine.exePath}" --server http://127.0.0.1:9 --state-dir C:\\cb-retry --deadline 3 --retry-exit-code 1618 --json\r\n` +
             '@echo errorlevel=%ERRORLEVEL%\r\n',
         );
         const r = wine.shell(['C:\\retry.cmd']);
