@@ -127,7 +127,6 @@ function dispatcherFor(opts: TransportOptions): Dispatcher {
   const connect = {
     timeout: opts.connectTimeoutMs,
     keepAlive: false,
-    ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
     ...tls,
   };
   if (opts.proxy) {
@@ -140,7 +139,11 @@ function dispatcherFor(opts: TransportOptions): Dispatcher {
       proxyTls: tls,
     });
   }
-  return new Agent({ connect, keepAliveTimeout: 10_000 });
+  return new Agent({
+    connect,
+    keepAliveTimeout: 10_000,
+    ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+  });
 }
 
 /** Builds the transport; the caller closes it. */
