@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { floodM1 } from '../../test/support/attacker.ts';
 import { DETAILS } from '../../test/support/exchange.ts';
 import { silentLogger } from '../common/log.ts';
 import {
@@ -53,11 +54,6 @@ async function service() {
     alarm: new GuessAlarm(1_000_000),
   });
   return { dd, svc, limiter };
-}
-
-/** An M1 with a random valid point as its share: no secret needed. */
-function floodM1(serverId: string): Record<string, unknown> {
-  return { ...startRegistration({ serverId }).m1, Ya: startRegistration({ serverId }).m1.cEph };
 }
 
 describe('one network holds only a share of the table', () => {
