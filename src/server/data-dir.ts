@@ -48,6 +48,8 @@ interface IdentityMarker {
   readonly createdAt: string;
 }
 
+const NO_IDENTITY = 'its database has no identity: it was emptied or replaced';
+
 const RESTORE_HINT =
   'restore the database from a backup: bootstrap-server restore --data-dir DIR --from FILE';
 
@@ -72,16 +74,21 @@ function readMarker(path: string): IdentityMarker | null {
   throw damaged(`${path} is damaged; it should name the server id and pin this directory holds`);
 }
 
-/** Opens the store, reporting a file that is not a database (or a damaged one) as such. */
-function openStore(dbPath: string): Store {
-  try {
-    return new Store(dbPath);
-  } catch (err) {
-    const code = (err as { code?: string }).code ?? '';
-    if (code.startsWith('SQLITE_'))
-      throw damaged(`the database ${dbPath} is damaged (${code}: ${(err as Error).message})`, err);
-    throw err;
-  }
+/** Rethrows a SQLite error as damage of the database (exit 3); anything else as it is. */
+function asDamage(err: unknown, dbPath: string): never {
+  const code = (err as { code?: string }).code ?? '';
+  if (code.startsWith('SQLITE_'))
+    throw damaged(`the database ${dbPath} is damaged (${code}: ${(err as Error).message})`, err);
+  throw err;
+}
+
+/** A directory that held an identity its database no longer has. */
+function identityLost(dir: string, marker: IdentityMarker, what: string): UserError {
+  return new UserError(
+    'identity_lost',
+    `${dir} held server ${marker.serverId} (pin ${marker.pin}) but ${what}`,
+    { hint: RESTORE_HINT },
+  );
 }
 
 /** Whether the database names a server id, looked at read-only; damage is reported as such. */
@@ -94,9 +101,7 @@ function holdsIdentity(dbPath: string): boolean {
   } catch (err) {
     const code = (err as { code?: string }).code ?? '';
     if (code === 'SQLITE_ERROR' && /no such table/.test((err as Error).message)) return false;
-    if (code.startsWith('SQLITE_'))
-      throw damaged(`the database ${dbPath} is damaged (${code}: ${(err as Error).message})`, err);
-    throw err;
+    return asDamage(err, dbPath);
   } finally {
     peek?.close();
   }
@@ -127,30 +132,22 @@ export function openDataDir(dir: string, opts: OpenOptions = {}): DataDir {
   const markerPath = join(dir, 'identity.json');
   const marker = readMarker(markerPath);
   if (marker && !existsSync(dbPath))
-    throw new UserError(
-      'identity_lost',
-      `${dir} held server ${marker.serverId} (pin ${marker.pin}) but its database server.db is gone`,
-      { hint: RESTORE_HINT },
-    );
-  if (marker && !holdsIdentity(dbPath)) {
-    // Checked before the store is opened for writing, so nothing is created in its place.
-    throw new UserError(
-      'identity_lost',
-      `${dir} held server ${marker.serverId} (pin ${marker.pin}) but its database has no identity: it was emptied or replaced`,
-      { hint: RESTORE_HINT },
-    );
-  }
+    throw identityLost(dir, marker, 'its database server.db is gone');
+  // Checked before the store is opened for writing, so nothing is created in its place.
+  if (marker && !holdsIdentity(dbPath)) throw identityLost(dir, marker, NO_IDENTITY);
   closeSync(openSync(dbPath, 'a', 0o600)); // so SQLite's files inherit 0600
-  const store = openStore(dbPath);
+  let store: Store;
+  try {
+    store = new Store(dbPath);
+  } catch (err) {
+    return asDamage(err, dbPath);
+  }
   try {
     return initialise(dir, store, marker, markerPath, opts);
   } catch (err) {
     store.close();
     if (err instanceof UserError) throw err;
-    const code = (err as { code?: string }).code ?? '';
-    if (code.startsWith('SQLITE_'))
-      throw damaged(`the database ${dbPath} is damaged (${code}: ${(err as Error).message})`, err);
-    throw err;
+    return asDamage(err, dbPath);
   }
 }
 
@@ -162,13 +159,7 @@ function initialise(
   opts: OpenOptions,
 ): DataDir {
   const storedId = checked(store, 'server_id', (v) => (fromB64u(v, 'server_id', 16), v));
-  if (storedId === undefined && marker) {
-    throw new UserError(
-      'identity_lost',
-      `${dir} held server ${marker.serverId} (pin ${marker.pin}) but its database has no identity: it was emptied or replaced`,
-      { hint: RESTORE_HINT },
-    );
-  }
+  if (storedId === undefined && marker) throw identityLost(dir, marker, NO_IDENTITY);
   const fresh = createServerIdentity();
   const kdf: KdfParams = { ...DEFAULT_KDF, N: 2 ** (opts.kdfLogN ?? Math.log2(DEFAULT_KDF.N)) };
   validateKdf(kdf);

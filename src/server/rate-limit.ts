@@ -102,10 +102,14 @@ export class GuessLimiter {
     return e;
   }
 
+  #limitOf(e: Entry): number {
+    return this.opts.threshold + Math.min(e.successes, this.opts.maxSuccessBonus);
+  }
+
   /** The guesses a source may have in its window: the base plus its success bonus. */
   limitFor(key: string, now: number): number {
     const e = this.#entry(key, now);
-    return this.opts.threshold + Math.min(e.successes, this.opts.maxSuccessBonus);
+    return this.#limitOf(e);
   }
 
   /**
@@ -135,7 +139,7 @@ export class GuessLimiter {
     if (withShare) {
       if (e.blockedUntil > now)
         return { ok: false, reason: 'blocked', retryAfterMs: e.blockedUntil - now };
-      const limit = o.threshold + Math.min(e.successes, o.maxSuccessBonus);
+      const limit = this.#limitOf(e);
       // Past the limit on failures alone, one guess at a time once each block has run out.
       const full = e.failures >= limit ? open.guesses > 0 : e.failures + open.guesses >= limit;
       if (full) return { ok: false, reason: 'guess_limit', retryAfterMs: o.shortRetryMs };
@@ -150,7 +154,7 @@ export class GuessLimiter {
     const e = this.#entry(key, now);
     if (e.failures === 0) e.windowStart = now;
     e.failures += 1;
-    const excess = e.failures - (o.threshold + Math.min(e.successes, o.maxSuccessBonus));
+    const excess = e.failures - this.#limitOf(e);
     if (excess < 0) return 0;
     const block = Math.min(o.maxBlockMs, o.baseBlockMs * 2 ** Math.min(excess, 30));
     e.blockedUntil = now + block;

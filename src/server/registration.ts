@@ -173,17 +173,14 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
     const m1 = parseM1(body);
     const key = sourceKey(channel);
     const { seenAs, secretRequired } = policy(channel);
-    const secrets =
-      m1.Ya === undefined
-        ? []
-        : dd.store.activeSecretsWithPrs().map((s) => ({ id: s.id, prs: Prs.fromBytes(s.prs) }));
+    const active = m1.Ya === undefined ? [] : dd.store.activeSecretsWithPrs();
     // Decided before any crypto: a refused start costs the server a lookup.
     const network = networkKey(channel);
     const admission = limiter.admitStart(
       key,
       deps.now(),
       table.openFor(key),
-      secrets.length > 0,
+      active.length > 0,
       table.openFor(network).open,
     );
     if (!admission.ok) {
@@ -205,7 +202,7 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
       identity: dd.identity,
       seenAs,
       secretRequired,
-      secrets,
+      secrets: active.map((s) => ({ id: s.id, prs: Prs.fromBytes(s.prs) })),
       now: deps.now(),
       ...(deps.handshakeTtlMs === undefined ? {} : { ttlMs: deps.handshakeTtlMs }),
     });
