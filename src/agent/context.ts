@@ -65,11 +65,16 @@ export async function readGivenSecret(
   }
 }
 
-/** Asks for the secret at a masked prompt, with the deadline clock stopped. */
+/**
+ * Asks for the secret at a masked prompt, with the deadline clock stopped.
+ * An empty Enter asks again; Ctrl-C and Ctrl-D end it (see promptMasked).
+ */
 export async function promptSecret(ctx: AgentContext, attempt: number): Promise<Secret> {
   const question =
     attempt === 1 ? 'Authorization secret: ' : `Authorization secret (attempt ${attempt} of 3): `;
-  const text = await ctx.deadline.paused(() => promptMasked(ctx.stdin, ctx.stderr, question));
-  if (!text) throw new UserError('secret_missing', 'no secret was entered');
-  return Secret.from(text);
+  for (;;) {
+    const text = await ctx.deadline.paused(() => promptMasked(ctx.stdin, ctx.stderr, question));
+    if (text) return Secret.from(text);
+    ctx.stderr.write('  nothing was typed; type the secret and press Enter (Ctrl-D to give up)\n');
+  }
 }
