@@ -5,6 +5,8 @@ Each answer is typed at the next prompt: a string is typed followed by Enter (CR
 sends raw bytes, each chunk a separate write (so a UTF-8 sequence can be split across reads), written with
 Python escapes ("\\x1b[D" is the left arrow, "\\x7f" Backspace, "\\x03" Ctrl-C, "\\r" Enter); nothing is
 added to them.
+Under a C locale, run it with PYTHONCOERCECLOCALE=0: Python otherwise sets LC_CTYPE=C.UTF-8 for the
+program too (PEP 538).
 Prints {"code": exit code, "output": everything the terminal showed} as JSON.
 """
 import codecs, json, os, pty, re, select, signal, sys, time
