@@ -128,7 +128,7 @@ describe('on a terminal', () => {
       terminal({ NO_COLOR: '1' }),
     );
     expect(r.code).toBe(5);
-    expect(r.output).toMatch(/\r\u2026 retrying in \d+\.\d s, deadline in \d+ s \(0 s\)\r +\r/);
+    expect(r.output).toMatch(/\r\u2026 retrying in \d+\.\d s \(deadline in \d+ s\) \(0 s\)\r +\r/);
   });
 });
 
@@ -156,7 +156,7 @@ describe('not on a terminal', () => {
       { json: false, env: terminal() },
     );
     expect(r.code).toBe(5);
-    expect(r.stdout).toMatch(/^retrying in \d+\.\d s, deadline in \d+ s$/m);
+    expect(r.stdout).toMatch(/^retrying in \d+\.\d s \(deadline in \d+ s\)$/m);
     expect(r.stdout + r.stderr).not.toContain(ESC);
   });
 

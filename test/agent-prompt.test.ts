@@ -147,6 +147,7 @@ describe('the masked prompt in a real terminal', () => {
     const r = await inPty([{ keys: ['abc', '\\x03'] }], { stty: true });
     expect(r.output).toMatch(/interrupted at the prompt/);
     expect(r.output).not.toMatch(/refused/);
+    expect(r.output).toMatch(/what to do: nothing was sent/);
     expect(r.code).toBe(130);
     const stty = /\[stty\]([\s\S]*)$/.exec(r.output)?.[1] ?? '';
     expect(stty).toMatch(/(^|\s)icanon(\s|$)/);
@@ -156,6 +157,7 @@ describe('the masked prompt in a real terminal', () => {
   it('Ctrl-D on an empty line exits 3, "no secret was entered", and the terminal is restored', async () => {
     const r = await inPty([{ keys: ['\\x04'] }], { stty: true });
     expect(r.output).toMatch(/no secret was entered/);
+    expect(r.output).toMatch(/what to do: run the command again and type the secret/);
     expect(r.code).toBe(3);
     const stty = /\[stty\]([\s\S]*)$/.exec(r.output)?.[1] ?? '';
     expect(stty).toMatch(/(^|\s)icanon(\s|$)/);

@@ -65,6 +65,12 @@ export async function readGivenSecret(
   }
 }
 
+const PROMPT_HINTS: Record<string, string> = {
+  interrupted: 'nothing was sent; run the command again when you have the secret',
+  secret_missing:
+    'run the command again and type the secret, or give it with --secret-file PATH or CLIENT_BOOTSTRAP_SECRET',
+};
+
 /**
  * Asks for the secret at a masked prompt, with the deadline clock stopped.
  * An empty Enter asks again; Ctrl-C and Ctrl-D end it (see promptMasked).
@@ -73,7 +79,12 @@ export async function promptSecret(ctx: AgentContext, attempt: number): Promise<
   const question =
     attempt === 1 ? 'Authorization secret: ' : `Authorization secret (attempt ${attempt} of 3): `;
   for (;;) {
-    const text = await ctx.deadline.paused(() => promptMasked(ctx.stdin, ctx.stderr, question));
+    const text = await ctx.deadline
+      .paused(() => promptMasked(ctx.stdin, ctx.stderr, question))
+      .catch((err: unknown) => {
+        const hint = err instanceof UserError ? PROMPT_HINTS[err.code] : undefined;
+        throw hint ? new UserError((err as UserError).code, (err as Error).message, { hint }) : err;
+      });
     if (text) return Secret.from(text);
     ctx.stderr.write('  nothing was typed; type the secret and press Enter (Ctrl-D to give up)\n');
   }

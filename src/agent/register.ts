@@ -284,7 +284,7 @@ async function waitBeforeRetry(
   const remaining = ctx.deadline.remainingMs();
   if (wait >= remaining) return false;
   const waited = ctx.reporter.activity(
-    `retrying in ${(wait / 1000).toFixed(1)} s, deadline in ${Math.round(remaining / 1000)} s`,
+    `retrying in ${(wait / 1000).toFixed(1)} s (deadline in ${Math.round(remaining / 1000)} s)`,
   );
   ctx.log.info('register.retry', { attempt: attempt + 1, waitMs: Math.round(wait) });
   try {

@@ -148,13 +148,12 @@ describe('activity', () => {
     const r = createReporter('tty', false, s.stdout, s.stderr, {
       style: { ...colour, color: { stdout: false, stderr: false } },
     });
-    const done = r.activity('retrying in 2.0 s, deadline in 100 s');
+    const done = r.activity('retrying in 2.0 s (deadline in 100 s)');
+    const frame = '\u2026 retrying in 2.0 s (deadline in 100 s) (0 s)';
     r.progress('checking server');
     vi.advanceTimersByTime(3000);
     done();
-    expect(s.stdout.text).toBe(
-      `\r\u2026 retrying in 2.0 s, deadline in 100 s (0 s)\r${' '.repeat(44)}\r\u2026 checking server\n`,
-    );
+    expect(s.stdout.text).toBe(`\r${frame}\r${' '.repeat(frame.length)}\r\u2026 checking server\n`);
   });
 
   it('in plain mode: one line at the start, no ticking; nothing in json or quiet', () => {

@@ -103,11 +103,7 @@ export function promptMasked(input: TtyInput, output: Writable, question: string
       shown = count;
       if (r.end === 'submit') finish(null);
       else if (r.end === 'interrupt')
-        finish(
-          new UserError('interrupted', 'interrupted at the prompt', {
-            hint: 'nothing was sent; run the command again when you have the secret',
-          }),
-        );
+        finish(new UserError('interrupted', 'interrupted at the prompt'));
       else if (r.end === 'eof') finish(noSecret('no secret was entered (Ctrl-D at the prompt)'));
     };
     const onEnd = (): void =>
@@ -129,9 +125,7 @@ export function promptMasked(input: TtyInput, output: Writable, question: string
 }
 
 function noSecret(message: string): UserError {
-  return new UserError('secret_missing', message, {
-    hint: 'run the command again and type the secret, or give it with --secret-file PATH',
-  });
+  return new UserError('secret_missing', message);
 }
 
 /** Reads all of a stream, refusing more than `limit` bytes. */
