@@ -173,3 +173,44 @@ describe('activity', () => {
     }
   });
 });
+
+describe('the style as the CLI learns it (Windows console code page)', () => {
+  /** A usage error on a Windows console: the failure mark depends on chcp's answer. */
+  async function usageErrorOnWindows(chcp: string): Promise<{ err: string; asked: string[][] }> {
+    const { runAgentCli } = await import('./cli.ts');
+    const s = streams(true);
+    const asked: string[][] = [];
+    const code = await runAgentCli(['--no-such-option'], {
+      stdin: Object.assign(new PassThrough(), { isTTY: true }),
+      stdout: s.stdout,
+      stderr: s.stderr,
+      env: {},
+      now: () => 0,
+      random: () => 0.5,
+      readFile: () => {
+        throw new Error('no file');
+      },
+      readBytes: () => {
+        throw new Error('no file');
+      },
+      exists: () => false,
+      exeDir: 'C:\\Program Files\\ClientBootstrap',
+      platform: 'win32',
+      isRoot: false,
+      runCommand: (cmd, args) => {
+        asked.push([cmd, ...args]);
+        return { code: 0, stdout: chcp, stderr: '' };
+      },
+    });
+    expect(code).toBe(2);
+    return { err: s.stderr.text, asked };
+  }
+
+  it('code page 437: ASCII marks; 65001: ✗', async () => {
+    const legacy = await usageErrorOnWindows('Active code page: 437\r\n');
+    expect(legacy.asked).toEqual([['cmd.exe', '/d', '/c', 'chcp']]);
+    expect(legacy.err.startsWith(`${ESC}[31mx${ESC}[39m error: `)).toBe(true);
+    const utf8 = await usageErrorOnWindows('Active code page: 65001\r\n');
+    expect(utf8.err.startsWith(`${ESC}[31m\u2717${ESC}[39m error: `)).toBe(true);
+  });
+});
