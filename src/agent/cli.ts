@@ -67,7 +67,9 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
   const wantsJson = argv.includes('--json');
   const mode: RenderMode = wantsJson ? 'json' : deps.stdout.isTTY ? 'tty' : 'plain';
   let chosen: { command: Command; flags: AgentFlags } | undefined;
-  let reporter = createReporter(mode, argv.includes('--quiet'), deps.stdout, deps.stderr);
+  let reporter = createReporter(mode, argv.includes('--quiet'), deps.stdout, deps.stderr, {
+    terminal: deps,
+  });
   try {
     refuseRepeatedOptions(argv);
     const parser = yargs(argv)
@@ -225,6 +227,7 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
       settings.quiet,
       deps.stdout,
       deps.stderr,
+      { terminal: deps },
     );
     const { execute } = await import('./execute.ts');
     const outcome = await execute(chosen.command, settings, reporter, {

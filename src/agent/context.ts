@@ -65,11 +65,27 @@ export async function readGivenSecret(
   }
 }
 
-/** Asks for the secret at a masked prompt, with the deadline clock stopped. */
+const PROMPT_HINTS: Record<string, string> = {
+  interrupted: 'nothing was sent; run the command again when you have the secret',
+  secret_missing:
+    'run the command again and type the secret, or give it with --secret-file PATH or CLIENT_BOOTSTRAP_SECRET',
+};
+
+/**
+ * Asks for the secret at a masked prompt, with the deadline clock stopped.
+ * An empty Enter asks again; Ctrl-C and Ctrl-D end it (see promptMasked).
+ */
 export async function promptSecret(ctx: AgentContext, attempt: number): Promise<Secret> {
   const question =
     attempt === 1 ? 'Authorization secret: ' : `Authorization secret (attempt ${attempt} of 3): `;
-  const text = await ctx.deadline.paused(() => promptMasked(ctx.stdin, ctx.stderr, question));
-  if (!text) throw new UserError('secret_missing', 'no secret was entered');
-  return Secret.from(text);
+  for (;;) {
+    const text = await ctx.deadline
+      .paused(() => promptMasked(ctx.stdin, ctx.stderr, question))
+      .catch((err: unknown) => {
+        const hint = err instanceof UserError ? PROMPT_HINTS[err.code] : undefined;
+        throw hint ? new UserError((err as UserError).code, (err as Error).message, { hint }) : err;
+      });
+    if (text) return Secret.from(text);
+    ctx.stderr.write('  nothing was typed; type the secret and press Enter (Ctrl-D to give up)\n');
+  }
 }

@@ -56,8 +56,7 @@ export interface HandshakeOutcome {
 }
 
 const HINTS: Record<string, string> = {
-  invalid_secret:
-    'check the secret; the administrator can list active secrets with: bootstrap-server auth secret list',
+  invalid_secret: 'check the spelling of the secret, or ask the administrator for the current one',
   secret_revoked: 'the administrator removed this secret; get the current one',
   no_active_secrets: 'the server requires a secret but has none; ask its administrator to add one',
   wrong_server: 'check --server-id against bootstrap-server auth show',
@@ -117,7 +116,12 @@ export async function runHandshake(input: HandshakeInput): Promise<HandshakeOutc
       details: input.details,
     });
     if (step.kind === 'abort') {
-      log.info('register.abort', { route: target.name, reason: 'no-matching-share' });
+      log.info('register.abort', {
+        route: target.name,
+        reason: 'no-matching-share',
+        serverSide:
+          'the administrator lists active secrets with: bootstrap-server auth secret list',
+      });
       await post(input, target.finish, step.abort, 'register/finish (abort)').catch(
         () => undefined,
       );

@@ -104,11 +104,14 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
     const savedPin =
       saved && s.serverId && saved.serverId === s.serverId ? saved.serverPin : undefined;
 
+    // After a wrong secret at the prompt, the route just chosen is asked again without a new probe.
+    let again: { chosen: ProbeSuccess; reports: RouteReport[] } | undefined;
     for (let attempt = 0; ; attempt++) {
       attempts = attempt + 1;
       let chosen: ProbeSuccess;
       try {
-        ({ chosen, reports } = await chooseRoute(ctx, savedPin));
+        ({ chosen, reports } = again ?? (await chooseRoute(ctx, savedPin)));
+        again = undefined;
       } catch (err) {
         if (err instanceof RouteFailure) {
           reports = err.reports;
@@ -157,8 +160,12 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
         const cacheKey = `${hello.serverId}/${hello.kdf.N}/${hello.kdf.r}/${hello.kdf.p}`;
         prs = prsCache.get(cacheKey);
         if (!prs) {
-          ctx.reporter.progress('deriving the key from the secret');
-          prs = await derivePrs(secret, fromB64u(hello.serverId, 'serverId', 16), hello.kdf);
+          const derived = ctx.reporter.activity('deriving the key from the secret');
+          prs = await derivePrs(
+            secret,
+            fromB64u(hello.serverId, 'serverId', 16),
+            hello.kdf,
+          ).finally(derived);
           prsCache.set(cacheKey, prs);
         }
       }
@@ -237,6 +244,7 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
           ctx.reporter.warn('the secret was not accepted; try again');
           secret = null;
           prsCache.clear();
+          again = { chosen, reports };
           continue;
         }
         if (isTransient(err.code) && (await waitBeforeRetry(ctx, attempt, err.retryAfter)))
@@ -275,7 +283,7 @@ async function waitBeforeRetry(
   const wait = backoffMs(attempt, parseRetryAfter(retryAfter, ctx.now()), ctx.random);
   const remaining = ctx.deadline.remainingMs();
   if (wait >= remaining) return false;
-  ctx.reporter.progress(
+  const waited = ctx.reporter.activity(
     `retrying in ${(wait / 1000).toFixed(1)} s (deadline in ${Math.round(remaining / 1000)} s)`,
   );
   ctx.log.info('register.retry', { attempt: attempt + 1, waitMs: Math.round(wait) });
@@ -284,5 +292,7 @@ async function waitBeforeRetry(
     return true;
   } catch {
     return false;
+  } finally {
+    waited();
   }
 }

@@ -1,9 +1,15 @@
 """Runs a command in a real pseudo-terminal and answers its prompts.
 
 Usage: pty-run.py JSON where JSON is {"argv": [...], "answers": [...], "prompt": "regex", "timeout": seconds}.
+Each answer is typed at the next prompt: a string is typed followed by Enter (CR); {"keys": [chunk, ...]}
+sends raw bytes, each chunk a separate write (so a UTF-8 sequence can be split across reads), written with
+Python escapes ("\\x1b[D" is the left arrow, "\\x7f" Backspace, "\\x03" Ctrl-C, "\\r" Enter); nothing is
+added to them.
+Under a C locale, run it with PYTHONCOERCECLOCALE=0: Python otherwise sets LC_CTYPE=C.UTF-8 for the
+program too (PEP 538).
 Prints {"code": exit code, "output": everything the terminal showed} as JSON.
 """
-import json, os, pty, re, select, signal, sys, time
+import codecs, json, os, pty, re, select, signal, sys, time
 
 spec = json.loads(sys.argv[1])
 pid, fd = pty.fork()
@@ -41,7 +47,14 @@ while time.time() < deadline:
         text = output.decode("utf-8", "replace")
         prompts = len(prompt.findall(text))
         while prompts > seen_prompts and answers:
-            os.write(fd, (answers.pop(0) + "\r").encode())
+            answer = answers.pop(0)
+            if isinstance(answer, str):
+                os.write(fd, (answer + "\r").encode())
+            else:
+                for i, chunk in enumerate(answer["keys"]):
+                    if i > 0:
+                        time.sleep(0.15)  # a separate read for the program
+                    os.write(fd, codecs.escape_decode(chunk.encode("utf-8"))[0])
             seen_prompts += 1
         seen_prompts = max(seen_prompts, prompts)
 done, status = os.waitpid(pid, os.WNOHANG)
