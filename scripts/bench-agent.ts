@@ -10,6 +10,8 @@ import { droppedRoute, silentListener } from '../test/support/blackhole.ts';
 import type { Deployment } from '../test/support/deploy.ts';
 import { ROOT, tempDir, writeSecretFile } from '../test/support/procs.ts';
 import { endpoint, hello } from '../test/support/wire-client.ts';
+import type { Route } from '../test/support/wire-client.ts';
+import type { TimingsReport } from '../src/agent/timings.ts';
 import { median, quantile } from './bench-lib.ts';
 
 /** The probe timeout the timed agent runs are given (`--probe-timeout`), in seconds. */
@@ -52,33 +54,52 @@ export function benchStartup(
   return { exe: median(times), exeP95: quantile(times, 0.95), node: median(node), errors };
 }
 
+/** A floor and its parts (medians, ms). */
+export interface Floor {
+  readonly ms: number;
+  readonly start: number;
+  readonly scrypt: number;
+  readonly roundTrips: number;
+  readonly kdfLog2N: number;
+}
+
 /**
- * The floor of a registration on one route: scrypt at the parameters the
- * server announces there, plus three bare round trips (hello) on that same
- * route, so the relay's floor includes the relay.
+ * The floor of a whole registration on one route: a bare start of the
+ * runtime the executable embeds (`node -e 0`, spawned and timed as the
+ * agent is), scrypt at the parameters the server announces there, and three
+ * bare round trips (hello) on that same route, so the relay's floor includes
+ * the relay and a slow link's floor its delay. Each part is its median.
  */
 export async function benchFloor(
-  d: Deployment,
+  route: Route,
   secret: string,
-  route: 'direct' | 'relay',
   runs: number,
-): Promise<{ ms: number; kdfLog2N: number }> {
-  const samples: number[] = [];
+  runtime: string,
+): Promise<Floor> {
+  const starts: number[] = [];
+  const scrypts: number[] = [];
+  const trips: number[] = [];
   let kdfLog2N = NaN;
-  const url = endpoint(d.routes[route], 'hello');
+  const url = endpoint(route, 'hello');
   for (let i = 0; i < runs; i++) {
-    const h = await hello(d.routes[route]);
+    const m = measure([runtime, '-e', '0']);
+    if (m.code !== 0) throw new Error(`floor: ${runtime} -e 0 exited ${m.code}`);
+    starts.push(m.ms);
+    const h = await hello(route);
     kdfLog2N = Math.log2(h.kdf.N);
     const t0 = performance.now();
     await derivePrs(Secret.from(secret), fromB64u(h.serverId, 'serverId', 16), h.kdf);
+    const t1 = performance.now();
     for (let j = 0; j < 3; j++) {
       const res = await fetch(url);
       await res.arrayBuffer();
-      if (res.status !== 200) throw new Error(`floor: ${route} hello answered ${res.status}`);
+      if (res.status !== 200) throw new Error(`floor: ${route.kind} hello answered ${res.status}`);
     }
-    samples.push(performance.now() - t0);
+    scrypts.push(t1 - t0);
+    trips.push(performance.now() - t1);
   }
-  return { ms: median(samples), kdfLog2N };
+  const [start, scrypt, roundTrips] = [median(starts), median(scrypts), median(trips)];
+  return { ms: start + scrypt + roundTrips, start, scrypt, roundTrips, kdfLog2N };
 }
 
 export interface RegistrationRow {
@@ -86,6 +107,8 @@ export interface RegistrationRow {
   p95: number;
   peakMiB: number;
   errors: string[];
+  /** Each successful run: its wall time and the agent's own --json timings. */
+  runs: { wallMs: number; timings: TimingsReport }[];
 }
 
 /** What went wrong in a failed agent run, from its --json line. */
@@ -98,19 +121,21 @@ function failureOf(m: Measured): string {
   }
 }
 
+/** Registrations by the executable on one route; `server` replaces the direct URL (a slow link). */
 export function benchRegistration(
   exe: string,
   d: Deployment,
   secret: string,
   route: 'direct' | 'relay',
   runs: number,
+  server = d.server.url,
 ): RegistrationRow {
   const secretFile = writeSecretFile(join(tempDir('cb-bench-'), 'secret'), secret);
   const samples: Measured[] = [];
   for (let i = 0; i < runs; i++) {
     const args = [
       '--server',
-      d.server.url,
+      server,
       '--relay',
       d.relay.url,
       `--server-id=${d.serverId}`,
@@ -136,6 +161,10 @@ export function benchRegistration(
     ),
     peakMiB: Math.max(...samples.map((s) => s.maxRssKiB)) / 1024,
     errors: samples.filter((s) => s.code !== 0).map(failureOf),
+    runs: ok.map((s) => ({
+      wallMs: s.ms,
+      timings: (JSON.parse(s.stdout) as { timings: TimingsReport }).timings,
+    })),
   };
 }
 

@@ -162,7 +162,16 @@ describe('timings in --json', () => {
     const r = await runAgent(['status', '--state-dir', join(dir, 's')]);
     const t = r.json.timings as Timings;
     expect(Object.keys(t).sort()).toEqual(
-      ['config', 'derivation', 'exit', 'handshake', 'probes', 'processStartToMain', 'save', 'total'].sort(),
+      [
+        'config',
+        'derivation',
+        'exit',
+        'handshake',
+        'probes',
+        'processStartToMain',
+        'save',
+        'total',
+      ].sort(),
     );
     expect(t.probes).toBeNull();
     expect(t.derivation).toBeNull();

@@ -56,7 +56,11 @@ export class KeyDeriver {
       return; // not a server id: the probe will say so
     }
     this.#current = this.#begin(keyOf(serverId, DEFAULT_KDF), salt, DEFAULT_KDF, true);
-    this.#log.debug('derive.speculative_start', { N: DEFAULT_KDF.N, r: DEFAULT_KDF.r, p: DEFAULT_KDF.p });
+    this.#log.debug('derive.speculative_start', {
+      N: DEFAULT_KDF.N,
+      r: DEFAULT_KDF.r,
+      p: DEFAULT_KDF.p,
+    });
   }
 
   /** True when the key for this hello is derived already (no wait). */
@@ -82,8 +86,7 @@ export class KeyDeriver {
         if ('prs' in r) r.prs.wipe();
       });
       // scrypt cannot be stopped: wait for it first when both would not fit in memory.
-      if (!old.done && old.bytes + kdfBytes(hello.kdf) > MAX_CONCURRENT_KDF_BYTES)
-        await old.result;
+      if (!old.done && old.bytes + kdfBytes(hello.kdf) > MAX_CONCURRENT_KDF_BYTES) await old.result;
       c = undefined;
     } else if (c?.speculative) {
       this.#log.debug('derive.speculative_used', { ready: c.done });
