@@ -161,10 +161,11 @@ export function benchRegistration(
     ),
     peakMiB: Math.max(...samples.map((s) => s.maxRssKiB)) / 1024,
     errors: samples.filter((s) => s.code !== 0).map(failureOf),
-    runs: ok.map((s) => ({
-      wallMs: s.ms,
-      timings: (JSON.parse(s.stdout) as { timings: TimingsReport }).timings,
-    })),
+    // An executable from before --json had timings gives no parts.
+    runs: ok.flatMap((s) => {
+      const { timings } = JSON.parse(s.stdout) as { timings?: TimingsReport };
+      return timings ? [{ wallMs: s.ms, timings }] : [];
+    }),
   };
 }
 
