@@ -2,7 +2,7 @@
  * Whole-process rows of the benchmark: startup, a registration through
  * each route against its floor, and the fallback to the relay.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Secret, derivePrs, fromB64u } from '../src/protocol/index.ts';
@@ -24,18 +24,26 @@ export interface Measured {
   stdout: string;
 }
 
+const measureArgs = (argv: string[], env: Record<string, string>): string[] => [
+  join(ROOT, 'scripts/measure.py'),
+  JSON.stringify(argv),
+  JSON.stringify({ PATH: process.env.PATH ?? '', ...env }),
+];
+const MEASURE_OPTS = { encoding: 'utf8', maxBuffer: 1 << 24, timeout: 180_000 } as const;
+
 /** One process run, timed from spawn to exit, with its peak RSS. */
 export function measure(argv: string[], env: Record<string, string> = {}): Measured {
-  const out = execFileSync(
-    'python3',
-    [
-      join(ROOT, 'scripts/measure.py'),
-      JSON.stringify(argv),
-      JSON.stringify({ PATH: process.env.PATH ?? '', ...env }),
-    ],
-    { encoding: 'utf8', maxBuffer: 1 << 24, timeout: 180_000 },
-  );
-  return JSON.parse(out) as Measured;
+  return JSON.parse(execFileSync('python3', measureArgs(argv, env), MEASURE_OPTS)) as Measured;
+}
+
+/** The same, leaving this process's event loop free (for what it serves: a slow link). */
+export function measureAsync(argv: string[], env: Record<string, string> = {}): Promise<Measured> {
+  return new Promise((resolve, reject) => {
+    execFile('python3', measureArgs(argv, env), MEASURE_OPTS, (err, out) => {
+      if (err) reject(new Error(`measure.py failed: ${err.message}`, { cause: err }));
+      else resolve(JSON.parse(out) as Measured);
+    });
+  });
 }
 
 export function benchStartup(
@@ -122,14 +130,14 @@ function failureOf(m: Measured): string {
 }
 
 /** Registrations by the executable on one route; `server` replaces the direct URL (a slow link). */
-export function benchRegistration(
+export async function benchRegistration(
   exe: string,
   d: Deployment,
   secret: string,
   route: 'direct' | 'relay',
   runs: number,
   server = d.server.url,
-): RegistrationRow {
+): Promise<RegistrationRow> {
   const secretFile = writeSecretFile(join(tempDir('cb-bench-'), 'secret'), secret);
   const samples: Measured[] = [];
   for (let i = 0; i < runs; i++) {
@@ -150,7 +158,7 @@ export function benchRegistration(
       join(tempDir('cb-bench-'), 's'),
       '--json',
     ];
-    samples.push(measure([exe, ...args]));
+    samples.push(await measureAsync([exe, ...args]));
   }
   const ok = samples.filter((s) => s.code === 0);
   return {

@@ -173,7 +173,7 @@ try {
             url: (await slowLink(d.server.url, { delayMs: SLOW_RTT_MS / 2, dropPercent: 0 })).url,
           };
           const floor = await benchFloor(route, secret, n.floor, runtime);
-          const r = benchRegistration(exe, d, secret, route.kind, n.reg, route.url);
+          const r = await benchRegistration(exe, d, secret, route.kind, n.reg, route.url);
           row(
             {
               row: name,
