@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAgent } from './support/agent.ts';
+import { runAgent, runAgentInPty } from './support/agent.ts';
 import { deploy } from './support/deploy.ts';
 import type { Deployment } from './support/deploy.ts';
 import { intercept } from './support/intercept.ts';
@@ -153,6 +153,38 @@ describe('the key derivation overlaps the probes', () => {
     const t = json.timings as Timings;
     expect(t.handshake).toBeNull();
     expect(t.save).toBeNull();
+  });
+});
+
+describe('a secret typed at the prompt', () => {
+  it('is not known before hello, so nothing is derived early; it still registers', async () => {
+    const dir = tempDir('cb-timings-');
+    const logFile = join(dir, 'agent.log');
+    const r = await runAgentInPty(
+      [
+        '--server',
+        atTest.server.url,
+        '--route',
+        'direct',
+        `--server-id=${atTest.serverId}`,
+        `--server-pin=${atTest.server.pin}`,
+        '--state-dir',
+        join(dir, 's'),
+        '--log-file',
+        logFile,
+        '--log-level',
+        'debug',
+        '--deadline',
+        '20',
+      ],
+      [SECRET],
+    );
+    expect(r.code, r.output).toBe(0);
+    const log = logOf(logFile);
+    expect(log.some((l) => l.message.startsWith('derive.speculative'))).toBe(false);
+    const t = log.find((l) => l.message === 'timings') as unknown as Timings;
+    // Derived once hello was in: the derivation starts after the probes ended.
+    expect(t.derivation?.startMs).toBeGreaterThanOrEqual(t.probes?.endMs as number);
   });
 });
 
