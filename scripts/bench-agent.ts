@@ -46,9 +46,11 @@ export function measureAsync(argv: string[], env: Record<string, string> = {}): 
   });
 }
 
+/** `--version` of the executable against a bare start of the runtime it embeds. */
 export function benchStartup(
   exe: string,
   runs: number,
+  runtime: string,
 ): { exe: number; exeP95: number; node: number; errors: string[] } {
   const times: number[] = [];
   const node: number[] = [];
@@ -57,7 +59,7 @@ export function benchStartup(
     const m = measure([exe, '--version']);
     if (m.code === 0) times.push(m.ms);
     else errors.push(`--version exited ${m.code}`);
-    node.push(measure([process.execPath, '-e', '0']).ms);
+    node.push(measure([runtime, '-e', '0']).ms);
   }
   return { exe: median(times), exeP95: quantile(times, 0.95), node: median(node), errors };
 }

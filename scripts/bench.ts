@@ -136,16 +136,16 @@ async function guarded(name: string, fn: () => Promise<void> | void): Promise<vo
 try {
   if (want('startup'))
     await guarded('startup', () => {
-      const s = benchStartup(exe, n.startup);
+      const s = benchStartup(exe, n.startup, runtime);
       row(
         {
           row: 'startup',
-          what: '--version of the single executable vs node -e 0',
+          what: '--version of the single executable vs its own node -e 0',
           runs: String(n.startup),
           'median ms': f(s.exe),
           'p95 ms': f(s.exeP95),
           ratio: `${f(s.exe / s.node, 2)}x node`,
-          notes: `node -e 0: median ${f(s.node)} ms`,
+          notes: `the embedded runtime's node -e 0: median ${f(s.node)} ms`,
         },
         s.errors,
       );
@@ -291,7 +291,7 @@ if (!quick && !only && !givenExe) {
     `| ${COLUMNS.map(() => '---').join(' | ')} |`,
     ...rows.slice(1).map((r) => `| ${r.join(' | ')} |`),
     '',
-    `Rows: \`startup\` is the single executable against bare node; \`direct\` and \`relay\` are whole registrations of the executable (fresh state each time, server scrypt at N=2^${KDF_LOG_N}) against the floor of that route measured in the same run (a bare start of the Node runtime the executable embeds, scrypt, three bare round trips), and \`slow\` the same on a link with ${SLOW_RTT_MS} ms round trips (a delaying proxy on loopback), where the derivation overlapping the probes shows; their \`parts\` rows are the medians of the agent's own \`--json\` timings (ms, and where each phase starts on the clock of main); \`fallback\` is a registration through the relay while direct is blackholed (iptables DROP) or silent, with \`--probe-timeout ${PROBE_TIMEOUT_S}\`; \`throughput\` drives the server with in-process clients sharing one PRS (median and p99 latency per registration); \`herd\` registers many clients through the relay on the agent's own handshake code (latency per client including retries; \`total s\` is the whole herd); \`queue\` holds many requests at the relay at once (latency per request; \`total s\` until the last answer). Store counts are SQL counts of the server's clients table, with no limit.`,
+    `Rows: \`startup\` is the single executable against a bare start of the Node runtime it embeds; \`direct\` and \`relay\` are whole registrations of the executable (fresh state each time, server scrypt at N=2^${KDF_LOG_N}) against the floor of that route measured in the same run (a bare start of the Node runtime the executable embeds, scrypt, three bare round trips), and \`slow\` the same on a link with ${SLOW_RTT_MS} ms round trips (a delaying proxy on loopback), where the derivation overlapping the probes shows; their \`parts\` rows are the medians of the agent's own \`--json\` timings (ms, and where each phase starts on the clock of main); \`fallback\` is a registration through the relay while direct is blackholed (iptables DROP) or silent, with \`--probe-timeout ${PROBE_TIMEOUT_S}\`; \`throughput\` drives the server with in-process clients sharing one PRS (median and p99 latency per registration); \`herd\` registers many clients through the relay on the agent's own handshake code (latency per client including retries; \`total s\` is the whole herd); \`queue\` holds many requests at the relay at once (latency per request; \`total s\` until the last answer). Store counts are SQL counts of the server's clients table, with no limit.`,
     '',
   ].join('\n');
   writeFileSync(join(ROOT, 'docs/benchmarks.md'), md);
