@@ -2,7 +2,7 @@
  * Whole-process rows of the benchmark: startup, a registration through
  * each route against its floor, and the fallback to the relay.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Secret, derivePrs, fromB64u } from '../src/protocol/index.ts';
@@ -10,6 +10,8 @@ import { droppedRoute, silentListener } from '../test/support/blackhole.ts';
 import type { Deployment } from '../test/support/deploy.ts';
 import { ROOT, tempDir, writeSecretFile } from '../test/support/procs.ts';
 import { endpoint, hello } from '../test/support/wire-client.ts';
+import type { Route } from '../test/support/wire-client.ts';
+import type { TimingsReport } from '../src/agent/timings.ts';
 import { median, quantile } from './bench-lib.ts';
 
 /** The probe timeout the timed agent runs are given (`--probe-timeout`), in seconds. */
@@ -22,23 +24,33 @@ export interface Measured {
   stdout: string;
 }
 
+const measureArgs = (argv: string[], env: Record<string, string>): string[] => [
+  join(ROOT, 'scripts/measure.py'),
+  JSON.stringify(argv),
+  JSON.stringify({ PATH: process.env.PATH ?? '', ...env }),
+];
+const MEASURE_OPTS = { encoding: 'utf8', maxBuffer: 1 << 24, timeout: 180_000 } as const;
+
 /** One process run, timed from spawn to exit, with its peak RSS. */
 export function measure(argv: string[], env: Record<string, string> = {}): Measured {
-  const out = execFileSync(
-    'python3',
-    [
-      join(ROOT, 'scripts/measure.py'),
-      JSON.stringify(argv),
-      JSON.stringify({ PATH: process.env.PATH ?? '', ...env }),
-    ],
-    { encoding: 'utf8', maxBuffer: 1 << 24, timeout: 180_000 },
-  );
-  return JSON.parse(out) as Measured;
+  return JSON.parse(execFileSync('python3', measureArgs(argv, env), MEASURE_OPTS)) as Measured;
 }
 
+/** The same, leaving this process's event loop free (for what it serves: a slow link). */
+export function measureAsync(argv: string[], env: Record<string, string> = {}): Promise<Measured> {
+  return new Promise((resolve, reject) => {
+    execFile('python3', measureArgs(argv, env), MEASURE_OPTS, (err, out) => {
+      if (err) reject(new Error(`measure.py failed: ${err.message}`, { cause: err }));
+      else resolve(JSON.parse(out) as Measured);
+    });
+  });
+}
+
+/** `--version` of the executable against a bare start of the runtime it embeds. */
 export function benchStartup(
   exe: string,
   runs: number,
+  runtime: string,
 ): { exe: number; exeP95: number; node: number; errors: string[] } {
   const times: number[] = [];
   const node: number[] = [];
@@ -47,38 +59,57 @@ export function benchStartup(
     const m = measure([exe, '--version']);
     if (m.code === 0) times.push(m.ms);
     else errors.push(`--version exited ${m.code}`);
-    node.push(measure([process.execPath, '-e', '0']).ms);
+    node.push(measure([runtime, '-e', '0']).ms);
   }
   return { exe: median(times), exeP95: quantile(times, 0.95), node: median(node), errors };
 }
 
+/** A floor and its parts (medians, ms). */
+export interface Floor {
+  readonly ms: number;
+  readonly start: number;
+  readonly scrypt: number;
+  readonly roundTrips: number;
+  readonly kdfLog2N: number;
+}
+
 /**
- * The floor of a registration on one route: scrypt at the parameters the
- * server announces there, plus three bare round trips (hello) on that same
- * route, so the relay's floor includes the relay.
+ * The floor of a whole registration on one route: a bare start of the
+ * runtime the executable embeds (`node -e 0`, spawned and timed as the
+ * agent is), scrypt at the parameters the server announces there, and three
+ * bare round trips (hello) on that same route, so the relay's floor includes
+ * the relay and a slow link's floor its delay. Each part is its median.
  */
 export async function benchFloor(
-  d: Deployment,
+  route: Route,
   secret: string,
-  route: 'direct' | 'relay',
   runs: number,
-): Promise<{ ms: number; kdfLog2N: number }> {
-  const samples: number[] = [];
+  runtime: string,
+): Promise<Floor> {
+  const starts: number[] = [];
+  const scrypts: number[] = [];
+  const trips: number[] = [];
   let kdfLog2N = NaN;
-  const url = endpoint(d.routes[route], 'hello');
+  const url = endpoint(route, 'hello');
   for (let i = 0; i < runs; i++) {
-    const h = await hello(d.routes[route]);
+    const m = measure([runtime, '-e', '0']);
+    if (m.code !== 0) throw new Error(`floor: ${runtime} -e 0 exited ${m.code}`);
+    starts.push(m.ms);
+    const h = await hello(route);
     kdfLog2N = Math.log2(h.kdf.N);
     const t0 = performance.now();
     await derivePrs(Secret.from(secret), fromB64u(h.serverId, 'serverId', 16), h.kdf);
+    const t1 = performance.now();
     for (let j = 0; j < 3; j++) {
       const res = await fetch(url);
       await res.arrayBuffer();
-      if (res.status !== 200) throw new Error(`floor: ${route} hello answered ${res.status}`);
+      if (res.status !== 200) throw new Error(`floor: ${route.kind} hello answered ${res.status}`);
     }
-    samples.push(performance.now() - t0);
+    scrypts.push(t1 - t0);
+    trips.push(performance.now() - t1);
   }
-  return { ms: median(samples), kdfLog2N };
+  const [start, scrypt, roundTrips] = [median(starts), median(scrypts), median(trips)];
+  return { ms: start + scrypt + roundTrips, start, scrypt, roundTrips, kdfLog2N };
 }
 
 export interface RegistrationRow {
@@ -86,6 +117,8 @@ export interface RegistrationRow {
   p95: number;
   peakMiB: number;
   errors: string[];
+  /** Each successful run: its wall time and the agent's own --json timings. */
+  runs: { wallMs: number; timings: TimingsReport }[];
 }
 
 /** What went wrong in a failed agent run, from its --json line. */
@@ -98,19 +131,21 @@ function failureOf(m: Measured): string {
   }
 }
 
-export function benchRegistration(
+/** Registrations by the executable on one route; `server` replaces the direct URL (a slow link). */
+export async function benchRegistration(
   exe: string,
   d: Deployment,
   secret: string,
   route: 'direct' | 'relay',
   runs: number,
-): RegistrationRow {
+  server = d.server.url,
+): Promise<RegistrationRow> {
   const secretFile = writeSecretFile(join(tempDir('cb-bench-'), 'secret'), secret);
   const samples: Measured[] = [];
   for (let i = 0; i < runs; i++) {
     const args = [
       '--server',
-      d.server.url,
+      server,
       '--relay',
       d.relay.url,
       `--server-id=${d.serverId}`,
@@ -125,7 +160,7 @@ export function benchRegistration(
       join(tempDir('cb-bench-'), 's'),
       '--json',
     ];
-    samples.push(measure([exe, ...args]));
+    samples.push(await measureAsync([exe, ...args]));
   }
   const ok = samples.filter((s) => s.code === 0);
   return {
@@ -136,6 +171,11 @@ export function benchRegistration(
     ),
     peakMiB: Math.max(...samples.map((s) => s.maxRssKiB)) / 1024,
     errors: samples.filter((s) => s.code !== 0).map(failureOf),
+    // An executable from before --json had timings gives no parts.
+    runs: ok.flatMap((s) => {
+      const { timings } = JSON.parse(s.stdout) as { timings?: TimingsReport };
+      return timings ? [{ wallMs: s.ms, timings }] : [];
+    }),
   };
 }
 

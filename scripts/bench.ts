@@ -1,9 +1,11 @@
 /**
- * `npm run bench [-- --quick]`: builds what it times (dist/ and the single
- * executable, into a directory of its own), starts what it needs on
- * loopback, measures side by side in one run, prints the table, and (full
- * runs) writes docs/benchmarks.md with the commit it measured. Every error
- * is reported in its row; the exit code is 1 when there was any.
+ * `npm run bench [-- --quick] [--only ROW,...] [--exe PATH]`: builds what it
+ * times (dist/ and the single executable, into a directory of its own, unless
+ * --exe names one), starts what it needs on loopback, measures side by side
+ * in one run, prints the table, and (full runs of this commit's own build)
+ * writes docs/benchmarks.md with the commit it measured. `--only` runs some
+ * rows (startup, direct, relay, slow, fallback, throughput, herd, queue).
+ * Every error is reported in its row; the exit code is 1 when there was any.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { join } from 'node:path';
 import { cleanUpEverything, tempDir } from '../test/support/cleanup.ts';
 import { deploy } from '../test/support/deploy.ts';
 import { ROOT } from '../test/support/procs.ts';
+import { slowLink } from '../test/support/slow-link.ts';
 import {
   PROBE_TIMEOUT_S,
   benchFallback,
@@ -19,11 +22,28 @@ import {
   benchRegistration,
   benchStartup,
 } from './bench-agent.ts';
+import { breakdown, floorParts } from './bench-breakdown.ts';
 import { benchHerd } from './bench-herd.ts';
 import { printTable } from './bench-lib.ts';
+import { ensureRuntime } from './package/runtimes.ts';
+import type { Target } from './package/runtimes.ts';
 import { benchQueued, benchThroughput } from './bench-server.ts';
 
 const quick = process.argv.includes('--quick');
+const ROWS = ['startup', 'direct', 'relay', 'slow', 'fallback', 'throughput', 'herd', 'queue'];
+const optionValue = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i < 0 ? undefined : process.argv[i + 1];
+  if (i >= 0 && (v === undefined || v.startsWith('--'))) throw new Error(`--${name} needs a value`);
+  return v;
+};
+const only = optionValue('only')?.split(',');
+for (const r of only ?? [])
+  if (!ROWS.includes(r)) throw new Error(`--only: unknown row ${r}; rows: ${ROWS.join(', ')}`);
+const want = (row: string): boolean => !only || only.includes(row);
+const givenExe = optionValue('exe');
+/** The round trip of the slow link row, in ms (half of it each way). */
+const SLOW_RTT_MS = 100;
 const started = Date.now();
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`;
 
@@ -40,25 +60,30 @@ function commitState(): { commit: string; clean: boolean; changed: string[] } {
 const state = commitState();
 const described = `${state.commit.slice(0, 12)}${state.clean ? '' : ` with uncommitted changes (${state.changed.length} files)`}`;
 console.log(
-  `client-bootstrap benchmark${quick ? ' (quick)' : ''}: ${new Date().toISOString()}, ${machine}\ncommit ${described}`,
+  `client-bootstrap benchmark${quick ? ' (quick)' : ''}${only ? ` (rows ${only.join(', ')})` : ''}: ${new Date().toISOString()}, ${machine}\ncommit ${described}${givenExe ? `; executable ${givenExe}` : ''}`,
 );
 
 // Build what is timed: the programs in dist/, and the single executable in a
 // directory of this run's own, which no other step writes to.
-console.log('building dist/ and the single executable...');
+console.log(`building dist/${givenExe ? '' : ' and the single executable'}...`);
 execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
-const seaDir = tempDir('cb-bench-sea-');
-execFileSync(
-  process.execPath,
-  [
-    join(ROOT, 'node_modules/tsx/dist/cli.mjs'),
-    join(ROOT, 'scripts/package.ts'),
-    '--out-dir',
-    seaDir,
-  ],
-  { cwd: ROOT, stdio: 'ignore', timeout: 300_000 },
-);
-const exe = join(seaDir, 'client-bootstrap-linux-x64');
+let exe = givenExe ?? '';
+if (!givenExe) {
+  const seaDir = tempDir('cb-bench-sea-');
+  execFileSync(
+    process.execPath,
+    [
+      join(ROOT, 'node_modules/tsx/dist/cli.mjs'),
+      join(ROOT, 'scripts/package.ts'),
+      '--out-dir',
+      seaDir,
+    ],
+    { cwd: ROOT, stdio: 'ignore', timeout: 300_000 },
+  );
+  exe = join(seaDir, 'client-bootstrap-linux-x64');
+}
+// The runtime the executable embeds, started bare: the process-start part of the floors.
+const runtime = ensureRuntime(`linux-${process.arch}` as Target);
 
 const n = quick
   ? { startup: 7, reg: 3, fallback: 1, floor: 2, herd: [600, 100] as const, queued: 1000 }
@@ -109,117 +134,144 @@ async function guarded(name: string, fn: () => Promise<void> | void): Promise<vo
 }
 
 try {
-  await guarded('startup', () => {
-    const s = benchStartup(exe, n.startup);
-    row(
-      {
-        row: 'startup',
-        what: '--version of the single executable vs node -e 0',
-        runs: String(n.startup),
-        'median ms': f(s.exe),
-        'p95 ms': f(s.exeP95),
-        ratio: `${f(s.exe / s.node, 2)}x node`,
-        notes: `node -e 0: median ${f(s.node)} ms`,
-      },
-      s.errors,
-    );
-  });
-
-  const secret = 'Bench-Registration-42';
-  await guarded('direct/relay', async () => {
-    const d = await deploy([secret], { kdfLogN: String(KDF_LOG_N), addSecretsVia: 'api' });
-    try {
-      for (const route of ['direct', 'relay'] as const) {
-        const floor = await benchFloor(d, secret, route, n.floor);
-        const r = benchRegistration(exe, d, secret, route, n.reg);
-        row(
-          {
-            row: route,
-            what: 'whole registration by the executable, process start to exit',
-            runs: String(n.reg),
-            'median ms': f(r.median),
-            'p95 ms': f(r.p95),
-            ratio: `${f(r.median / floor.ms, 2)}x floor`,
-            'peak MiB': f(r.peakMiB),
-            notes: `floor ${f(floor.ms)} ms: scrypt N=2^${f(floor.kdfLog2N)} + 3 bare round trips through the ${route === 'direct' ? 'server' : 'relay'}`,
-          },
-          r.errors,
-        );
-      }
-      const fb = await benchFallback(exe, d, secret, n.fallback);
-      for (const [what, m] of [
-        ['to a relay registration, direct drops packets', fb.dropped],
-        ['to a relay registration, direct accepts, never answers', fb.silent],
-      ] as const)
-        row(
-          {
-            row: 'fallback',
-            what,
-            runs: String(n.fallback),
-            'median ms': f(m.median),
-            'p95 ms': f(m.p95),
-            ratio: `${f(m.median / fb.probeTimeoutMs, 2)}x probe timeout`,
-            notes: `--probe-timeout ${fb.probeTimeoutMs / 1000} s`,
-          },
-          m.errors,
-        );
-    } finally {
-      await d.stop();
-    }
-  });
-
-  await guarded('throughput', async () => {
-    for (const t of await benchThroughput(quick)) {
+  if (want('startup'))
+    await guarded('startup', () => {
+      const s = benchStartup(exe, n.startup, runtime);
       row(
         {
-          row: 'throughput',
-          what: `${t.secrets} secret${t.secrets > 1 ? 's' : ''}, ${t.route}, 32 concurrent clients`,
-          runs: String(t.received + t.errors.length),
-          'median ms': f(t.p50),
-          'p95 ms': f(t.p95),
-          ratio: `${f(t.regsPerSec)} regs/s`,
-          'peak MiB': `server ${f(t.serverMiB)} / relay ${f(t.relayMiB)}`,
-          notes: `p99 ${f(t.p99)} ms; store: ${t.storeRows} new rows for ${t.received} ids received${t.problems.length ? `; ${t.problems.join('; ')}` : ''}`,
+          row: 'startup',
+          what: '--version of the single executable vs its own node -e 0',
+          runs: String(n.startup),
+          'median ms': f(s.exe),
+          'p95 ms': f(s.exeP95),
+          ratio: `${f(s.exe / s.node, 2)}x node`,
+          notes: `the embedded runtime's node -e 0: median ${f(s.node)} ms`,
         },
-        [...t.errors, ...t.problems],
+        s.errors,
       );
-    }
-  });
+    });
 
-  await guarded('herd', async () => {
-    const herd = await benchHerd(n.herd[0], n.herd[1]);
-    row(
-      {
-        row: 'herd',
-        what: `${herd.clients} clients through the relay, concurrency ${herd.concurrency}`,
-        runs: String(herd.clients),
-        'median ms': f(herd.p50),
-        'p95 ms': f(herd.p95),
-        'total s': f(herd.seconds, 1),
-        ratio: `${f(herd.received / herd.seconds)} regs/s`,
-        'peak MiB': `server ${f(herd.serverMiB)} / relay ${f(herd.relayMiB)}`,
-        notes: `store: ${herd.storeRows} rows, ${herd.storeDistinct} distinct ids; clients got ${herd.received} ids, ${herd.receivedDistinct} distinct; retries ${herd.retries}`,
-      },
-      [...herd.errors, ...herd.problems],
-    );
-  });
+  const secret = 'Bench-Registration-42';
+  if (['direct', 'relay', 'slow', 'fallback'].some(want))
+    await guarded('direct/relay', async () => {
+      const d = await deploy([secret], { kdfLogN: String(KDF_LOG_N), addSecretsVia: 'api' });
+      try {
+        const links = [
+          [
+            'direct',
+            'whole registration by the executable, process start to exit',
+            d.routes.direct,
+          ],
+          ['relay', 'whole registration by the executable, process start to exit', d.routes.relay],
+          ['slow', `the same, direct on a link with ${SLOW_RTT_MS} ms round trips`, null],
+        ] as const;
+        for (const [name, what, known] of links) {
+          if (!want(name)) continue;
+          // A delaying proxy on loopback: half the round trip each way.
+          const route = known ?? {
+            kind: 'direct' as const,
+            url: (await slowLink(d.server.url, { delayMs: SLOW_RTT_MS / 2, dropPercent: 0 })).url,
+          };
+          const floor = await benchFloor(route, secret, n.floor, runtime);
+          const r = await benchRegistration(exe, d, secret, route.kind, n.reg, route.url);
+          row(
+            {
+              row: name,
+              what,
+              runs: String(n.reg),
+              'median ms': f(r.median),
+              'p95 ms': f(r.p95),
+              ratio: `${f(r.median / floor.ms, 2)}x floor`,
+              'peak MiB': f(r.peakMiB),
+              notes: `${floorParts(floor)} (through the ${route.kind === 'direct' ? 'server' : 'relay'})`,
+            },
+            r.errors,
+          );
+          if (r.runs.length > 0)
+            row({
+              row: `${name} parts`,
+              what: "the agent's --json timings, medians",
+              notes: breakdown(r),
+            });
+        }
+        if (!want('fallback')) return;
+        const fb = await benchFallback(exe, d, secret, n.fallback);
+        for (const [what, m] of [
+          ['to a relay registration, direct drops packets', fb.dropped],
+          ['to a relay registration, direct accepts, never answers', fb.silent],
+        ] as const)
+          row(
+            {
+              row: 'fallback',
+              what,
+              runs: String(n.fallback),
+              'median ms': f(m.median),
+              'p95 ms': f(m.p95),
+              ratio: `${f(m.median / fb.probeTimeoutMs, 2)}x probe timeout`,
+              notes: `--probe-timeout ${fb.probeTimeoutMs / 1000} s`,
+            },
+            m.errors,
+          );
+      } finally {
+        await d.stop();
+      }
+    });
 
-  await guarded('queue', async () => {
-    const q = await benchQueued(n.queued);
-    row(
-      {
-        row: 'queue',
-        what: `${q.clients} hellos held at the relay at once`,
-        runs: String(q.clients),
-        'median ms': f(q.p50),
-        'p95 ms': f(q.p95),
-        'total s': f(q.wallMs / 1000, 1),
-        'peak MiB': `server ${f(q.serverMiB)} / relay ${f(q.relayMiB)}`,
-        notes: `answered ${q.answered}, 503 ${q.busy}`,
-      },
-      q.errors,
-    );
-  });
+  if (want('throughput'))
+    await guarded('throughput', async () => {
+      for (const t of await benchThroughput(quick)) {
+        row(
+          {
+            row: 'throughput',
+            what: `${t.secrets} secret${t.secrets > 1 ? 's' : ''}, ${t.route}, 32 concurrent clients`,
+            runs: String(t.received + t.errors.length),
+            'median ms': f(t.p50),
+            'p95 ms': f(t.p95),
+            ratio: `${f(t.regsPerSec)} regs/s`,
+            'peak MiB': `server ${f(t.serverMiB)} / relay ${f(t.relayMiB)}`,
+            notes: `p99 ${f(t.p99)} ms; store: ${t.storeRows} new rows for ${t.received} ids received${t.problems.length ? `; ${t.problems.join('; ')}` : ''}`,
+          },
+          [...t.errors, ...t.problems],
+        );
+      }
+    });
+
+  if (want('herd'))
+    await guarded('herd', async () => {
+      const herd = await benchHerd(n.herd[0], n.herd[1]);
+      row(
+        {
+          row: 'herd',
+          what: `${herd.clients} clients through the relay, concurrency ${herd.concurrency}`,
+          runs: String(herd.clients),
+          'median ms': f(herd.p50),
+          'p95 ms': f(herd.p95),
+          'total s': f(herd.seconds, 1),
+          ratio: `${f(herd.received / herd.seconds)} regs/s`,
+          'peak MiB': `server ${f(herd.serverMiB)} / relay ${f(herd.relayMiB)}`,
+          notes: `store: ${herd.storeRows} rows, ${herd.storeDistinct} distinct ids; clients got ${herd.received} ids, ${herd.receivedDistinct} distinct; retries ${herd.retries}`,
+        },
+        [...herd.errors, ...herd.problems],
+      );
+    });
+
+  if (want('queue'))
+    await guarded('queue', async () => {
+      const q = await benchQueued(n.queued);
+      row(
+        {
+          row: 'queue',
+          what: `${q.clients} hellos held at the relay at once`,
+          runs: String(q.clients),
+          'median ms': f(q.p50),
+          'p95 ms': f(q.p95),
+          'total s': f(q.wallMs / 1000, 1),
+          'peak MiB': `server ${f(q.serverMiB)} / relay ${f(q.relayMiB)}`,
+          notes: `answered ${q.answered}, 503 ${q.busy}`,
+        },
+        q.errors,
+      );
+    });
 } finally {
   await cleanUpEverything();
 }
@@ -227,7 +279,7 @@ try {
 printTable(`results (${((Date.now() - started) / 1000).toFixed(0)} s)`, rows);
 if (errorCount > 0) console.error(`\n${errorCount} errors: see the errors and notes columns`);
 
-if (!quick) {
+if (!quick && !only && !givenExe) {
   const md = [
     '# Benchmarks',
     '',
@@ -239,7 +291,7 @@ if (!quick) {
     `| ${COLUMNS.map(() => '---').join(' | ')} |`,
     ...rows.slice(1).map((r) => `| ${r.join(' | ')} |`),
     '',
-    `Rows: \`startup\` is the single executable against bare node; \`direct\` and \`relay\` are whole registrations of the executable (fresh state each time, server scrypt at N=2^${KDF_LOG_N}) against the floor of that route measured in the same run; \`fallback\` is a registration through the relay while direct is blackholed (iptables DROP) or silent, with \`--probe-timeout ${PROBE_TIMEOUT_S}\`; \`throughput\` drives the server with in-process clients sharing one PRS (median and p99 latency per registration); \`herd\` registers many clients through the relay on the agent's own handshake code (latency per client including retries; \`total s\` is the whole herd); \`queue\` holds many requests at the relay at once (latency per request; \`total s\` until the last answer). Store counts are SQL counts of the server's clients table, with no limit.`,
+    `Rows: \`startup\` is the single executable against a bare start of the Node runtime it embeds; \`direct\` and \`relay\` are whole registrations of the executable (fresh state each time, server scrypt at N=2^${KDF_LOG_N}) against the floor of that route measured in the same run (a bare start of the Node runtime the executable embeds, scrypt, three bare round trips), and \`slow\` the same on a link with ${SLOW_RTT_MS} ms round trips (a delaying proxy on loopback), where the derivation overlapping the probes shows; their \`parts\` rows are the medians of the agent's own \`--json\` timings (ms, and where each phase starts on the clock of main); \`fallback\` is a registration through the relay while direct is blackholed (iptables DROP) or silent, with \`--probe-timeout ${PROBE_TIMEOUT_S}\`; \`throughput\` drives the server with in-process clients sharing one PRS (median and p99 latency per registration); \`herd\` registers many clients through the relay on the agent's own handshake code (latency per client including retries; \`total s\` is the whole herd); \`queue\` holds many requests at the relay at once (latency per request; \`total s\` until the last answer). Store counts are SQL counts of the server's clients table, with no limit.`,
     '',
   ].join('\n');
   writeFileSync(join(ROOT, 'docs/benchmarks.md'), md);

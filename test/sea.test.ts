@@ -155,6 +155,14 @@ describe('the single executable, alone in an empty directory with an empty PATH'
       { CLIENT_BOOTSTRAP_SECRET: SECRET },
     );
     expect(relay.json).toMatchObject({ ok: true, code: 'registered', route: 'relay' });
+    // The bundled entry sets its main mark too: the timings are on main's clock, the
+    // derivation (server id given) started before the probes ended.
+    const t = relay.json.timings as Record<string, { startMs: number; endMs: number } | number>;
+    expect(t.processStartToMain).toBeGreaterThan(0);
+    expect(t.config).toMatchObject({ startMs: 0 });
+    const [derivation, probes] = [t.derivation, t.probes] as { startMs: number; endMs: number }[];
+    expect(derivation?.startMs).toBeLessThan(probes?.endMs as number);
+    expect(t.total).toBeGreaterThan(t.processStartToMain as number);
   });
 
   it('reads client-bootstrap.json from its own directory, not the working directory', () => {

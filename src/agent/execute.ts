@@ -19,6 +19,7 @@ import { machineFacts } from './machine.ts';
 import type { Outcome } from './outcome.ts';
 import { failureOf, outcomeOf } from './outcome.ts';
 import { registerFlow } from './register.ts';
+import { Timings } from './timings.ts';
 import type { Reporter } from './render.ts';
 import { createTransport } from './transport.ts';
 import { protectWindowsDirs } from './windows-acl.ts';
@@ -63,11 +64,18 @@ export async function execute(
   reporter: Reporter,
   deps: ExecuteDeps,
 ): Promise<Outcome> {
+  // Config: from main to here (loading the CLI, reading flags, environment and config file).
+  const timings = new Timings();
+  timings.start('config', 0);
+  timings.end('config');
   const { log, logFile } = openLog(settings, reporter);
-  const outcome = await executeLogged(command, settings, reporter, deps, log, logFile);
+  const outcome = await executeLogged(command, settings, reporter, deps, log, logFile, timings);
   log.info('command.end', { ...outcome });
+  timings.end('exit');
+  const report = timings.report();
+  log.debug('timings', { ...report });
   await log.close();
-  return outcome;
+  return { ...outcome, timings: report };
 }
 
 async function executeLogged(
@@ -77,6 +85,7 @@ async function executeLogged(
   deps: ExecuteDeps,
   log: Logger,
   logFile: string | null,
+  timings: Timings,
 ): Promise<Outcome> {
   const t0 = deps.now();
   if (settings.secret.kind === 'env' || settings.secret.kind === 'flag')
@@ -154,8 +163,10 @@ async function executeLogged(
       if (command === 'status') return statusFlow(ctx);
       if (command === 'unregister') return await unregisterFlow(ctx);
       if (command === 'check') return await checkFlow(ctx);
-      return await registerFlow(ctx, { verifyOnly: false });
+      return await registerFlow(ctx, { verifyOnly: false, timings });
     } finally {
+      // Exit: closing the connections and the log once the outcome is known.
+      timings.start('exit');
       await transport.close().catch(() => undefined);
     }
   } catch (err) {

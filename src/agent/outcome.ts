@@ -1,6 +1,7 @@
 import type { UserError } from '../common/errors.ts';
 import { exitCodeFor } from './exit-codes.ts';
 import type { RouteReport } from './probe.ts';
+import type { TimingsReport } from './timings.ts';
 
 /** The result of a command, as every renderer shows it; `--json` prints it. */
 export interface Outcome {
@@ -15,6 +16,8 @@ export interface Outcome {
   readonly message: string;
   readonly hint?: string;
   readonly logFile: string | null;
+  /** Where the time went (ms); every command run by execute() reports it. */
+  readonly timings?: TimingsReport;
   readonly [extra: string]: unknown;
 }
 

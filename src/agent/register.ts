@@ -5,7 +5,7 @@
  */
 import { UserError } from '../common/errors.ts';
 import { removeStaleTemps } from '../common/files.ts';
-import { derivePrs, fromB64u, keyFingerprint, toB64u } from '../protocol/index.ts';
+import { keyFingerprint, toB64u } from '../protocol/index.ts';
 import type { Prs, Secret, SigningKey } from '../protocol/index.ts';
 import type { AgentContext } from './context.ts';
 import { promptSecret, readGivenSecret } from './context.ts';
@@ -21,8 +21,10 @@ import {
   isTransient,
   parseRetryAfter,
 } from './retry.ts';
+import { KeyDeriver } from './speculative-key.ts';
 import { StateDir } from './state.ts';
 import type { AgentState, Registration } from './state.ts';
+import type { Timings } from './timings.ts';
 
 function sameServer(reg: Registration, s: AgentContext['settings']): boolean {
   if (s.serverId !== undefined) return reg.serverId === s.serverId;
@@ -36,12 +38,15 @@ function sameServer(reg: Registration, s: AgentContext['settings']): boolean {
 export interface RegisterOptions {
   /** `check`: confirm the secret without registering. */
   readonly verifyOnly: boolean;
+  /** Where the phases' times go (--json `timings`). */
+  readonly timings?: Timings;
 }
 
 /** Runs register (or, with verifyOnly, check's secret confirmation). */
 export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Promise<Outcome> {
   const t0 = ctx.now();
   const s = ctx.settings;
+  const timings = opts.timings;
   const stateDir = new StateDir(s.stateDir);
   let reports: RouteReport[] = [];
   let attempts = 0;
@@ -96,7 +101,13 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
       ctx.reporter.warn(
         '--secret is visible to other users in the process list; prefer --secret-file or CLIENT_BOOTSTRAP_SECRET',
       );
-    const prsCache = new Map<string, Prs>();
+    // The key derivation starts now when the server id is known, while the routes are probed.
+    const newKeys = (given: Secret): KeyDeriver =>
+      new KeyDeriver(given, { log: ctx.log, ...(timings ? { timings } : {}) });
+    let keys = secret ? newKeys(secret) : undefined;
+    const expectedServerId =
+      s.serverId ?? (saved && sameServer(saved, s) ? saved.serverId : undefined);
+    if (keys && expectedServerId) keys.speculate(expectedServerId);
     let clientKey: SigningKey | undefined;
     // Read the machine's identity while the routes are probed.
     const facts = ctx.machine();
@@ -110,7 +121,11 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
       attempts = attempt + 1;
       let chosen: ProbeSuccess;
       try {
-        ({ chosen, reports } = again ?? (await chooseRoute(ctx, savedPin)));
+        ({ chosen, reports } =
+          again ??
+          (await (timings
+            ? timings.span('probes', () => chooseRoute(ctx, savedPin))
+            : chooseRoute(ctx, savedPin))));
         again = undefined;
       } catch (err) {
         if (err instanceof RouteFailure) {
@@ -156,22 +171,19 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
       let prs: Prs | undefined;
       // A secret the agent holds is always proved, and the server must prove it back (or match
       // the pin) even where it says none is required: an impostor cannot talk it down to trust on first use.
+      // The hello is verified (signature, server id, pin) before any derived key is used.
       if (secret) {
-        const cacheKey = `${hello.serverId}/${hello.kdf.N}/${hello.kdf.r}/${hello.kdf.p}`;
-        prs = prsCache.get(cacheKey);
-        if (!prs) {
+        keys ??= newKeys(secret);
+        if (keys.ready(hello)) prs = await keys.forHello(hello);
+        else {
           const derived = ctx.reporter.activity('deriving the key from the secret');
-          prs = await derivePrs(
-            secret,
-            fromB64u(hello.serverId, 'serverId', 16),
-            hello.kdf,
-          ).finally(derived);
-          prsCache.set(cacheKey, prs);
+          prs = await keys.forHello(hello).finally(derived);
         }
       }
       clientKey ??= stateDir.clientKey();
       try {
         ctx.reporter.progress(opts.verifyOnly ? 'confirming the secret' : 'registering');
+        timings?.start('handshake');
         const done = await runHandshake({
           target,
           hello,
@@ -190,7 +202,7 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
           signal: ctx.deadline.signal,
           timeoutMs: Math.max(1000, Math.min(30_000, ctx.deadline.remainingMs())),
           log: ctx.log,
-        });
+        }).finally(() => timings?.end('handshake'));
         if (done.result.kind === 'verified') {
           return outcomeOf(ctx, t0, {
             ok: true,
@@ -213,7 +225,9 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
           keyFingerprint: toB64u(keyFingerprint(clientKey.publicRaw)),
           savedAt: new Date(ctx.now()).toISOString(),
         };
+        timings?.start('save');
         stateDir.write({ ...state, registration });
+        timings?.end('save');
         ctx.log.info('register.saved', {
           clientId: registration.clientId,
           serverId: registration.serverId,
@@ -243,7 +257,8 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
         if (err.code === 'invalid_secret' && fromPrompt.used && fromPrompt.attempts < 3) {
           ctx.reporter.warn('the secret was not accepted; try again');
           secret = null;
-          prsCache.clear();
+          keys?.clear();
+          keys = undefined;
           again = { chosen, reports };
           continue;
         }

@@ -1,6 +1,11 @@
 #!/usr/bin/env node
 // No top-level await: this entry is also bundled as CommonJS for the single executable.
+import { performance } from 'node:perf_hooks';
+import { MAIN_MARK } from '../agent/timings.ts';
 import { VERSION } from '../version.ts';
+
+// Where `main` begins for --json `timings` (processStartToMain is measured up to here).
+performance.mark(MAIN_MARK);
 
 // Scrub --secret from the process title before anything else runs, so that
 // /proc/PID/cmdline and ps no longer show it.

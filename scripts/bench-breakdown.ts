@@ -1,0 +1,50 @@
+/**
+ * Where a benchmarked registration's time went: the medians of the agent's
+ * own `--json` timings, next to the parts of its floor.
+ */
+import type { Span, TimingsReport } from '../src/agent/timings.ts';
+import type { Floor, RegistrationRow } from './bench-agent.ts';
+import { median } from './bench-lib.ts';
+
+const f = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : 'n/a');
+const len = (s: Span | null): number => (s ? s.endMs - s.startMs : NaN);
+
+/** Median of one figure over the runs. */
+function med(row: RegistrationRow, pick: (t: TimingsReport, wallMs: number) => number): number {
+  return median(row.runs.map((r) => pick(r.timings, r.wallMs)).filter(Number.isFinite));
+}
+
+/** The breakdown as one line (medians, ms): phases with their place on main's clock. */
+export function breakdown(row: RegistrationRow): string {
+  const phase = (name: string, pick: (t: TimingsReport) => Span | null): string => {
+    const start = med(row, (t) => pick(t)?.startMs ?? NaN);
+    return `${name} ${f(med(row, (t) => len(pick(t))))} (at ${f(start)})`;
+  };
+  return [
+    `start to main ${f(med(row, (t) => t.processStartToMain))}`,
+    phase('config', (t) => t.config),
+    phase('probes', (t) => t.probes),
+    phase('derivation', (t) => t.derivation),
+    phase('handshake', (t) => t.handshake),
+    phase('save', (t) => t.save),
+    phase('exit', (t) => t.exit),
+    `agent total ${f(med(row, (t) => t.total))}`,
+    `after the report ${f(med(row, (t, wall) => wall - t.total))}`,
+    `derivation overlapping the probes ${f(
+      med(row, (t) =>
+        t.derivation && t.probes
+          ? Math.max(
+              0,
+              Math.min(t.derivation.endMs, t.probes.endMs) -
+                Math.max(t.derivation.startMs, t.probes.startMs),
+            )
+          : 0,
+      ),
+    )}`,
+  ].join(', ');
+}
+
+/** The floor's parts as one line. */
+export function floorParts(floor: Floor): string {
+  return `floor ${f(floor.ms)} = process start ${f(floor.start)} + scrypt N=2^${floor.kdfLog2N} ${f(floor.scrypt)} + 3 round trips ${f(floor.roundTrips)}`;
+}

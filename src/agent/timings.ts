@@ -1,0 +1,96 @@
+/**
+ * Where a run's time went: spans in milliseconds since `main` (the entry
+ * point's first line), and the time from process start to `main`. `--json`
+ * reports them as `timings`, the log as the `timings` event.
+ */
+import { performance } from 'node:perf_hooks';
+
+/** The mark the entry point sets as its first act (src/bin/client-bootstrap.ts). */
+export const MAIN_MARK = 'client-bootstrap:main';
+
+/** One phase: when it started and ended, in ms since main. */
+export interface Span {
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+export type Phase = 'config' | 'probes' | 'derivation' | 'handshake' | 'save' | 'exit';
+
+/** The `timings` field of --json. A phase that did not happen is null. */
+export interface TimingsReport {
+  /** From process start (performance.timeOrigin) to main. */
+  readonly processStartToMain: number;
+  readonly config: Span | null;
+  readonly probes: Span | null;
+  readonly derivation: Span | null;
+  readonly handshake: Span | null;
+  readonly save: Span | null;
+  readonly exit: Span | null;
+  /** From process start to the moment the report was made. */
+  readonly total: number;
+}
+
+const round = (ms: number): number => Math.round(ms * 10) / 10;
+
+/**
+ * Records phases against the main mark. A phase that runs more than once
+ * (a retried round) keeps its first start and its last end.
+ */
+export class Timings {
+  readonly #main: number;
+  readonly #spans = new Map<Phase, { startMs: number; endMs: number | null }>();
+
+  /** `mainAt`: performance.now() at main; by default the main mark, or now when there is none. */
+  constructor(mainAt?: number) {
+    this.#main = mainAt ?? performance.getEntriesByName(MAIN_MARK, 'mark')[0]?.startTime ?? now();
+  }
+
+  /** ms since main. */
+  sinceMain(): number {
+    return now() - this.#main;
+  }
+
+  start(phase: Phase, at = this.sinceMain()): void {
+    const s = this.#spans.get(phase);
+    if (s) s.endMs = null;
+    else this.#spans.set(phase, { startMs: at, endMs: null });
+  }
+
+  end(phase: Phase, at = this.sinceMain()): void {
+    const s = this.#spans.get(phase);
+    if (s) s.endMs = at;
+  }
+
+  /** Runs `fn` as one phase (ended whether it succeeds or throws). */
+  async span<T>(phase: Phase, fn: () => Promise<T>): Promise<T> {
+    this.start(phase);
+    try {
+      return await fn();
+    } finally {
+      this.end(phase);
+    }
+  }
+
+  report(): TimingsReport {
+    const at = this.sinceMain();
+    const span = (p: Phase): Span | null => {
+      const s = this.#spans.get(p);
+      // A phase still running (a derivation nobody needed) ends at the report.
+      return s ? { startMs: round(s.startMs), endMs: round(s.endMs ?? at) } : null;
+    };
+    return {
+      processStartToMain: round(this.#main),
+      config: span('config'),
+      probes: span('probes'),
+      derivation: span('derivation'),
+      handshake: span('handshake'),
+      save: span('save'),
+      exit: span('exit'),
+      total: round(this.#main + at),
+    };
+  }
+}
+
+function now(): number {
+  return performance.now();
+}
