@@ -20,7 +20,9 @@ import type { Outcome } from './outcome.ts';
 import { failureOf, outcomeOf } from './outcome.ts';
 import { registerFlow } from './register.ts';
 import type { Reporter } from './render.ts';
+import { proxyPassword } from './proxy.ts';
 import { createTransport } from './transport.ts';
+import { runtimeSystemStore, trustedRoots } from './trust.ts';
 import { protectWindowsDirs } from './windows-acl.ts';
 import type { RunCommand } from './windows-acl.ts';
 
@@ -37,6 +39,8 @@ export interface ExecuteDeps {
   readonly platform: NodeJS.Platform;
   /** Runs a helper program (icacls, whoami, PowerShell on Windows). */
   readonly runCommand: RunCommand;
+  /** Aborted with 'SIGINT' or 'SIGTERM' when the process is told to stop. */
+  readonly interrupt?: AbortSignal;
 }
 
 function openLog(
@@ -64,7 +68,10 @@ export async function execute(
   deps: ExecuteDeps,
 ): Promise<Outcome> {
   const { log, logFile } = openLog(settings, reporter);
-  const outcome = await executeLogged(command, settings, reporter, deps, log, logFile);
+  const t0 = deps.now();
+  let outcome = await executeLogged(command, settings, reporter, deps, log, logFile);
+  if (deps.interrupt?.aborted && !outcome.ok)
+    outcome = interruptedOutcome(deps, t0, logFile, outcome);
   log.info('command.end', { ...outcome });
   await log.close();
   return outcome;
@@ -91,10 +98,14 @@ async function executeLogged(
     route: settings.route,
     secretSource: settings.secret.kind,
     stateDir: settings.stateDir,
-    proxy: settings.proxy ? new URL(settings.proxy).host : undefined,
+    proxy: settings.proxy?.display,
+    caSystem: settings.caSystem,
   });
+  if (settings.proxy?.credentials) log.addSensitive(proxyPassword(settings.proxy.credentials));
   const deadline = new Deadline(settings.deadlineMs, deps.now);
-  let caPem: string | undefined;
+  const stop = (): void => deadline.abort(String(deps.interrupt?.reason));
+  if (deps.interrupt?.aborted) stop();
+  deps.interrupt?.addEventListener('abort', stop, { once: true });
   const clock = { logFile, now: deps.now };
   const fail = (err: unknown): Outcome => {
     if (err instanceof UserError) return failureOf(clock, t0, err);
@@ -115,22 +126,15 @@ async function executeLogged(
       );
       log.info('state.protected', { dirs: [settings.stateDir, logFile && dirname(logFile)] });
     }
-    if (settings.caFile) {
-      try {
-        caPem = deps.readFile(settings.caFile);
-      } catch (err) {
-        throw new UserError(
-          'usage',
-          `cannot read --ca-file ${settings.caFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-        );
-      }
-      if (!caPem.includes('-----BEGIN CERTIFICATE-----'))
-        throw new UserError('usage', `--ca-file ${settings.caFile} holds no PEM certificate`);
-    }
     const transport = createTransport({
       ...(settings.proxy ? { proxy: settings.proxy } : {}),
       ...(settings.noProxy ? { noProxy: settings.noProxy } : {}),
-      ...(caPem ? { caPem } : {}),
+      ca: trustedRoots({
+        ...settings,
+        platform: deps.platform,
+        readFile: deps.readFile,
+        systemStore: runtimeSystemStore(),
+      }),
       connectTimeoutMs: settings.probeTimeoutMs,
     });
     const ctx: AgentContext = {
@@ -161,6 +165,28 @@ async function executeLogged(
   } catch (err) {
     return fail(err);
   } finally {
+    deps.interrupt?.removeEventListener('abort', stop);
     deadline.dispose();
   }
+}
+
+/**
+ * A run stopped by a signal: 130 (SIGINT) or 143 (SIGTERM). Everything was
+ * unwound through the deadline signal (lock released, nothing half-written:
+ * the state file is only ever replaced whole).
+ */
+function interruptedOutcome(
+  deps: ExecuteDeps,
+  t0: number,
+  logFile: string | null,
+  unwound: Outcome,
+): Outcome {
+  const sigterm = deps.interrupt?.reason === 'SIGTERM';
+  return outcomeOf({ now: deps.now, logFile }, t0, {
+    ok: false,
+    code: sigterm ? 'terminated' : 'interrupted',
+    routes: unwound.routes,
+    message: `${sigterm ? 'stopped by SIGTERM' : 'interrupted (Ctrl-C)'}: nothing was registered and nothing was left half-written`,
+    hint: 'run it again when ready; the saved state is as it was before this run',
+  });
 }

@@ -1,5 +1,5 @@
 import type { UserError } from '../common/errors.ts';
-import { exitCodeFor } from './exit-codes.ts';
+import { defaultHint, exitCodeFor } from './exit-codes.ts';
 import type { RouteReport } from './probe.ts';
 
 /** The result of a command, as every renderer shows it; `--json` prints it. */
@@ -44,9 +44,12 @@ export function outcomeOf(
     durationMs: _d,
     ...extra
   } = fields;
+  const exitCode = ok ? 0 : exitCodeFor(code);
+  // Every failure says what to do (the README promises `hint` on failures).
+  const why = hint ?? (ok ? undefined : defaultHint(exitCode));
   return {
     ok,
-    exitCode: ok ? 0 : exitCodeFor(code),
+    exitCode,
     code,
     clientId: clientId ?? null,
     serverId: serverId ?? null,
@@ -55,7 +58,7 @@ export function outcomeOf(
     durationMs: Math.round(ctx.now() - t0),
     message,
     logFile: ctx.logFile,
-    ...(hint ? { hint } : {}),
+    ...(why ? { hint: why } : {}),
     ...extra,
   };
 }

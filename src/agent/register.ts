@@ -20,6 +20,7 @@ import {
   isRetryableRouteFailure,
   isTransient,
   parseRetryAfter,
+  retryMessage,
 } from './retry.ts';
 import { StateDir } from './state.ts';
 import type { AgentState, Registration } from './state.ts';
@@ -239,7 +240,10 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
           prsCache.clear();
           continue;
         }
-        if (isTransient(err.code) && (await waitBeforeRetry(ctx, attempt, err.retryAfter)))
+        if (
+          isTransient(err.code) &&
+          (await waitBeforeRetry(ctx, attempt, err.retryAfter, err.code))
+        )
           continue;
         throw err;
       }
@@ -271,13 +275,12 @@ async function waitBeforeRetry(
   ctx: AgentContext,
   attempt: number,
   retryAfter: string | undefined,
+  code?: string,
 ): Promise<boolean> {
   const wait = backoffMs(attempt, parseRetryAfter(retryAfter, ctx.now()), ctx.random);
   const remaining = ctx.deadline.remainingMs();
   if (wait >= remaining) return false;
-  ctx.reporter.progress(
-    `retrying in ${(wait / 1000).toFixed(1)} s (deadline in ${Math.round(remaining / 1000)} s)`,
-  );
+  ctx.reporter.progress(retryMessage(code, wait, remaining));
   ctx.log.info('register.retry', { attempt: attempt + 1, waitMs: Math.round(wait) });
   try {
     await ctx.sleep(wait, ctx.deadline.signal);

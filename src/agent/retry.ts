@@ -85,3 +85,13 @@ export function finalCode(code: string): string {
     return 'no_route';
   return code;
 }
+
+/** The line shown before a wait: why it waits (a 429 says who limits), for how long, and the deadline. */
+export function retryMessage(
+  code: string | undefined,
+  waitMs: number,
+  remainingMs: number,
+): string {
+  const why = code === 'rate_limited' ? 'the server limits attempts from this address; ' : '';
+  return `${why}retrying in ${(waitMs / 1000).toFixed(1)} s (deadline in ${Math.round(remainingMs / 1000)} s)`;
+}

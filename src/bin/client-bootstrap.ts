@@ -7,10 +7,30 @@ import { VERSION } from '../version.ts';
 if (process.argv.some((a) => a === '--secret' || a.startsWith('--secret=')))
   process.title = 'client-bootstrap';
 
+/**
+ * Ctrl-C and SIGTERM stop the run through its deadline signal, so that the
+ * lock is released and the outcome reported (130 or 143); a second signal,
+ * or a run that does not unwind within 5 s, exits at once.
+ */
+function stopOnSignals(): AbortSignal {
+  const interrupt = new AbortController();
+  const on = (signal: 'SIGINT' | 'SIGTERM', code: number): void => {
+    process.on(signal, () => {
+      if (interrupt.signal.aborted) process.exit(code);
+      interrupt.abort(signal);
+      setTimeout(() => process.exit(code), 5000).unref();
+    });
+  };
+  on('SIGINT', 130);
+  on('SIGTERM', 143);
+  return interrupt.signal;
+}
+
 async function main(argv: string[]): Promise<void> {
+  const interrupt = stopOnSignals();
   const { createAgentDeps } = await import('../agent/process-deps.ts');
   const { runAgentCli } = await import('../agent/cli.ts');
-  const code = await runAgentCli(argv, createAgentDeps());
+  const code = await runAgentCli(argv, { ...createAgentDeps(), interrupt });
   process.exitCode = code;
   // Exit once the output is flushed: a connect still pending on a blackholed
   // route must not hold the process until its own timeout.
