@@ -104,9 +104,11 @@ export async function chooseRoute(
         proxy.errorCode as string,
         proxy.error ?? 'the proxy refused',
         reports,
-        proxy.errorCode === 'proxy_auth'
-          ? 'give the proxy user and password with --proxy-auth-file FILE (one line user:password) or in the proxy URL, and check them'
-          : 'ask the proxy administrator to allow this destination, or set NO_PROXY for it',
+        proxy.errorCode !== 'proxy_auth'
+          ? 'ask the proxy administrator to allow this destination, or set NO_PROXY for it'
+          : ctx.settings.proxy?.credentials
+            ? 'check the proxy user and password (in --proxy-auth-file or the proxy URL)'
+            : 'give the proxy user and password with --proxy-auth-file FILE (one line user:password) or in the proxy URL',
       );
     // A URL with a path too many, or a server id the relay does not know, will not fix itself.
     if (reports.length > 0 && reports.every((r) => r.errorCode && CONFIG_CODES.has(r.errorCode)))

@@ -165,10 +165,13 @@ export function translateError(err: unknown, url: string, proxy?: ProxySetting):
   const proxyStatus = /Proxy response \((\d{3})\)/.exec(message);
   if (proxy && proxyStatus) {
     const status = Number(proxyStatus[1]);
-    if (status === 407)
+    // 407 asks for credentials; some proxies (tinyproxy) answer wrong ones with 401.
+    if (status === 407 || status === 401)
       return new TransportError(
         'proxy_auth',
-        `the proxy ${proxy.display} asked for credentials (407 proxy authentication required)`,
+        status === 407
+          ? `the proxy ${proxy.display} asked for credentials (407 proxy authentication required)`
+          : `the proxy ${proxy.display} did not accept the credentials (401 unauthorized)`,
         {
           cause: err,
           hint: proxy.credentials

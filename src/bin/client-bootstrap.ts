@@ -2,10 +2,14 @@
 // No top-level await: this entry is also bundled as CommonJS for the single executable.
 import { VERSION } from '../version.ts';
 
-// Scrub --secret from the process title before anything else runs, so that
-// /proc/PID/cmdline and ps no longer show it.
-if (process.argv.some((a) => a === '--secret' || a.startsWith('--secret=')))
-  process.title = 'client-bootstrap';
+// Scrub --secret (and a --proxy URL with a password) from the process title
+// before anything else runs, so that /proc/PID/cmdline and ps no longer show it.
+const sensitiveArg = (a: string, i: number, all: string[]): boolean =>
+  a === '--secret' ||
+  a.startsWith('--secret=') ||
+  (a.startsWith('--proxy=') && a.includes('@')) ||
+  (a === '--proxy' && (all[i + 1] ?? '').includes('@'));
+if (process.argv.some(sensitiveArg)) process.title = 'client-bootstrap';
 
 /**
  * Ctrl-C and SIGTERM stop the run through its deadline signal, so that the
