@@ -111,13 +111,17 @@ export async function chooseRoute(
             : 'give the proxy user and password with --proxy-auth-file FILE (one line user:password) or in the proxy URL',
       );
     // A URL with a path too many, or a server id the relay does not know, will not fix itself.
-    if (reports.length > 0 && reports.every((r) => r.errorCode && CONFIG_CODES.has(r.errorCode)))
+    if (reports.length > 0 && reports.every((r) => r.errorCode && CONFIG_CODES.has(r.errorCode))) {
+      const scheme = reports.some((r) => r.errorCode === 'wrong_scheme');
       throw new RouteFailure(
-        'config',
-        `the configuration names no server that answers (${reasons})`,
+        scheme ? 'wrong_scheme' : 'config',
+        scheme
+          ? `the URL's scheme does not match what the server speaks (${reasons})`
+          : `the configuration names no server that answers (${reasons})`,
         reports,
         configHint(reports),
       );
+    }
     const busy = reports.every(
       (r) => r.errorCode === 'unavailable' || r.errorCode === 'rate_limited',
     );

@@ -19,6 +19,7 @@ import {
   finalCode,
   isRetryableRouteFailure,
   isTransient,
+  isWorthWaiting,
   parseRetryAfter,
   retryMessage,
 } from './retry.ts';
@@ -279,7 +280,7 @@ async function waitBeforeRetry(
 ): Promise<boolean> {
   const wait = backoffMs(attempt, parseRetryAfter(retryAfter, ctx.now()), ctx.random);
   const remaining = ctx.deadline.remainingMs();
-  if (wait >= remaining) return false;
+  if (!isWorthWaiting(wait, remaining)) return false;
   ctx.reporter.progress(retryMessage(code, wait, remaining));
   ctx.log.info('register.retry', { attempt: attempt + 1, waitMs: Math.round(wait) });
   try {

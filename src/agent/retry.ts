@@ -3,6 +3,14 @@
  * and the server's Retry-After.
  */
 
+/** What an attempt needs after its wait: a retry cut short by the deadline only hides the reason. */
+export const MIN_ATTEMPT_MS = 1000;
+
+/** Whether to wait `waitMs` and try again with `remainingMs` left before the deadline. */
+export function isWorthWaiting(waitMs: number, remainingMs: number): boolean {
+  return waitMs + MIN_ATTEMPT_MS <= remainingMs;
+}
+
 /** Failures worth another attempt within the deadline. */
 const TRANSIENT = new Set([
   'unreachable',

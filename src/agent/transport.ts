@@ -155,6 +155,14 @@ export function createTransport(opts: TransportOptions): Transport {
           ...(typeof retryAfter === 'string' ? { retryAfter } : {}),
         };
       } catch (err) {
+        if (signal.aborted && !(err instanceof TransportError))
+          throw new TransportError(
+            'aborted',
+            (signal.reason as Error | undefined)?.message === 'deadline'
+              ? `the deadline ran out before ${new URL(url).host} answered`
+              : `the request to ${new URL(url).host} was stopped`,
+            { cause: err },
+          );
         if (timeout.aborted && !signal.aborted)
           throw new TransportError(
             'timeout',
