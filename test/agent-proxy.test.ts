@@ -5,14 +5,15 @@
  * no output, log file or --json.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAgent } from './support/agent.ts';
 import type { AgentRun } from './support/agent.ts';
 import { deploy } from './support/deploy.ts';
 import type { Deployment } from './support/deploy.ts';
+import { describeFindings, formsOf, scanBytes, scanFiles, secretNeedles } from './support/leak.ts';
 import { startTinyproxy } from './support/proxy.ts';
-import { tempDir } from './support/procs.ts';
+import { BIN, startProc, tempDir } from './support/procs.ts';
 
 const SECRET = 'Proxy-Route-Secret-42';
 const USER = 'agent-proxy-user';
@@ -135,17 +136,25 @@ describe('a proxy that requires Basic credentials', () => {
     await run('direct', ['--proxy', withCredentials(USER, 'Wrong-Pa55word')], {}, false);
     expect(runs.length).toBeGreaterThanOrEqual(8);
     expect(logFiles.filter((f) => existsSync(f)).length).toBeGreaterThanOrEqual(7);
-    const basic = Buffer.from(`${USER}:${PASSWORD}`).toString('base64');
-    const texts = [
-      ...runs.map((r) => r.stdout + r.stderr),
-      ...logFiles.filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8')),
+    // Every encoding of the password and of the Basic credentials (the header value), at every
+    // alignment, in every output and in every file the runs left (logs, state).
+    const needles = [
+      ...secretNeedles(PASSWORD, 'proxy password'),
+      ...secretNeedles('Wrong-Pa55word', 'wrong proxy password'),
+      ...formsOf('Basic credentials', Buffer.from(`${USER}:${PASSWORD}`)),
     ];
-    for (const text of texts) {
-      expect(text).not.toContain(PASSWORD);
-      expect(text).not.toContain(encodeURIComponent(PASSWORD));
-      expect(text).not.toContain(basic);
-      expect(text).not.toContain('Wrong-Pa55word');
-    }
+    const findings = [
+      ...scanBytes(
+        'outputs',
+        Buffer.from(runs.map((r) => r.stdout + r.stderr).join('\n')),
+        needles,
+      ),
+      ...scanFiles(
+        logFiles.map((f) => dirname(f)).filter((dir) => existsSync(dir)),
+        needles,
+      ).findings,
+    ];
+    expect(describeFindings(findings)).toBe('');
     // The log does name the proxy, by host and port.
     expect(readFileSync(logFiles[0] as string, 'utf8')).toContain(`127.0.0.1:${proxy.port}`);
   });
@@ -165,5 +174,28 @@ describe('a proxy that is down', () => {
     expect(r.json.message).not.toMatch(
       /server refused|127\.0\.0\.1:\d+ refused the connection.*server/,
     );
+  });
+
+  it('a --proxy URL with a password is scrubbed from the process title at once', async () => {
+    const down = await startTinyproxy();
+    const port = down.port;
+    await down.stop();
+    const agent = startProc(BIN.agent, [
+      '--server',
+      d.server.url,
+      '--proxy',
+      `http://${USER}:${PASSWORD}@127.0.0.1:${port}`,
+      '--state-dir',
+      join(tempDir(), 'state'),
+      '--log-file',
+      join(tempDir(), 'agent.log'),
+      '--deadline',
+      '20',
+    ]);
+    await agent.waitFor(/retrying in/);
+    const cmdline = readFileSync(`/proc/${agent.child.pid}/cmdline`, 'utf8');
+    expect(cmdline).toMatch(/client-bootstrap/);
+    expect(cmdline).not.toContain(PASSWORD);
+    await agent.stop('SIGINT');
   });
 });
