@@ -36,7 +36,7 @@ export function parseProxyUrl(value: string, name: string): ProxySetting {
     });
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new UserError('usage', `${name} must be an http or https URL (proxy ${hostPort(url)})`, {
+    throw new UserError('usage', `${name} must be an http or https URL (proxy ${url.host})`, {
       hint: 'for example http://proxy.corp:3128',
     });
   let credentials: SensitiveText | undefined;
