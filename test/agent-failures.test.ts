@@ -110,6 +110,23 @@ const ROWS: Row[] = [
     hint: () => /check the URL .*--server-id/,
   },
   {
+    name: 'a URL with a path too many while the relay is down: retried, and the hint names the URL',
+    args: () => [
+      '--server',
+      `${d.server.url}/extra/path`,
+      '--relay',
+      'http://127.0.0.1:9',
+      `--server-id=${d.serverId}`,
+      `--server-pin=${d.server.pin}`,
+      '--deadline',
+      '2',
+    ],
+    exit: 5,
+    code: 'no_route',
+    message: () => /server: answered HTTP 404.*relay: .*refused the connection/,
+    hint: () => /^check the URL .*no path.*; the other route is down/,
+  },
+  {
     name: 'https:// to a plain-HTTP server',
     args: () => ['--server', d.server.url.replace(/^http:/, 'https:')],
     exit: 2,

@@ -129,7 +129,10 @@ export async function chooseRoute(
       busy ? 'busy' : 'no_route',
       `no route to the server (${reasons})`,
       reports,
-      'check the network, the URLs and any proxy; a deployment tool should retry later',
+      // One route misconfigured, the other down: the fix for the first is not to wait.
+      reports.some((r) => r.errorCode && CONFIG_CODES.has(r.errorCode))
+        ? `${configHint(reports)}; the other route is down: a deployment tool should retry later`
+        : 'check the network, the URLs and any proxy; a deployment tool should retry later',
     );
   }
   ctx.reporter.progress(`route: ${chosen.target.name} (${chosen.why})`);

@@ -186,7 +186,7 @@ function interruptedOutcome(
     ok: false,
     code: sigterm ? 'terminated' : 'interrupted',
     routes: unwound.routes,
-    message: `${sigterm ? 'stopped by SIGTERM' : 'interrupted (Ctrl-C)'}: nothing was registered and nothing was left half-written`,
+    message: `${sigterm ? 'stopped by SIGTERM' : 'interrupted (Ctrl-C)'}: no registration was saved on this machine and nothing was left half-written`,
     hint: 'run it again when ready; the saved state is as it was before this run',
   });
 }
