@@ -101,7 +101,9 @@ async function executeLogged(
     proxy: settings.proxy?.display,
     caSystem: settings.caSystem,
   });
-  if (settings.proxy?.credentials) log.addSensitive(proxyPassword(settings.proxy.credentials));
+  // Never logged in the first place; redacted as well, unless so short that it would blank words.
+  const proxyPass = settings.proxy?.credentials && proxyPassword(settings.proxy.credentials);
+  if (proxyPass && proxyPass.length >= 4) log.addSensitive(proxyPass);
   const deadline = new Deadline(settings.deadlineMs, deps.now);
   const stop = (): void => deadline.abort(String(deps.interrupt?.reason));
   if (deps.interrupt?.aborted) stop();
@@ -187,6 +189,6 @@ function interruptedOutcome(
     code: sigterm ? 'terminated' : 'interrupted',
     routes: unwound.routes,
     message: `${sigterm ? 'stopped by SIGTERM' : 'interrupted (Ctrl-C)'}: no registration was saved on this machine and nothing was left half-written`,
-    hint: 'run it again when ready; the saved state is as it was before this run',
+    hint: 'run it again when ready',
   });
 }
