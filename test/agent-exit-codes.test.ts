@@ -168,6 +168,8 @@ describe('every exit code with the --json object: 0 and 2 to 9 from real scenari
     expect(r.code).toBe(2);
     expect(r.json).toMatchObject({ ok: false, exitCode: 2 });
     expect(String(r.json.message).length).toBeGreaterThan(10);
+    // The README promises a hint on every failure, usage errors included.
+    expect(typeof r.json.hint === 'string' && r.json.hint.length > 5).toBe(true);
   });
 
   it('2: a URL with a path too many, or a server id the relay does not know: at once, not retried', async () => {

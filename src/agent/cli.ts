@@ -14,6 +14,12 @@ import { deploymentExitCode, parseRetryExitCode } from './deploy-exit.ts';
 import { EXIT_MEANINGS } from './exit-codes.ts';
 import { failureOf, outcomeOf } from './outcome.ts';
 import { createReporter } from './render.ts';
+import {
+  OPTIONS,
+  joinStdinDash,
+  refuseRepeatedOptions,
+  refuseUnknownOptions,
+} from './cli-options.ts';
 import type { RenderMode } from './render.ts';
 import type { RunCommand } from './windows-acl.ts';
 
@@ -26,39 +32,13 @@ export interface AgentCliDeps extends ConfigEnv {
   /** A file's bytes: secret files are decoded from them (UTF-8 or UTF-16 with a BOM). */
   readonly readBytes: (path: string) => Buffer;
   readonly runCommand: RunCommand;
+  /** Aborted with 'SIGINT' or 'SIGTERM' when the process is told to stop. */
+  readonly interrupt?: AbortSignal;
 }
 
 type Command = 'register' | 'check' | 'status' | 'unregister';
 
-const EPILOGUE = `Exit codes:\n${EXIT_MEANINGS.map(([c, m, a]) => `  ${c}  ${m} (${a})`).join('\n')}\n\nEnvironment: CLIENT_BOOTSTRAP_SERVER, _RELAY, _SERVER_ID, _SERVER_PIN, _ROUTE, _SECRET, _SECRET_FILE, _CONFIG, _STATE_DIR, _DEADLINE, _PROBE_TIMEOUT, _PROXY, _CA_FILE, _LOG_LEVEL, _LOG_FILE, _NO_INTERACTIVE, _ALLOW_UNPINNED_RELAY; HTTPS_PROXY, HTTP_PROXY, NO_PROXY.`;
-
-/** yargs reads a lone "-" as a positional; "--secret-file -" means stdin. */
-function joinStdinDash(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--secret-file' && argv[i + 1] === '-') {
-      out.push('--secret-file=-');
-      i++;
-    } else out.push(argv[i] as string);
-  }
-  return out;
-}
-
-/** An option given twice is a mistake worth naming (yargs would merge the values). */
-function refuseRepeatedOptions(argv: readonly string[]): void {
-  const seen = new Set<string>();
-  for (const a of argv) {
-    if (a === '--') break;
-    const m = /^--(?:no-)?([a-z][a-z0-9-]*)/.exec(a);
-    if (!m) continue;
-    const name = m[1] as string;
-    if (seen.has(name))
-      throw new UserError('usage', `--${name} was given more than once`, {
-        hint: 'give each option once',
-      });
-    seen.add(name);
-  }
-}
+const EPILOGUE = `Exit codes:\n${EXIT_MEANINGS.map(([c, m, a]) => `  ${c}  ${m} (${a})`).join('\n')}\n\nEnvironment: CLIENT_BOOTSTRAP_SERVER, _RELAY, _SERVER_ID, _SERVER_PIN, _ROUTE, _SECRET, _SECRET_FILE, _CONFIG, _STATE_DIR, _DEADLINE, _PROBE_TIMEOUT, _PROXY, _PROXY_AUTH_FILE, _CA_FILE, _CA_SYSTEM, _LOG_LEVEL, _LOG_FILE, _NO_INTERACTIVE, _ALLOW_UNPINNED_RELAY; HTTPS_PROXY, HTTP_PROXY, NO_PROXY.`;
 
 /** Runs the agent CLI; never throws. */
 export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<number> {
@@ -72,6 +52,7 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
   });
   try {
     refuseRepeatedOptions(argv);
+    refuseUnknownOptions(argv);
     const parser = yargs(argv)
       .scriptName('client-bootstrap')
       .usage(
@@ -99,85 +80,7 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
       .command('unregister', 'remove the saved identity (the server keeps its record)', {}, () => {
         chosen = { command: 'unregister', flags: {} };
       })
-      .options({
-        server: { type: 'string', describe: 'server URL (direct route)', group: 'Server:' },
-        relay: { type: 'string', describe: 'relay URL (internet route)', group: 'Server:' },
-        'server-id': {
-          type: 'string',
-          describe: 'server id (needed for the relay)',
-          group: 'Server:',
-        },
-        'server-pin': {
-          type: 'string',
-          describe: 'pin of the server key: sha256:...',
-          group: 'Server:',
-        },
-        route: {
-          type: 'string',
-          choices: ['auto', 'direct', 'relay'],
-          describe: 'route to use (default auto)',
-          group: 'Server:',
-        },
-        'secret-file': {
-          type: 'string',
-          describe: 'read the secret from a file (- for stdin)',
-          group: 'Secret:',
-        },
-        secret: {
-          type: 'string',
-          describe: 'the secret itself (visible to other users; prefer --secret-file)',
-          group: 'Secret:',
-        },
-        prompt: {
-          type: 'boolean',
-          describe: 'check: ask for the secret at a prompt',
-          group: 'Secret:',
-        },
-        interactive: {
-          type: 'boolean',
-          describe: 'allow a prompt on a terminal (--no-interactive never prompts)',
-          group: 'Secret:',
-        },
-        config: {
-          type: 'string',
-          describe: 'config file (default: client-bootstrap.json beside the executable)',
-        },
-        'state-dir': { type: 'string', describe: 'state directory' },
-        force: { type: 'boolean', describe: 'register again even if already registered' },
-        deadline: { type: 'number', describe: 'overall deadline in seconds (default 120)' },
-        'probe-timeout': {
-          type: 'number',
-          describe: 'seconds a silent route may cost (default 3)',
-        },
-        proxy: {
-          type: 'string',
-          describe: 'HTTP proxy URL (default: HTTPS_PROXY / HTTP_PROXY, with NO_PROXY)',
-        },
-        'ca-file': { type: 'string', describe: 'PEM file with an extra CA for TLS' },
-        'allow-unpinned-relay': {
-          type: 'boolean',
-          describe: 'accept a relay route with neither pin nor secret',
-        },
-        json: { type: 'boolean', describe: 'one JSON object on stdout', group: 'Output:' },
-        quiet: { type: 'boolean', describe: 'errors only', group: 'Output:' },
-        'log-level': {
-          type: 'string',
-          choices: ['error', 'warn', 'info', 'debug'],
-          describe: 'log detail (default info)',
-          group: 'Output:',
-        },
-        'log-file': {
-          type: 'string',
-          describe: 'log file (JSON lines, rotated)',
-          group: 'Output:',
-        },
-        'retry-exit-code': {
-          type: 'number',
-          describe:
-            'exit with this code instead of 5 or 8 (retry later), e.g. 1618 for SCCM/Intune',
-          group: 'Output:',
-        },
-      })
+      .options(OPTIONS)
       .epilogue(EPILOGUE)
       .strict()
       .exitProcess(false)
@@ -207,7 +110,9 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
       'deadline',
       'probeTimeout',
       'proxy',
+      'proxyAuthFile',
       'caFile',
+      'caSystem',
       'json',
       'quiet',
       'logLevel',
@@ -240,6 +145,7 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
       readBytes: deps.readBytes,
       platform: deps.platform,
       runCommand: deps.runCommand,
+      ...(deps.interrupt ? { interrupt: deps.interrupt } : {}),
     });
     reporter.finish(outcome);
     return deploymentExitCode(outcome.exitCode, retryAs);

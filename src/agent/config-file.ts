@@ -18,6 +18,8 @@ export const FILE_KEYS = [
   'probeTimeout',
   'proxy',
   'caFile',
+  'caSystem',
+  'proxyAuthFile',
   'logLevel',
   'logFile',
   'allowUnpinnedRelay',

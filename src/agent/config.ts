@@ -19,6 +19,8 @@ import {
   usage,
 } from './config-file.ts';
 import type { FileConfig } from './config-file.ts';
+import { resolveNetwork } from './config-network.ts';
+import type { NetworkSettings } from './config-network.ts';
 
 const PIN = /^sha256:[A-Za-z0-9_-]{43}$/;
 
@@ -32,7 +34,7 @@ export type SecretSource =
   | { readonly kind: 'flag'; readonly secret: SensitiveText }
   | { readonly kind: 'none' };
 
-export interface AgentSettings {
+export interface AgentSettings extends NetworkSettings {
   readonly server?: string;
   readonly relay?: string;
   readonly serverId?: string;
@@ -44,9 +46,6 @@ export interface AgentSettings {
   readonly force: boolean;
   readonly deadlineMs: number;
   readonly probeTimeoutMs: number;
-  readonly proxy?: string;
-  readonly noProxy?: string;
-  readonly caFile?: string;
   readonly json: boolean;
   readonly quiet: boolean;
   readonly logLevel: LogLevel;
@@ -72,7 +71,9 @@ export interface AgentFlags {
   deadline?: number;
   probeTimeout?: number;
   proxy?: string;
+  proxyAuthFile?: string;
   caFile?: string;
+  caSystem?: boolean;
   json?: boolean;
   quiet?: boolean;
   logLevel?: string;
@@ -194,22 +195,14 @@ export function resolveSettings(
     'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel))
     throw usage(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
-  const proxy = checkUrl(
-    str(
-      flags.proxy ??
-        env('PROXY') ??
-        file.proxy ??
-        cfg.env.HTTPS_PROXY ??
-        cfg.env.https_proxy ??
-        cfg.env.HTTP_PROXY ??
-        cfg.env.http_proxy,
-      '--proxy',
-    ),
-    '--proxy',
-  );
-  const noProxy = cfg.env.NO_PROXY ?? cfg.env.no_proxy;
-  const caFile =
-    str(flags.caFile ?? env('CA_FILE'), '--ca-file') ?? rel(str(file.caFile, 'caFile'));
+  const network = resolveNetwork({
+    flags,
+    env,
+    rawEnv: cfg.env,
+    file,
+    rel,
+    readFile: cfg.readFile,
+  });
   return {
     ...(server ? { server } : {}),
     ...(relay ? { relay } : {}),
@@ -230,9 +223,7 @@ export function resolveSettings(
         0.1,
         600,
       ) ?? 3) * 1000,
-    ...(proxy ? { proxy } : {}),
-    ...(noProxy ? { noProxy } : {}),
-    ...(caFile ? { caFile } : {}),
+    ...network,
     json: flags.json ?? false,
     quiet: flags.quiet ?? false,
     logLevel,

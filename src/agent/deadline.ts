@@ -34,6 +34,12 @@ export class Deadline {
     }
   }
 
+  /** Ends the run now (Ctrl-C): every wait and request on the signal unwinds. */
+  abort(reason: string): void {
+    clearTimeout(this.#timer);
+    this.#controller.abort(new Error(reason));
+  }
+
   dispose(): void {
     clearTimeout(this.#timer);
   }

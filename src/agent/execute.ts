@@ -21,7 +21,9 @@ import { failureOf, outcomeOf } from './outcome.ts';
 import { registerFlow } from './register.ts';
 import { Timings } from './timings.ts';
 import type { Reporter } from './render.ts';
+import { proxyPassword } from './proxy.ts';
 import { createTransport } from './transport.ts';
+import { runtimeSystemStore, trustedRoots } from './trust.ts';
 import { protectWindowsDirs } from './windows-acl.ts';
 import type { RunCommand } from './windows-acl.ts';
 
@@ -38,6 +40,8 @@ export interface ExecuteDeps {
   readonly platform: NodeJS.Platform;
   /** Runs a helper program (icacls, whoami, PowerShell on Windows). */
   readonly runCommand: RunCommand;
+  /** Aborted with 'SIGINT' or 'SIGTERM' when the process is told to stop. */
+  readonly interrupt?: AbortSignal;
 }
 
 function openLog(
@@ -69,7 +73,10 @@ export async function execute(
   timings.start('config', 0);
   timings.end('config');
   const { log, logFile } = openLog(settings, reporter);
-  const outcome = await executeLogged(command, settings, reporter, deps, log, logFile, timings);
+  const t0 = deps.now();
+  let outcome = await executeLogged(command, settings, reporter, deps, log, logFile, timings);
+  if (deps.interrupt?.aborted && !outcome.ok)
+    outcome = interruptedOutcome(deps, t0, logFile, outcome);
   log.info('command.end', { ...outcome });
   timings.end('exit');
   const report = timings.report();
@@ -100,10 +107,16 @@ async function executeLogged(
     route: settings.route,
     secretSource: settings.secret.kind,
     stateDir: settings.stateDir,
-    proxy: settings.proxy ? new URL(settings.proxy).host : undefined,
+    proxy: settings.proxy?.display,
+    caSystem: settings.caSystem,
   });
+  // Never logged in the first place; redacted as well, unless so short that it would blank words.
+  const proxyPass = settings.proxy?.credentials && proxyPassword(settings.proxy.credentials);
+  if (proxyPass && proxyPass.length >= 4) log.addSensitive(proxyPass);
   const deadline = new Deadline(settings.deadlineMs, deps.now);
-  let caPem: string | undefined;
+  const stop = (): void => deadline.abort(String(deps.interrupt?.reason));
+  if (deps.interrupt?.aborted) stop();
+  deps.interrupt?.addEventListener('abort', stop, { once: true });
   const clock = { logFile, now: deps.now };
   const fail = (err: unknown): Outcome => {
     if (err instanceof UserError) return failureOf(clock, t0, err);
@@ -124,22 +137,15 @@ async function executeLogged(
       );
       log.info('state.protected', { dirs: [settings.stateDir, logFile && dirname(logFile)] });
     }
-    if (settings.caFile) {
-      try {
-        caPem = deps.readFile(settings.caFile);
-      } catch (err) {
-        throw new UserError(
-          'usage',
-          `cannot read --ca-file ${settings.caFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-        );
-      }
-      if (!caPem.includes('-----BEGIN CERTIFICATE-----'))
-        throw new UserError('usage', `--ca-file ${settings.caFile} holds no PEM certificate`);
-    }
     const transport = createTransport({
       ...(settings.proxy ? { proxy: settings.proxy } : {}),
       ...(settings.noProxy ? { noProxy: settings.noProxy } : {}),
-      ...(caPem ? { caPem } : {}),
+      ca: trustedRoots({
+        ...settings,
+        platform: deps.platform,
+        readFile: deps.readFile,
+        systemStore: runtimeSystemStore(),
+      }),
       connectTimeoutMs: settings.probeTimeoutMs,
     });
     const ctx: AgentContext = {
@@ -172,6 +178,28 @@ async function executeLogged(
   } catch (err) {
     return fail(err);
   } finally {
+    deps.interrupt?.removeEventListener('abort', stop);
     deadline.dispose();
   }
+}
+
+/**
+ * A run stopped by a signal: 130 (SIGINT) or 143 (SIGTERM). Everything was
+ * unwound through the deadline signal (lock released, nothing half-written:
+ * the state file is only ever replaced whole).
+ */
+function interruptedOutcome(
+  deps: ExecuteDeps,
+  t0: number,
+  logFile: string | null,
+  unwound: Outcome,
+): Outcome {
+  const sigterm = deps.interrupt?.reason === 'SIGTERM';
+  return outcomeOf({ now: deps.now, logFile }, t0, {
+    ok: false,
+    code: sigterm ? 'terminated' : 'interrupted',
+    routes: unwound.routes,
+    message: `${sigterm ? 'stopped by SIGTERM' : 'interrupted (Ctrl-C)'}: no registration was saved on this machine and nothing was left half-written`,
+    hint: 'run it again when ready',
+  });
 }

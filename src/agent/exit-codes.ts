@@ -13,6 +13,10 @@ export const EXIT = {
   refused: 7,
   busy: 8,
   state: 9,
+  /** Stopped by Ctrl-C (SIGINT): 128 + 2, as shells report it. */
+  interrupted: 130,
+  /** Stopped by SIGTERM: 128 + 15. */
+  terminated: 143,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -20,6 +24,11 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 const TABLE: Record<string, ExitCode> = {
   usage: EXIT.usage,
   config: EXIT.usage,
+  // The URL's scheme does not match what the server speaks: fix the URL.
+  wrong_scheme: EXIT.usage,
+  // The proxy wants (other) credentials: fix the configuration.
+  proxy_auth: EXIT.usage,
+  proxy_refused: EXIT.usage,
   secret_missing: EXIT.secretMissing,
   invalid_secret: EXIT.secretRejected,
   no_route: EXIT.noRoute,
@@ -29,6 +38,8 @@ const TABLE: Record<string, ExitCode> = {
   wrong_server: EXIT.serverUnauthenticated,
   bad_credential: EXIT.serverUnauthenticated,
   tls: EXIT.serverUnauthenticated,
+  tls_clock: EXIT.serverUnauthenticated,
+  tls_name: EXIT.serverUnauthenticated,
   unpinned_relay: EXIT.serverUnauthenticated,
   weak_kdf: EXIT.serverUnauthenticated,
   busy: EXIT.busy,
@@ -40,6 +51,8 @@ const TABLE: Record<string, ExitCode> = {
   state_untrusted: EXIT.state,
   locked: EXIT.state,
   internal: EXIT.internal,
+  interrupted: EXIT.interrupted,
+  terminated: EXIT.terminated,
 };
 
 /** The exit code for a failure code; any other server refusal is 7. */
@@ -67,4 +80,28 @@ export const EXIT_MEANINGS: readonly [ExitCode, string, string][] = [
     'retry later',
   ],
   [9, 'local state error (state directory not writable, corrupt state)', 'fail'],
+  [130, 'interrupted (Ctrl-C); nothing half-written', 'retry'],
+  [143, 'stopped (SIGTERM); nothing half-written', 'retry'],
 ];
+
+/** What to do, for a failure whose own error gave no hint: every failure gets one. */
+const DEFAULT_HINTS: Record<number, string> = {
+  [EXIT.internal]: 'this is a bug: report it with the log file',
+  [EXIT.usage]: 'see client-bootstrap --help',
+  [EXIT.secretMissing]: 'give the secret with --secret-file PATH or CLIENT_BOOTSTRAP_SECRET',
+  [EXIT.secretRejected]:
+    'check the secret with the administrator (bootstrap-server auth secret list)',
+  [EXIT.noRoute]: 'check the network, the URLs and any proxy; a deployment tool should retry later',
+  [EXIT.serverUnauthenticated]:
+    'check --server-pin and --server-id against bootstrap-server client-config, and TLS trust (--ca-file, --ca-system)',
+  [EXIT.refused]: 'ask the server administrator; the message says why the server refused',
+  [EXIT.busy]: 'retry later; a deployment tool should retry this exit code',
+  [EXIT.state]: 'check the state directory (--state-dir): its owner, permissions and free space',
+  [EXIT.interrupted]: 'run it again; nothing was half-written',
+  [EXIT.terminated]: 'run it again; nothing was half-written',
+};
+
+/** The hint for an exit code when the failure itself has none. */
+export function defaultHint(exitCode: number): string {
+  return DEFAULT_HINTS[exitCode] ?? 'see client-bootstrap --help';
+}

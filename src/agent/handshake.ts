@@ -62,9 +62,29 @@ const HINTS: Record<string, string> = {
   wrong_server: 'check --server-id against bootstrap-server auth show',
 };
 
+/** A 429 in words: who limits, how long it asks to wait, what to do. */
+function rateLimited(
+  step: string,
+  reply: HttpReply,
+  serverMessage: string | undefined,
+): AttemptError {
+  const seconds =
+    reply.retryAfter && /^\d+$/.test(reply.retryAfter) ? Number(reply.retryAfter) : undefined;
+  const wait = seconds === undefined ? 'a while' : `${seconds} s`;
+  return new AttemptError(
+    'rate_limited',
+    `${step}: the server limits attempts from this address (HTTP 429${serverMessage ? `: ${serverMessage}` : ''}); it asks to wait ${wait}`,
+    {
+      hint: `wait ${wait} and run it again (a deployment tool should retry exit 8 later); if it keeps happening, ask the administrator which machines behind this address are failing (the attempts on the admin page)`,
+      ...(reply.retryAfter ? { retryAfter: reply.retryAfter } : {}),
+    },
+  );
+}
+
 function replyError(step: string, reply: HttpReply): AttemptError {
   const err = parseErrorBody(reply.json);
   const code = err?.code ?? `http_${reply.status}`;
+  if (reply.status === 429) return rateLimited(step, reply, err?.message);
   const hint = HINTS[code];
   return new AttemptError(
     code,
@@ -90,9 +110,9 @@ async function post(
   } catch (err) {
     if (err instanceof TransportError)
       throw new AttemptError(
-        err.kind === 'tls' ? 'tls' : err.kind === 'timeout' ? 'timeout' : 'reset',
+        err.kind === 'timeout' ? 'timeout' : err.code === 'unreachable' ? 'reset' : err.code,
         `${step}: ${err.message}`,
-        { cause: err },
+        { cause: err, ...(err.hint ? { hint: err.hint } : {}) },
       );
     throw err;
   }

@@ -1,5 +1,5 @@
 import type { UserError } from '../common/errors.ts';
-import { exitCodeFor } from './exit-codes.ts';
+import { defaultHint, exitCodeFor } from './exit-codes.ts';
 import type { RouteReport } from './probe.ts';
 import type { TimingsReport } from './timings.ts';
 
@@ -47,9 +47,12 @@ export function outcomeOf(
     durationMs: _d,
     ...extra
   } = fields;
+  const exitCode = ok ? 0 : exitCodeFor(code);
+  // Every failure says what to do (the README promises `hint` on failures).
+  const why = hint ?? (ok ? undefined : defaultHint(exitCode));
   return {
     ok,
-    exitCode: ok ? 0 : exitCodeFor(code),
+    exitCode,
     code,
     clientId: clientId ?? null,
     serverId: serverId ?? null,
@@ -58,7 +61,7 @@ export function outcomeOf(
     durationMs: Math.round(ctx.now() - t0),
     message,
     logFile: ctx.logFile,
-    ...(hint ? { hint } : {}),
+    ...(why ? { hint: why } : {}),
     ...extra,
   };
 }

@@ -123,7 +123,7 @@ async function probeOne(
       return {
         ok: false,
         ms,
-        code: err.kind === 'tls' ? 'tls' : 'unreachable',
+        code: err.code,
         error: err.message,
       };
     if (err instanceof ProtocolError) return { ok: false, ms, code: err.code, error: err.message };

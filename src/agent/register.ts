@@ -19,7 +19,9 @@ import {
   finalCode,
   isRetryableRouteFailure,
   isTransient,
+  isWorthWaiting,
   parseRetryAfter,
+  retryMessage,
 } from './retry.ts';
 import { KeyDeriver } from './speculative-key.ts';
 import { StateDir } from './state.ts';
@@ -262,7 +264,10 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
           again = { chosen, reports };
           continue;
         }
-        if (isTransient(err.code) && (await waitBeforeRetry(ctx, attempt, err.retryAfter)))
+        if (
+          isTransient(err.code) &&
+          (await waitBeforeRetry(ctx, attempt, err.retryAfter, err.code))
+        )
           continue;
         throw err;
       }
@@ -294,13 +299,12 @@ async function waitBeforeRetry(
   ctx: AgentContext,
   attempt: number,
   retryAfter: string | undefined,
+  code?: string,
 ): Promise<boolean> {
   const wait = backoffMs(attempt, parseRetryAfter(retryAfter, ctx.now()), ctx.random);
   const remaining = ctx.deadline.remainingMs();
-  if (wait >= remaining) return false;
-  const waited = ctx.reporter.activity(
-    `retrying in ${(wait / 1000).toFixed(1)} s (deadline in ${Math.round(remaining / 1000)} s)`,
-  );
+  if (!isWorthWaiting(wait, remaining)) return false;
+  const waited = ctx.reporter.activity(retryMessage(code, wait, remaining));
   ctx.log.info('register.retry', { attempt: attempt + 1, waitMs: Math.round(wait) });
   try {
     await ctx.sleep(wait, ctx.deadline.signal);

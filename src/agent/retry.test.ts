@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, isRetryableRouteFailure, isTransient, parseRetryAfter } from './retry.ts';
+import {
+  backoffMs,
+  isRetryableRouteFailure,
+  isTransient,
+  isWorthWaiting,
+  parseRetryAfter,
+  retryMessage,
+} from './retry.ts';
 
 describe('retry decisions', () => {
   it.each([
@@ -44,5 +51,21 @@ describe('which route failures another round may clear', () => {
     [failure('no_route', null), false],
   ])('%j -> %s', (err, retry) => {
     expect(isRetryableRouteFailure(err)).toBe(retry);
+  });
+
+  it.each([
+    [1000, 5000, true],
+    [1000, 2000, true],
+    [1000, 1999, false],
+    [4000, 3000, false],
+  ])('waits %i ms with %i ms left: %s', (wait, left, want) =>
+    expect(isWorthWaiting(wait, left)).toBe(want),
+  );
+
+  it('says who limits the attempts before a 429 wait, and nothing extra otherwise', () => {
+    expect(retryMessage('rate_limited', 2500, 40_000)).toBe(
+      'the server limits attempts from this address; retrying in 2.5 s (deadline in 40 s)',
+    );
+    expect(retryMessage('unreachable', 500, 9_600)).toBe('retrying in 0.5 s (deadline in 10 s)');
   });
 });

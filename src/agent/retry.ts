@@ -3,6 +3,14 @@
  * and the server's Retry-After.
  */
 
+/** What an attempt needs after its wait: a retry cut short by the deadline only hides the reason. */
+export const MIN_ATTEMPT_MS = 1000;
+
+/** Whether to wait `waitMs` and try again with `remainingMs` left before the deadline. */
+export function isWorthWaiting(waitMs: number, remainingMs: number): boolean {
+  return waitMs + MIN_ATTEMPT_MS <= remainingMs;
+}
+
 /** Failures worth another attempt within the deadline. */
 const TRANSIENT = new Set([
   'unreachable',
@@ -84,4 +92,14 @@ export function finalCode(code: string): string {
   )
     return 'no_route';
   return code;
+}
+
+/** The line shown before a wait: why it waits (a 429 says who limits), for how long, and the deadline. */
+export function retryMessage(
+  code: string | undefined,
+  waitMs: number,
+  remainingMs: number,
+): string {
+  const why = code === 'rate_limited' ? 'the server limits attempts from this address; ' : '';
+  return `${why}retrying in ${(waitMs / 1000).toFixed(1)} s (deadline in ${Math.round(remainingMs / 1000)} s)`;
 }

@@ -1,27 +1,20 @@
 /**
  * The agent's only HTTP client: undici through one dispatcher (direct, or
- * the proxy from --proxy / HTTPS_PROXY with NO_PROXY), with --ca-file added
- * to the trusted roots. undici's errors are translated here, once, into
- * TransportError kinds.
+ * the proxy from --proxy / HTTPS_PROXY with NO_PROXY, with its Basic
+ * credentials as Proxy-Authorization), trusting exactly the roots it is
+ * given. undici's errors are translated here, once, into TransportError
+ * kinds (see transport-errors.ts).
  */
 import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, request } from 'undici';
 import type { Dispatcher } from 'undici';
+import { proxyAuthorization } from './proxy.ts';
+import type { ProxySetting } from './proxy.ts';
+import { peekCertificateDates, speaksTls } from './tls-peek.ts';
+import { TransportError, translateError } from './transport-errors.ts';
 
-export type FailureKind =
-  'refused' | 'dns' | 'timeout' | 'reset' | 'tls' | 'aborted' | 'bad_reply' | 'proxy';
-
-/** A network-level failure: no HTTP answer was read. */
-export class TransportError extends Error {
-  override readonly name = 'TransportError';
-  constructor(
-    readonly kind: FailureKind,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export { TransportError, translateError } from './transport-errors.ts';
+export type { FailureKind } from './transport-errors.ts';
 
 export interface HttpReply {
   readonly status: number;
@@ -41,85 +34,22 @@ export interface Transport {
 }
 
 export interface TransportOptions {
-  readonly proxy?: string;
+  readonly proxy?: ProxySetting;
   readonly noProxy?: string;
-  readonly caPem?: string;
+  /** Every trusted root (the bundled ones, --ca-system, --ca-file: see trust.ts); default the bundled ones. */
+  readonly ca?: readonly string[];
   readonly connectTimeoutMs: number;
   /** The local address to connect from (benchmarks that stand in for many machines). */
   readonly localAddress?: string;
 }
 
 const MAX_REPLY_BYTES = 256 * 1024;
-const TLS_CODES =
-  /^(CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_TLS_|ERR_SSL_|ERR_OSSL_|HOSTNAME_MISMATCH)/;
-
-function codesOf(err: unknown): string[] {
-  const codes: string[] = [];
-  let e: unknown = err;
-  for (let i = 0; i < 6 && e && typeof e === 'object'; i++) {
-    const c = (e as { code?: unknown; name?: unknown }).code ?? (e as { name?: unknown }).name;
-    if (typeof c === 'string') codes.push(c);
-    e = (e as { cause?: unknown }).cause;
-  }
-  return codes;
-}
-
-/** Maps whatever undici or the socket threw to a TransportError. */
-export function translateError(err: unknown, url: string): TransportError {
-  if (err instanceof TransportError) return err;
-  const codes = codesOf(err);
-  const has = (re: RegExp): boolean => codes.some((c) => re.test(c));
-  const host = (() => {
-    try {
-      return new URL(url).host;
-    } catch {
-      return url;
-    }
-  })();
-  if (has(/^ECONNREFUSED$/))
-    return new TransportError('refused', `${host} refused the connection`, { cause: err });
-  if (has(/^(ENOTFOUND|EAI_AGAIN|EAI_NONAME|EAI_FAIL)$/))
-    return new TransportError('dns', `the name ${host} could not be resolved`, { cause: err });
-  if (has(TLS_CODES))
-    return new TransportError(
-      'tls',
-      `TLS to ${host} failed: ${codes.find((c) => TLS_CODES.test(c)) ?? 'untrusted'}`,
-      { cause: err },
-    );
-  if (
-    has(
-      /^(UND_ERR_CONNECT_TIMEOUT|UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT|TimeoutError|ETIMEDOUT)$/,
-    )
-  )
-    return new TransportError('timeout', `${host} did not answer in time`, { cause: err });
-  if (has(/^(AbortError|UND_ERR_ABORTED)$/))
-    return new TransportError('aborted', `the request to ${host} was abandoned`, { cause: err });
-  if (has(/^(UND_ERR_PROXY|ERR_PROXY)/) || /proxy/i.test((err as Error)?.message ?? ''))
-    return new TransportError('proxy', `the proxy failed to reach ${host}`, { cause: err });
-  if (
-    has(
-      /^(ECONNRESET|EPIPE|UND_ERR_SOCKET|UND_ERR_CLOSED|ENETUNREACH|EHOSTUNREACH|ENETDOWN|EADDRNOTAVAIL)$/,
-    )
-  )
-    return new TransportError(
-      'reset',
-      `the connection to ${host} failed (${codes[0] ?? 'reset'})`,
-      { cause: err },
-    );
-  return new TransportError(
-    'reset',
-    `the request to ${host} failed: ${codes[0] ?? (err as Error)?.message ?? 'unknown error'}`,
-    { cause: err },
-  );
-}
-
 function dispatcherFor(opts: TransportOptions): Dispatcher {
-  // Always an explicit trust list: the bundled roots plus --ca-file. Node's
-  // default would also trust NODE_EXTRA_CA_CERTS, and NODE_TLS_REJECT_UNAUTHORIZED=0
-  // would switch checking off; an environment variable must not decide whom
-  // an agent holding the secret trusts.
-  const ca = opts.caPem ? [...rootCertificates, opts.caPem] : [...rootCertificates];
-  const tls = { ca, rejectUnauthorized: true };
+  // Always an explicit trust list. Node's default would also trust
+  // NODE_EXTRA_CA_CERTS, and NODE_TLS_REJECT_UNAUTHORIZED=0 would switch
+  // checking off; an environment variable must not decide whom an agent
+  // holding the secret trusts.
+  const tls = { ca: [...(opts.ca ?? rootCertificates)], rejectUnauthorized: true };
   // No TCP keep-alive: undici sets it before the socket connects, which
   // wine's socket layer refuses (every connection fails with UNKNOWN), and a
   // registration that lasts seconds has no use for it. HTTP connection reuse
@@ -131,8 +61,9 @@ function dispatcherFor(opts: TransportOptions): Dispatcher {
   };
   if (opts.proxy) {
     return new EnvHttpProxyAgent({
-      httpProxy: opts.proxy,
-      httpsProxy: opts.proxy,
+      httpProxy: opts.proxy.url,
+      httpsProxy: opts.proxy.url,
+      ...(opts.proxy.credentials ? { token: proxyAuthorization(opts.proxy.credentials) } : {}),
       ...(opts.noProxy ? { noProxy: opts.noProxy } : {}),
       connect,
       requestTls: tls,
@@ -144,6 +75,38 @@ function dispatcherFor(opts: TransportOptions): Dispatcher {
     keepAliveTimeout: 10_000,
     ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
   });
+}
+
+const PEEK_MS = 2000;
+
+/**
+ * Adds what a diagnostic handshake can tell (direct connections only): the
+ * certificate's dates for a clock failure, and https:// for an http:// URL
+ * whose port speaks TLS.
+ */
+async function explain(
+  err: TransportError,
+  url: string,
+  opts: TransportOptions,
+): Promise<TransportError> {
+  if (opts.proxy) return err;
+  const host = new URL(url).host;
+  if (err.code === 'tls_clock') {
+    const dates = await peekCertificateDates(url, PEEK_MS);
+    if (!dates) return err;
+    return new TransportError(
+      'tls',
+      `${err.message}; the certificate is valid from ${dates.validFrom} to ${dates.validTo}`,
+      { cause: err.cause, code: err.code, ...(err.hint ? { hint: err.hint } : {}) },
+    );
+  }
+  if (err.kind === 'reset' && url.startsWith('http:') && (await speaksTls(url, PEEK_MS)))
+    return new TransportError(
+      'scheme',
+      `${host} speaks TLS, not plain HTTP: its URL starts with https://, not http://`,
+      { cause: err, hint: `use https://${host}` },
+    );
+  return err;
 }
 
 /** Builds the transport; the caller closes it. */
@@ -192,13 +155,21 @@ export function createTransport(opts: TransportOptions): Transport {
           ...(typeof retryAfter === 'string' ? { retryAfter } : {}),
         };
       } catch (err) {
+        if (signal.aborted && !(err instanceof TransportError))
+          throw new TransportError(
+            'aborted',
+            (signal.reason as Error | undefined)?.message === 'deadline'
+              ? `the deadline ran out before ${new URL(url).host} answered`
+              : `the request to ${new URL(url).host} was stopped`,
+            { cause: err },
+          );
         if (timeout.aborted && !signal.aborted)
           throw new TransportError(
             'timeout',
             `${new URL(url).host} did not answer within ${timeoutMs} ms`,
             { cause: err },
           );
-        throw translateError(err, url);
+        throw await explain(translateError(err, url, opts.proxy), url, opts);
       }
     },
     // destroy, not close: a connect still pending on a silent route must not keep the process alive.

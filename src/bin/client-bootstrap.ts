@@ -7,15 +7,39 @@ import { VERSION } from '../version.ts';
 // Where `main` begins for --json `timings` (processStartToMain is measured up to here).
 performance.mark(MAIN_MARK);
 
-// Scrub --secret from the process title before anything else runs, so that
-// /proc/PID/cmdline and ps no longer show it.
-if (process.argv.some((a) => a === '--secret' || a.startsWith('--secret=')))
-  process.title = 'client-bootstrap';
+// Scrub --secret (and a --proxy URL with a password) from the process title
+// before anything else runs, so that /proc/PID/cmdline and ps no longer show it.
+const sensitiveArg = (a: string, i: number, all: string[]): boolean =>
+  a === '--secret' ||
+  a.startsWith('--secret=') ||
+  (a.startsWith('--proxy=') && a.includes('@')) ||
+  (a === '--proxy' && (all[i + 1] ?? '').includes('@'));
+if (process.argv.some(sensitiveArg)) process.title = 'client-bootstrap';
+
+/**
+ * Ctrl-C and SIGTERM stop the run through its deadline signal, so that the
+ * lock is released and the outcome reported (130 or 143); a second signal,
+ * or a run that does not unwind within 5 s, exits at once.
+ */
+function stopOnSignals(): AbortSignal {
+  const interrupt = new AbortController();
+  const on = (signal: 'SIGINT' | 'SIGTERM', code: number): void => {
+    process.on(signal, () => {
+      if (interrupt.signal.aborted) process.exit(code);
+      interrupt.abort(signal);
+      setTimeout(() => process.exit(code), 5000).unref();
+    });
+  };
+  on('SIGINT', 130);
+  on('SIGTERM', 143);
+  return interrupt.signal;
+}
 
 async function main(argv: string[]): Promise<void> {
+  const interrupt = stopOnSignals();
   const { createAgentDeps } = await import('../agent/process-deps.ts');
   const { runAgentCli } = await import('../agent/cli.ts');
-  const code = await runAgentCli(argv, createAgentDeps());
+  const code = await runAgentCli(argv, { ...createAgentDeps(), interrupt });
   process.exitCode = code;
   // Exit once the output is flushed: a connect still pending on a blackholed
   // route must not hold the process until its own timeout.

@@ -12,8 +12,12 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startTinyproxy(): Promise<{
+/** Starts tinyproxy; with `basicAuth` it answers 407 to any request without those credentials. */
+export async function startTinyproxy(
+  opts: { basicAuth?: { user: string; password: string } } = {},
+): Promise<{
   url: string;
+  port: number;
   log(): string;
   stop(): Promise<void>;
 }> {
@@ -29,12 +33,14 @@ export async function startTinyproxy(): Promise<{
       'LogLevel Connect',
       'MaxClients 50',
       'DisableViaHeader Yes',
+      ...(opts.basicAuth ? [`BasicAuth ${opts.basicAuth.user} ${opts.basicAuth.password}`] : []),
     ].join('\n') + '\n',
   );
   const proc = startCommand('tinyproxy', ['-d', '-c', conf]);
   await proc.waitFor(/done sending stored logs/);
   return {
     url: `http://127.0.0.1:${port}`,
+    port,
     log: () => proc.stdout + proc.stderr,
     stop: async () => void (await proc.stop()),
   };

@@ -1,0 +1,152 @@
+/**
+ * The agent's options as one declarative list, and the checks yargs does
+ * not do well: an option given twice, an unknown option with one
+ * did-you-mean suggestion, "--secret-file -" for stdin.
+ */
+import type { Options } from 'yargs';
+import { UserError } from '../common/errors.ts';
+import { nearest } from './suggest.ts';
+
+/** yargs reads a lone "-" as a positional; "--secret-file -" means stdin. */
+export function joinStdinDash(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--secret-file' && argv[i + 1] === '-') {
+      out.push('--secret-file=-');
+      i++;
+    } else out.push(argv[i] as string);
+  }
+  return out;
+}
+
+/** An option given twice is a mistake worth naming (yargs would merge the values). */
+export function refuseRepeatedOptions(argv: readonly string[]): void {
+  const seen = new Set<string>();
+  for (const a of argv) {
+    if (a === '--') break;
+    const m = /^--(?:no-)?([a-z][a-z0-9-]*)/.exec(a);
+    if (!m) continue;
+    const name = m[1] as string;
+    if (seen.has(name))
+      throw new UserError('usage', `--${name} was given more than once`, {
+        hint: 'give each option once',
+      });
+    seen.add(name);
+  }
+}
+
+/** Every option; --help, --version and the did-you-mean check read this one list. */
+export const OPTIONS = {
+  server: { type: 'string', describe: 'server URL (direct route)', group: 'Server:' },
+  relay: { type: 'string', describe: 'relay URL (internet route)', group: 'Server:' },
+  'server-id': {
+    type: 'string',
+    describe: 'server id (needed for the relay)',
+    group: 'Server:',
+  },
+  'server-pin': {
+    type: 'string',
+    describe: 'pin of the server key: sha256:...',
+    group: 'Server:',
+  },
+  route: {
+    type: 'string',
+    choices: ['auto', 'direct', 'relay'],
+    describe: 'route to use (default auto)',
+    group: 'Server:',
+  },
+  'secret-file': {
+    type: 'string',
+    describe: 'read the secret from a file (- for stdin)',
+    group: 'Secret:',
+  },
+  secret: {
+    type: 'string',
+    describe: 'the secret itself (visible to other users; prefer --secret-file)',
+    group: 'Secret:',
+  },
+  prompt: {
+    type: 'boolean',
+    describe: 'check: ask for the secret at a prompt',
+    group: 'Secret:',
+  },
+  interactive: {
+    type: 'boolean',
+    describe: 'allow a prompt on a terminal (--no-interactive never prompts)',
+    group: 'Secret:',
+  },
+  config: {
+    type: 'string',
+    describe: 'config file (default: client-bootstrap.json beside the executable)',
+  },
+  'state-dir': { type: 'string', describe: 'state directory' },
+  force: { type: 'boolean', describe: 'register again even if already registered' },
+  deadline: { type: 'number', describe: 'overall deadline in seconds (default 120)' },
+  'probe-timeout': {
+    type: 'number',
+    describe: 'seconds a silent route may cost (default 3)',
+  },
+  proxy: {
+    type: 'string',
+    describe: 'HTTP proxy URL (default: HTTPS_PROXY / HTTP_PROXY, with NO_PROXY)',
+  },
+  'proxy-auth-file': {
+    type: 'string',
+    describe: 'file with the proxy credentials, one line user:password',
+  },
+  'ca-file': { type: 'string', describe: 'PEM file with an extra CA for TLS' },
+  'ca-system': {
+    type: 'boolean',
+    describe: "also trust the operating system's certificate store",
+  },
+  'allow-unpinned-relay': {
+    type: 'boolean',
+    describe: 'accept a relay route with neither pin nor secret',
+  },
+  json: { type: 'boolean', describe: 'one JSON object on stdout', group: 'Output:' },
+  quiet: { type: 'boolean', describe: 'errors only', group: 'Output:' },
+  'log-level': {
+    type: 'string',
+    choices: ['error', 'warn', 'info', 'debug'],
+    describe: 'log detail (default info)',
+    group: 'Output:',
+  },
+  'log-file': {
+    type: 'string',
+    describe: 'log file (JSON lines, rotated)',
+    group: 'Output:',
+  },
+  'retry-exit-code': {
+    type: 'number',
+    describe: 'exit with this code instead of 5 or 8 (retry later), e.g. 1618 for SCCM/Intune',
+    group: 'Output:',
+  },
+} as const satisfies Record<string, Options>;
+
+/** Option names as typed, for did-you-mean: ours plus yargs' own. */
+const KNOWN_OPTIONS = [...Object.keys(OPTIONS), 'help', 'version'];
+/** yargs also accepts each option in camelCase; accepted, never suggested. */
+const CAMEL_OPTIONS = KNOWN_OPTIONS.map((k) =>
+  k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()),
+);
+
+/**
+ * An unknown option gets one suggestion by edit distance, named as it was
+ * typed (yargs would list it twice, once in camelCase, and suggest nothing).
+ */
+export function refuseUnknownOptions(argv: readonly string[]): void {
+  for (const a of argv) {
+    if (a === '--') break;
+    const m = /^--([^=]+)/.exec(a);
+    if (!m) continue;
+    const typed = m[1] as string;
+    const name = typed.startsWith('no-') && !KNOWN_OPTIONS.includes(typed) ? typed.slice(3) : typed;
+    if (KNOWN_OPTIONS.includes(name) || CAMEL_OPTIONS.includes(name)) continue;
+    const guess = nearest(name, KNOWN_OPTIONS);
+    throw new UserError(
+      'usage',
+      `unknown option --${typed}${guess ? `; did you mean --${guess}?` : ''}`,
+      { hint: 'see client-bootstrap --help for the options' },
+    );
+  }
+}
