@@ -27,8 +27,9 @@ import { readMode } from './data-dir.ts';
 import type { GuessAlarm, GuessLimiter } from './rate-limit.ts';
 import { createAlarmCheck } from './alarm.ts';
 import { addressGroup, networkKey, sourceKey } from './source.ts';
+import { createUnregisterService } from './unregister.ts';
 
-export type MessageKind = 'hello' | 'start' | 'finish';
+export type MessageKind = 'hello' | 'start' | 'finish' | 'unregister';
 
 /** Where a request came from, as the server itself observed it. */
 export interface Channel {
@@ -60,6 +61,9 @@ export const STATUS_OF: Record<string, number> = {
   handshake_unknown: 409,
   rate_limited: 429,
   busy: 503,
+  unknown_client: 404,
+  stale_request: 400,
+  bad_signature: 403,
 };
 
 export interface RegistrationDeps {
@@ -154,6 +158,14 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
   function sweep(): void {
     for (const open of table.prune(deps.now())) expired(open);
     checkAlarm(deps.now(), true);
+    // A secret that expired or was used up is offered no more; the audit says when and why, once.
+    for (const r of dd.store.secrets.takeNewlyRetired(iso())) {
+      dd.store.audit(
+        { event: 'secret.retired', outcome: r.reason, reason: r.reason, secretId: r.id },
+        iso(),
+      );
+      log.info('secret.retired', { secretId: r.id, reason: r.reason });
+    }
   }
 
   function policy(channel: Channel): { seenAs: SeenAs; secretRequired: boolean } {
@@ -173,7 +185,7 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
     const m1 = parseM1(body);
     const key = sourceKey(channel);
     const { seenAs, secretRequired } = policy(channel);
-    const active = m1.Ya === undefined ? [] : dd.store.activeSecretsWithPrs();
+    const active = m1.Ya === undefined ? [] : dd.store.secrets.usableWithPrs(iso());
     // Decided before any crypto: a refused start costs the server a lookup.
     const network = networkKey(channel);
     const admission = limiter.admitStart(
@@ -265,9 +277,11 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
     }
     const fingerprint = toB64u(accepted.clientKeyFingerprint);
     if (accepted.unprovenShares) failGuess(open.source, 'no-matching-share');
-    if (accepted.secretId !== null && !dd.store.isSecretActive(accepted.secretId)) {
+    // Removed, expired or used up since M2 (another registration took the last use): told apart only in the audit.
+    if (accepted.secretId !== null && !dd.store.secrets.isUsable(accepted.secretId, iso())) {
+      const state = dd.store.secrets.list(iso()).find((s) => s.id === accepted.secretId)?.state;
       audit(channel, 'failed', {
-        reason: 'secret_revoked',
+        reason: state === 'expired' || state === 'used_up' ? state : 'secret_revoked',
         secretId: accepted.secretId,
         keyFingerprint: fingerprint,
       });
@@ -297,7 +311,7 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
       supersededBy: null,
     });
     if (accepted.secretId) {
-      dd.store.markSecretUsed(accepted.secretId, iso());
+      dd.store.secrets.markUsed(accepted.secretId, iso(), created);
       // Only a new client widens the budget: re-registering one key over and over must not.
       if (created) limiter.recordSuccess(open.source, deps.now());
     }
@@ -319,10 +333,13 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
     };
   }
 
+  const unregister = createUnregisterService({ dd, log, now: deps.now });
+
   return {
     sweep,
     handle: (kind, body, channel) => {
       sweep();
+      if (kind === 'unregister') return unregister(body, channel);
       try {
         if (kind === 'hello') return hello(channel);
         if (kind === 'start') return start(body, channel);
