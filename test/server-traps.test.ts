@@ -149,7 +149,8 @@ describe('clients remove', () => {
       const { register } = await import('./support/wire-client.ts');
       const a = await register({ kind: 'direct', url: s.url }, { pin: s.pin });
       const b = await register({ kind: 'direct', url: s.url }, { pin: s.pin, machineId: 'm2' });
-      if (!a.ok || !b.ok) throw new Error('registration failed');
+      if (!a.ok || !b.ok || a.result.kind !== 'registered' || b.result.kind !== 'registered')
+        throw new Error('registration failed');
       const r = await s.cli(['clients', 'remove', a.result.clientId]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(

@@ -71,12 +71,12 @@ export async function listenOrExplain(
     };
     throw new UserError(
       'listen_failed',
-      `cannot listen for ${what}: ${why[code] ?? `${at}: ${code}`}`,
+      `cannot listen on ${where.host}:${where.port} for ${what}: ${why[code] ?? code}`,
       {
         cause: err,
         hint:
           code === 'EADDRINUSE'
-            ? 'stop the program that holds it, or choose another HOST:PORT'
+            ? 'it is already in use: stop the program that holds it, or choose another HOST:PORT'
             : 'choose another HOST:PORT',
       },
     );

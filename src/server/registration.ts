@@ -155,10 +155,10 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
     if (isGuess(open.pending)) failGuess(open.source, 'unfinished');
   }
 
-  function sweep(): void {
-    for (const open of table.prune(deps.now())) expired(open);
-    checkAlarm(deps.now(), true);
-    // A secret that expired or was used up is offered no more; the audit says when and why, once.
+  let retiredCheckedAt = -Infinity;
+  /** A secret that expired or was used up is offered no more; the audit says when and why, once. */
+  function auditRetired(): void {
+    retiredCheckedAt = deps.now();
     for (const r of dd.store.secrets.takeNewlyRetired(iso())) {
       dd.store.audit(
         { event: 'secret.retired', outcome: r.reason, reason: r.reason, secretId: r.id },
@@ -166,6 +166,13 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
       );
       log.info('secret.retired', { secretId: r.id, reason: r.reason });
     }
+  }
+
+  function sweep(): void {
+    for (const open of table.prune(deps.now())) expired(open);
+    checkAlarm(deps.now(), true);
+    // Once a second at most: a flood of requests must not cost a query each.
+    if (deps.now() - retiredCheckedAt >= 1000) auditRetired();
   }
 
   function policy(channel: Channel): { seenAs: SeenAs; secretRequired: boolean } {
@@ -210,6 +217,8 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
         ),
       );
     }
+    // An admitted start that offers shares says first which secrets stopped being offered.
+    if (m1.Ya !== undefined) auditRetired();
     const { m2, pending } = answerStart(m1, {
       identity: dd.identity,
       seenAs,
@@ -312,6 +321,7 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
     });
     if (accepted.secretId) {
       dd.store.secrets.markUsed(accepted.secretId, iso(), created);
+      if (created) auditRetired();
       // Only a new client widens the budget: re-registering one key over and over must not.
       if (created) limiter.recordSuccess(open.source, deps.now());
     }
