@@ -27,6 +27,7 @@ import { readMode } from './data-dir.ts';
 import type { GuessAlarm, GuessLimiter } from './rate-limit.ts';
 import { createAlarmCheck } from './alarm.ts';
 import { addressGroup, networkKey, sourceKey } from './source.ts';
+import { createRetiredAudit } from './secrets-retired.ts';
 import { createUnregisterService } from './unregister.ts';
 
 export type MessageKind = 'hello' | 'start' | 'finish' | 'unregister';
@@ -155,24 +156,12 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
     if (isGuess(open.pending)) failGuess(open.source, 'unfinished');
   }
 
-  let retiredCheckedAt = -Infinity;
-  /** A secret that expired or was used up is offered no more; the audit says when and why, once. */
-  function auditRetired(): void {
-    retiredCheckedAt = deps.now();
-    for (const r of dd.store.secrets.takeNewlyRetired(iso())) {
-      dd.store.audit(
-        { event: 'secret.retired', outcome: r.reason, reason: r.reason, secretId: r.id },
-        iso(),
-      );
-      log.info('secret.retired', { secretId: r.id, reason: r.reason });
-    }
-  }
+  const retired = createRetiredAudit({ store: dd.store, log, now: deps.now });
 
   function sweep(): void {
     for (const open of table.prune(deps.now())) expired(open);
     checkAlarm(deps.now(), true);
-    // Once a second at most: a flood of requests must not cost a query each.
-    if (deps.now() - retiredCheckedAt >= 1000) auditRetired();
+    retired.sweep();
   }
 
   function policy(channel: Channel): { seenAs: SeenAs; secretRequired: boolean } {
@@ -218,7 +207,7 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
       );
     }
     // An admitted start that offers shares says first which secrets stopped being offered.
-    if (m1.Ya !== undefined) auditRetired();
+    if (m1.Ya !== undefined) retired.check();
     const { m2, pending } = answerStart(m1, {
       identity: dd.identity,
       seenAs,
@@ -321,7 +310,7 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
     });
     if (accepted.secretId) {
       dd.store.secrets.markUsed(accepted.secretId, iso(), created);
-      if (created) auditRetired();
+      if (created) retired.check();
       // Only a new client widens the budget: re-registering one key over and over must not.
       if (created) limiter.recordSuccess(open.source, deps.now());
     }
