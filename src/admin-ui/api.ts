@@ -181,6 +181,16 @@ export function generateSecret(): string {
 export const when = (iso: string | null): string =>
   iso ? new Date(iso).toLocaleString() : 'never';
 
+/** A secret's state and limits in words. */
+export function limitsText(s: SecretRow): string {
+  const parts: string[] = [];
+  if (s.state === 'expired') parts.push('expired');
+  if (s.state === 'used_up') parts.push('used up');
+  if (s.expiresAt) parts.push(`${s.state === 'expired' ? 'on' : 'expires'} ${when(s.expiresAt)}`);
+  if (s.maxUses !== null) parts.push(`${s.useCount} of ${s.maxUses} new clients`);
+  return parts.join(', ') || 'none';
+}
+
 export function readInitialToken(): string | null {
   const m = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
   if (m?.[1]) {

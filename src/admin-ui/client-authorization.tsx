@@ -1,7 +1,7 @@
 /** Settings > Client Authorization: the modes, the secrets, Save, the clients and the latest attempts. */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { AddSecretDialog } from './add-secret-dialog.tsx';
-import { ApiError, MODES, api, when } from './api.ts';
+import { ApiError, MODES, api, limitsText, when } from './api.ts';
 import type { AuditRow, ClientRow, Mode, PendingAdd, SecretRow, Settings } from './api.ts';
 import { AttemptsCard } from './attempts-card.tsx';
 import { ClientsCard } from './clients-card.tsx';
@@ -291,14 +291,4 @@ export function ClientAuthorization({
       )}
     </main>
   );
-}
-
-/** A secret's state and limits in words. */
-function limitsText(s: SecretRow): string {
-  const parts: string[] = [];
-  if (s.state === 'expired') parts.push('expired');
-  if (s.state === 'used_up') parts.push('used up');
-  if (s.expiresAt) parts.push(`${s.state === 'expired' ? 'on' : 'expires'} ${when(s.expiresAt)}`);
-  if (s.maxUses !== null) parts.push(`${s.useCount} of ${s.maxUses} new clients`);
-  return parts.join(', ') || 'none';
 }
