@@ -29,6 +29,7 @@ import { createAlarmCheck } from './alarm.ts';
 import { addressGroup, networkKey, sourceKey } from './source.ts';
 import { createRetiredAudit } from './secrets-retired.ts';
 import { createUnregisterService } from './unregister.ts';
+import { STATUS_OF } from './status-of.ts';
 
 export type MessageKind = 'hello' | 'start' | 'finish' | 'unregister';
 
@@ -45,27 +46,7 @@ export interface Reply {
   readonly headers?: Record<string, string>;
 }
 
-/** The one table from error codes to HTTP statuses. */
-export const STATUS_OF: Record<string, number> = {
-  bad_request: 400,
-  unsupported_version: 400,
-  decrypt_failed: 400,
-  low_order_point: 400,
-  wrong_server: 404,
-  secret_required: 401,
-  invalid_secret: 403,
-  bad_proof: 403,
-  no_active_secrets: 403,
-  secret_revoked: 403,
-  too_many_shares: 500,
-  handshake_expired: 409,
-  handshake_unknown: 409,
-  rate_limited: 429,
-  busy: 503,
-  unknown_client: 404,
-  stale_request: 400,
-  bad_signature: 403,
-};
+export { STATUS_OF } from './status-of.ts';
 
 export interface RegistrationDeps {
   readonly dd: DataDir;

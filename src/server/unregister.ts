@@ -11,6 +11,7 @@ import { expectShape, b64Field, intField, stringField } from '../protocol/schema
 import type { Logger } from '../common/log.ts';
 import { removeClient } from './clients.ts';
 import type { DataDir } from './data-dir.ts';
+import { STATUS_OF } from './status-of.ts';
 import type { Channel, Reply } from './registration.ts';
 import { addressGroup } from './source.ts';
 
@@ -37,15 +38,18 @@ export interface UnregisterRequest {
   readonly sig: string;
 }
 
-/** An expected refusal of an unregister, with its code and HTTP status. */
+/** An expected refusal of an unregister; its HTTP status comes from the server's one table. */
 class Refusal extends Error {
   constructor(
-    readonly status: number,
     readonly code: string,
     message: string,
     readonly headers?: Record<string, string>,
   ) {
     super(message);
+  }
+
+  get status(): number {
+    return STATUS_OF[this.code] ?? 400;
   }
 }
 
@@ -97,7 +101,6 @@ export function createUnregisterService(deps: UnregisterDeps) {
     if (waitMs > 0) {
       const seconds = Math.max(1, Math.ceil(waitMs / 1000));
       throw new Refusal(
-        429,
         'rate_limited',
         `too many unregister requests from this network; retry in ${seconds} s`,
         { 'retry-after': String(seconds) },
@@ -107,16 +110,15 @@ export function createUnregisterService(deps: UnregisterDeps) {
     try {
       req = parseUnregister(body);
     } catch (err) {
-      if (err instanceof ProtocolError) throw new Refusal(400, err.code, err.message);
+      if (err instanceof ProtocolError) throw new Refusal(err.code, err.message);
       throw err;
     }
     if (req.serverId !== dd.identity.serverId)
-      throw new Refusal(404, 'wrong_server', 'the request names another server id');
+      throw new Refusal('wrong_server', 'the request names another server id');
     const client = dd.store.clientById(req.clientId);
-    if (!client) throw new Refusal(404, 'unknown_client', 'this server has no client with that id');
+    if (!client) throw new Refusal('unknown_client', 'this server has no client with that id');
     if (Math.abs(req.time - deps.now()) > UNREGISTER_SKEW_MS)
       throw new Refusal(
-        400,
         'stale_request',
         "the request's time is more than 10 minutes from the server's clock; check this machine's clock",
       );
@@ -128,7 +130,6 @@ export function createUnregisterService(deps: UnregisterDeps) {
     );
     if (!ok)
       throw new Refusal(
-        403,
         'bad_signature',
         'the signature is not by the key this client registered with',
       );
