@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ROOT, startServer } from './support/procs.ts';
+import { writeFileSync } from 'node:fs';
+import { BIN, ROOT, runProc, startRelay, startServer, tempDir } from './support/procs.ts';
 import type { ServerHandle } from './support/procs.ts';
 import { register } from './support/wire-client.ts';
 
@@ -354,6 +355,43 @@ describe('the Client Authorization page in a real browser', () => {
     await page.close({ runBeforeUnload: true });
     await expect.poll(() => page.isClosed()).toBe(true);
     expect(leaves).toBe(2);
+  });
+
+  it('shows a tunnel the relay refuses, with the reason, and one it accepts as connected', async () => {
+    const relay = await startRelay();
+    const dataDir = join(tempDir(), 'tunnel-server');
+    try {
+      expect(
+        (await runProc(BIN.server, ['auth', 'mode', 'none', '--data-dir', dataDir])).code,
+      ).toBe(0);
+      const { serverId } = JSON.parse(
+        (await runProc(BIN.server, ['auth', 'show', '--json', '--data-dir', dataDir])).stdout,
+      ) as { serverId: string };
+      const good = await relay.addServer(serverId);
+      const wrong = join(tempDir(), 'wrong-token');
+      writeFileSync(wrong, 'wrong-token-for-the-page\n', { mode: 0o600 });
+      for (const [file, shown] of [
+        [wrong, /Relay tunnel: refused: the relay refused the tunnel token/],
+        [good, /Relay tunnel: connected since/],
+      ] as const) {
+        const other = await startServer({
+          dataDir,
+          args: ['--relay', relay.url, '--relay-token-file', file],
+        });
+        try {
+          const tab = await context.newPage();
+          await tab.goto((await other.cli(['admin-url'])).stdout.trim());
+          const status = tab.getByRole('region', { name: 'Status' });
+          await expect.poll(() => status.textContent(), { timeout: 15_000 }).toMatch(shown);
+          if (file === wrong) expect(await status.textContent()).toMatch(/--relay-token-file/);
+          await tab.close();
+        } finally {
+          await other.proc.stop();
+        }
+      }
+    } finally {
+      await relay.proc.stop();
+    }
   });
 
   it('is readable at 1280 and at 400 pixels wide (screenshots in test-artifacts/)', async () => {
