@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ROOT, startServer } from './support/procs.ts';
+import { writeFileSync } from 'node:fs';
+import { BIN, ROOT, runProc, startRelay, startServer, tempDir } from './support/procs.ts';
 import type { ServerHandle } from './support/procs.ts';
 import { register } from './support/wire-client.ts';
 
@@ -77,13 +78,19 @@ afterAll(async () => {
 let context: BrowserContext;
 /** The confirmation dialogs this test's page showed (accepted), and any other dialog (dismissed). */
 let confirms: string[];
+/** The "leave this page?" prompts this test's page raised (accepted). */
+let leaves: number;
 beforeEach(async () => {
   confirms = [];
+  leaves = 0;
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await context.newPage();
   page.on('dialog', (d) => {
     if (d.type() === 'confirm') {
       confirms.push(d.message());
+      void d.accept();
+    } else if (d.type() === 'beforeunload') {
+      leaves += 1;
       void d.accept();
     } else {
       alerts.push(d.message());
@@ -108,6 +115,15 @@ async function addSecretByCli(label: string, secret: string): Promise<string> {
 }
 
 describe('the Client Authorization page in a real browser', () => {
+  it('says when nobody can register, and that no relay tunnel is configured', async () => {
+    // The first test: the server is new, in mode all, without a secret.
+    const status = page.getByRole('region', { name: 'Status' });
+    await expect
+      .poll(() => status.textContent())
+      .toMatch(/Nobody can register.*needs a secret and none is active/);
+    expect(await status.textContent()).toMatch(/Relay tunnel: not configured/);
+  });
+
   it('refuses a wrong token, typed or in the link', async () => {
     page = await context.newPage();
     await page.goto(`${server.adminUrl}/admin/#token=wrong-token`);
@@ -200,7 +216,7 @@ describe('the Client Authorization page in a real browser', () => {
     await page
       .getByRole('row')
       .filter({ hasText: 'to-remove' })
-      .getByRole('button', { name: 'Remove' })
+      .getByRole('button', { name: "Remove secret 'to-remove'", exact: true })
       .click();
     await expect.poll(() => confirms.length).toBe(1);
     expect(confirms[0]).toMatch(/Command lines and scripts that carry it must be updated/);
@@ -244,11 +260,138 @@ describe('the Client Authorization page in a real browser', () => {
       .toBe(1);
     const attempts = page.getByRole('region', { name: 'Latest registration attempts' });
     await expect
-      .poll(() => attempts.getByRole('row').filter({ hasText: 'no-matching-share' }).count())
+      .poll(() => attempts.getByRole('row').filter({ hasText: 'wrong or removed secret' }).count())
       .toBeGreaterThan(0);
     await expect
       .poll(() => attempts.getByRole('row').filter({ hasText: 'registered' }).count())
       .toBeGreaterThan(0);
+  });
+
+  it('removes a client through one confirmation, its button named after the client', async () => {
+    await addSecretByCli('remove-client', 'Remove-Client-Secret-3');
+    const r = await register(
+      { kind: 'direct', url: server.url },
+      { secret: 'Remove-Client-Secret-3', machineId: 'machine-to-remove' },
+    );
+    if (!r.ok || r.result.kind !== 'registered') throw new Error('registration failed');
+    const id = r.result.clientId;
+    await page.reload();
+    const clients = page.getByRole('region', { name: /Registered clients/ });
+    const button = clients.getByRole('button', {
+      name: `Remove client 'pc-042 (${id.slice(0, 8)})'`,
+    });
+    await expect.poll(() => button.count()).toBe(1);
+    await button.click();
+    await expect.poll(() => confirms.length).toBe(1);
+    expect(confirms[0]).toMatch(/must register again/);
+    await expect.poll(() => page.getByRole('status').textContent()).toMatch(/Removed the client/);
+    const listed = JSON.parse((await server.cli(['clients', 'list', '--json'])).stdout) as {
+      clientId: string;
+    }[];
+    expect(listed.map((c) => c.clientId)).not.toContain(id);
+    const audit = await fetch(`${server.adminUrl}/admin/v1/audit?event=client.removed`, {
+      headers: { authorization: `Bearer ${server.adminToken}` },
+    }).then((x) => x.json() as Promise<{ clientId: string; route: string }[]>);
+    expect(audit.find((a) => a.clientId === id)?.route).toBe('api');
+  });
+
+  it('adds a secret with an expiry and a use limit, shown in the table', async () => {
+    await page.getByRole('button', { name: 'Add Secret', exact: true }).click();
+    const dialog = page.getByRole('dialog', { name: 'Add Secret' });
+    await dialog.getByLabel('Auth Secret', { exact: true }).fill('Limited-Page-Secret-4');
+    await dialog.getByLabel('Label', { exact: true }).fill('Laptops');
+    await dialog.getByLabel('Expires after').fill('30d');
+    await dialog.getByLabel('New clients it may register').fill('3');
+    await dialog.getByRole('button', { name: 'OK', exact: true }).click();
+    await save();
+    const rows = JSON.parse((await server.cli(['auth', 'secret', 'list', '--json'])).stdout) as {
+      label: string;
+      expiresAt: string | null;
+      maxUses: number | null;
+    }[];
+    const row = rows.find((x) => x.label === 'Laptops');
+    expect(row?.maxUses).toBe(3);
+    const days = (Date.parse(row?.expiresAt ?? '') - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(29.9);
+    expect(days).toBeLessThanOrEqual(30);
+    const tr = page.getByRole('row').filter({ hasText: 'Laptops' });
+    await expect.poll(() => tr.textContent()).toMatch(/0 of 3 new clients/);
+    expect(
+      await tr.getByRole('button', { name: "Remove secret 'Laptops'", exact: true }).count(),
+    ).toBe(1);
+  });
+
+  it('shows the install command to copy, for each shell', async () => {
+    const card = page.getByRole('region', { name: 'Install command' });
+    await expect.poll(() => card.locator('pre').textContent()).toMatch(/client-bootstrap /);
+    expect(await card.locator('pre').textContent()).toContain(`--server-id=${server.serverId}`);
+    expect(await card.locator('pre').textContent()).toContain(`--server-pin=${server.pin}`);
+    await card.getByLabel('For').selectOption('powershell');
+    await expect.poll(() => card.locator('pre').textContent()).toMatch(/\$env:ProgramFiles/);
+    expect(await card.getByRole('button', { name: 'Copy install command' }).count()).toBe(1);
+  });
+
+  it('asks before leaving with unsaved changes, and not without', async () => {
+    await page.getByRole('radio', { name: 'No Authorization', exact: true }).check();
+    await expect.poll(() => page.getByText('Unsaved changes').count()).toBe(1);
+    await page.close({ runBeforeUnload: true });
+    await expect.poll(() => leaves).toBe(1);
+    // A generated secret that was neither copied nor added.
+    page = await context.newPage();
+    page.on('dialog', (d) => void (d.type() === 'beforeunload' && (leaves++, d.accept())));
+    await page.goto((await server.cli(['admin-url'])).stdout.trim());
+    await page.getByRole('button', { name: 'Add Secret', exact: true }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Generate' }).click();
+    await page.close({ runBeforeUnload: true });
+    await expect.poll(() => leaves).toBe(2);
+    // Nothing pending: the tab closes without a question.
+    page = await context.newPage();
+    page.on('dialog', (d) => void (d.type() === 'beforeunload' && (leaves++, d.accept())));
+    await page.goto((await server.cli(['admin-url'])).stdout.trim());
+    await expect
+      .poll(() => page.getByRole('heading', { name: 'Client Authorization' }).count())
+      .toBe(1);
+    await page.locator('body').click({ position: { x: 1, y: 1 } });
+    await page.close({ runBeforeUnload: true });
+    await expect.poll(() => page.isClosed()).toBe(true);
+    expect(leaves).toBe(2);
+  });
+
+  it('shows a tunnel the relay refuses, with the reason, and one it accepts as connected', async () => {
+    const relay = await startRelay();
+    const dataDir = join(tempDir(), 'tunnel-server');
+    try {
+      expect(
+        (await runProc(BIN.server, ['auth', 'mode', 'none', '--data-dir', dataDir])).code,
+      ).toBe(0);
+      const { serverId } = JSON.parse(
+        (await runProc(BIN.server, ['auth', 'show', '--json', '--data-dir', dataDir])).stdout,
+      ) as { serverId: string };
+      const good = await relay.addServer(serverId);
+      const wrong = join(tempDir(), 'wrong-token');
+      writeFileSync(wrong, 'wrong-token-for-the-page\n', { mode: 0o600 });
+      for (const [file, shown] of [
+        [wrong, /Relay tunnel: refused: the relay refused the tunnel token/],
+        [good, /Relay tunnel: connected since/],
+      ] as const) {
+        const other = await startServer({
+          dataDir,
+          args: ['--relay', relay.url, '--relay-token-file', file],
+        });
+        try {
+          const tab = await context.newPage();
+          await tab.goto((await other.cli(['admin-url'])).stdout.trim());
+          const status = tab.getByRole('region', { name: 'Status' });
+          await expect.poll(() => status.textContent(), { timeout: 15_000 }).toMatch(shown);
+          if (file === wrong) expect(await status.textContent()).toMatch(/--relay-token-file/);
+          await tab.close();
+        } finally {
+          await other.proc.stop();
+        }
+      }
+    } finally {
+      await relay.proc.stop();
+    }
   });
 
   it('is readable at 1280 and at 400 pixels wide (screenshots in test-artifacts/)', async () => {

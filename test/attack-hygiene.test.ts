@@ -206,7 +206,9 @@ describe('HTTP hygiene', () => {
 
   it('a token an earlier version stored in clear is moved to its hash and keeps working', async () => {
     const dataDir = join(tempDir(), 'server');
-    expect((await runProc(BIN.server, ['auth', 'show', '--data-dir', dataDir])).code).toBe(0);
+    expect((await runProc(BIN.server, ['auth', 'mode', 'all', '--data-dir', dataDir])).code).toBe(
+      0,
+    );
     const db = new Database(join(dataDir, 'server.db'));
     db.prepare(
       "INSERT INTO settings (key, value) VALUES ('admin_token', 'old-clear-token-123')",

@@ -29,8 +29,8 @@ beforeEach(async () => {
   dataDir = join(tempDir(), 'server');
   const r = await runProc(BIN.server, [
     'auth',
-    'show',
-    '--json',
+    'mode',
+    'all',
     '--data-dir',
     dataDir,
     '--kdf-log-n',

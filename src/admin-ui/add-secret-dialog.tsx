@@ -6,9 +6,12 @@ import type { PendingAdd } from './api.ts';
 export function AddSecretDialog({
   onOk,
   onCancel,
+  onUnsavedSecret,
 }: {
   onOk: (add: Omit<PendingAdd, 'key'>) => void;
   onCancel: () => void;
+  /** True while a generated secret is shown that was neither copied nor added. */
+  onUnsavedSecret: (unsaved: boolean) => void;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
   const [secret, setSecret] = useState('');
@@ -18,7 +21,10 @@ export function AddSecretDialog({
   const [weakWarning, setWeakWarning] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [copied, setCopied] = useState(false);
+  const [expires, setExpires] = useState('');
+  const [maxUses, setMaxUses] = useState('');
   const checks = ruleChecks(secret);
+  useEffect(() => onUnsavedSecret(generated && !copied), [generated, copied]);
   const strong = checks.every((c) => c.ok);
 
   useEffect(() => {
@@ -27,8 +33,16 @@ export function AddSecretDialog({
 
   const ok = (allowWeak: boolean) => {
     if (!secret) return setError('Enter an Auth Secret, or press Generate.');
+    if (maxUses.trim() && !/^[1-9]\d{0,6}$/.test(maxUses.trim()))
+      return setError('New clients must be a whole number from 1, or empty for no limit.');
     if (!strong && !allowWeak) return setWeakWarning(true);
-    onOk({ secret, label: label.trim(), allowWeak: !strong });
+    onOk({
+      secret,
+      label: label.trim(),
+      allowWeak: !strong,
+      expires: expires.trim(),
+      maxUses: maxUses.trim(),
+    });
   };
 
   return (
@@ -80,6 +94,7 @@ export function AddSecretDialog({
               setSecret(generateSecret());
               setShow(true);
               setGenerated(true);
+              setCopied(false);
               setWeakWarning(false);
               setError(null);
             }}
@@ -107,6 +122,28 @@ export function AddSecretDialog({
           placeholder="e.g. SCCM 2026"
           onInput={(e) => setLabel(e.currentTarget.value)}
         />
+        <label for="secret-expires">Expires after</label>
+        <input
+          id="secret-expires"
+          type="text"
+          value={expires}
+          placeholder="never; or 30d, 12h, 90m, 2027-01-31"
+          aria-describedby="limits-help"
+          onInput={(e) => setExpires(e.currentTarget.value)}
+        />
+        <label for="secret-max-uses">New clients it may register</label>
+        <input
+          id="secret-max-uses"
+          type="text"
+          inputMode="numeric"
+          value={maxUses}
+          placeholder="no limit"
+          aria-describedby="limits-help"
+          onInput={(e) => setMaxUses(e.currentTarget.value)}
+        />
+        <p id="limits-help" class="help">
+          After either limit the secret is refused like a removed one; the audit says why.
+        </p>
         {error && (
           <p class="error" role="alert">
             {error}

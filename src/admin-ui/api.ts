@@ -8,7 +8,18 @@ export interface SecretRow {
   lastUsedAt: string | null;
   useCount: number;
   weak: boolean;
+  expiresAt: string | null;
+  maxUses: number | null;
+  state: 'active' | 'expired' | 'used_up';
 }
+
+/** The relay tunnel as the running server sees it. */
+export type TunnelState =
+  | { state: 'not-configured' }
+  | { state: 'connecting' }
+  | { state: 'connected'; since: string }
+  | { state: 'refused'; reason: string; since: string }
+  | { state: 'down'; reason: string; since: string };
 
 export interface Settings {
   serverId: string;
@@ -24,6 +35,9 @@ export interface Settings {
     failedLastHour: number;
     threshold: number;
   } | null;
+  /** Set when the mode needs a secret and none is active. */
+  warning: string | null;
+  tunnel: TunnelState;
 }
 
 export interface ClientRow {
@@ -52,6 +66,10 @@ export interface PendingAdd {
   secret: string;
   label: string;
   allowWeak: boolean;
+  /** A duration (30d, 12h, 90m) or a date; empty for none. */
+  expires: string;
+  /** New clients it may register; empty for no limit. */
+  maxUses: string;
 }
 
 export const MODES: { value: Mode; name: string; help: string }[] = [
@@ -71,6 +89,40 @@ export const MODES: { value: Mode; name: string; help: string }[] = [
     help: 'Every client needs an Auth Secret, on the intranet too.',
   },
 ];
+
+/** The audit's reason codes in plain words, for the attempts table: one table. */
+export const REASONS: Record<string, string> = {
+  'no-matching-share': 'wrong or removed secret',
+  unfinished: 'started but never finished (wrong secret, or the agent gave up)',
+  secret_required: 'no secret given, and this mode needs one',
+  invalid_secret: 'wrong secret',
+  bad_proof: 'wrong secret (its proof failed)',
+  no_active_secrets: 'no secret is active on this server',
+  secret_revoked: 'secret removed during the registration',
+  expired: 'secret expired',
+  used_up: 'secret used up (its limit of new clients reached)',
+  handshake_unknown: 'took too long or was repeated; the agent starts again',
+  handshake_expired: 'took too long; the agent starts again',
+  blocked: 'too many failed attempts from this network; held back for a while',
+  guess_limit: 'too many guesses of the secret from this network',
+  start_rate: 'too many attempts from this network; asked to wait',
+  open_limit: 'too many registrations at once from this address',
+  network_limit: 'too many registrations at once from this network',
+  busy: 'the server was busy; asked to retry',
+  wrong_server: 'meant for another server',
+  bad_request: 'a malformed request (not an agent of this version?)',
+  unsupported_version: 'an agent of another protocol version',
+  decrypt_failed: 'a damaged or tampered message',
+  low_order_point: 'a tampered message',
+  bad_signature: 'a signature that does not match',
+  unknown_client: 'a client this server does not know',
+  stale_request: "the agent's clock is off by more than 10 minutes",
+  rate_limited: 'too many requests; asked to wait',
+};
+
+/** The plain words for a reason code (the code itself when there are none). */
+export const reasonText = (code: string | undefined): string =>
+  code ? (REASONS[code] ?? code) : '';
 
 export const TOKEN_KEY = 'client-bootstrap-admin-token';
 
@@ -128,6 +180,16 @@ export function generateSecret(): string {
 
 export const when = (iso: string | null): string =>
   iso ? new Date(iso).toLocaleString() : 'never';
+
+/** A secret's state and limits in words. */
+export function limitsText(s: SecretRow): string {
+  const parts: string[] = [];
+  if (s.state === 'expired') parts.push('expired');
+  if (s.state === 'used_up') parts.push('used up');
+  if (s.expiresAt) parts.push(`${s.state === 'expired' ? 'on' : 'expires'} ${when(s.expiresAt)}`);
+  if (s.maxUses !== null) parts.push(`${s.useCount} of ${s.maxUses} new clients`);
+  return parts.join(', ') || 'none';
+}
 
 export function readInitialToken(): string | null {
   const m = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);

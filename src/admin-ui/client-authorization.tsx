@@ -1,9 +1,13 @@
 /** Settings > Client Authorization: the modes, the secrets, Save, the clients and the latest attempts. */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { AddSecretDialog } from './add-secret-dialog.tsx';
-import { ApiError, MODES, api, when } from './api.ts';
+import { ApiError, MODES, api, limitsText, when } from './api.ts';
 import type { AuditRow, ClientRow, Mode, PendingAdd, SecretRow, Settings } from './api.ts';
+import { AttemptsCard } from './attempts-card.tsx';
+import { ClientsCard } from './clients-card.tsx';
+import { InstallCommand, ServerStatus } from './server-status.tsx';
 import { Table } from './table.tsx';
+import { useLeaveGuard } from './leave-guard.ts';
 
 export function ClientAuthorization({
   token,
@@ -21,7 +25,13 @@ export function ClientAuthorization({
   const [status, setStatus] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
   const [saving, setSaving] = useState(false);
   const [dialogOpen, setDialogOpen] = useState(false);
+  /** A secret generated in the dialog that was neither copied nor added yet. */
+  const [unsavedSecret, setUnsavedSecret] = useState(false);
   const nextKey = useRef(1);
+  const dirty =
+    !!settings &&
+    (mode !== settings.mode || adds.length > 0 || removes.length > 0 || unsavedSecret);
+  useLeaveGuard(dirty);
 
   const guard = async (work: () => Promise<void>): Promise<void> => {
     try {
@@ -63,8 +73,9 @@ export function ClientAuthorization({
     );
   }
 
-  const dirty = mode !== settings.mode || adds.length > 0 || removes.length > 0;
-  const activeAfter = settings.secrets.length - removes.length + adds.length;
+  const usable = settings.secrets.filter((s) => s.state === 'active');
+  const activeAfter =
+    usable.length - usable.filter((s) => removes.includes(s.id)).length + adds.length;
 
   const save = () =>
     guard(async () => {
@@ -73,7 +84,13 @@ export function ClientAuthorization({
       try {
         await api(token, 'POST', 'apply', {
           mode,
-          add: adds.map((a) => ({ secret: a.secret, label: a.label, allowWeak: a.allowWeak })),
+          add: adds.map((a) => ({
+            secret: a.secret,
+            label: a.label,
+            allowWeak: a.allowWeak,
+            ...(a.expires ? { expires: a.expires } : {}),
+            ...(a.maxUses ? { maxUses: Number(a.maxUses) } : {}),
+          })),
           remove: removes,
         });
         setAdds([]);
@@ -115,6 +132,7 @@ export function ClientAuthorization({
       <p class="muted">
         Server <code>{settings.serverId}</code> · pin <code class="wrap">{settings.pin}</code>
       </p>
+      <ServerStatus settings={settings} />
 
       <section class="card">
         <fieldset>
@@ -157,7 +175,10 @@ export function ClientAuthorization({
           Any one active secret is accepted. Secrets are stored only in a derived form and are never
           shown again.
         </p>
-        <Table head={['Label', 'ID', 'Created', 'Last used', 'Uses', '']} empty="No secret yet.">
+        <Table
+          head={['Label', 'ID', 'Created', 'Last used', 'Uses', 'Limits', '']}
+          empty="No secret yet."
+        >
           {settings.secrets.map((s) => {
             const removing = removes.includes(s.id);
             return (
@@ -172,12 +193,13 @@ export function ClientAuthorization({
                 <td>{when(s.createdAt)}</td>
                 <td>{when(s.lastUsedAt)}</td>
                 <td>{s.useCount}</td>
+                <td>{limitsText(s)}</td>
                 <td>
                   {removing ? (
                     <button
                       type="button"
                       class="link"
-                      aria-label={`Undo removing ${s.id}`}
+                      aria-label={`Undo removing secret '${s.label || s.id}'`}
                       onClick={() => setRemoves(removes.filter((id) => id !== s.id))}
                     >
                       Undo
@@ -186,15 +208,12 @@ export function ClientAuthorization({
                     <button
                       type="button"
                       class="danger"
-                      aria-describedby={`secret-${s.id}`}
+                      aria-label={`Remove secret '${s.label || s.id}'`}
                       onClick={() => remove(s)}
                     >
                       Remove
                     </button>
                   )}
-                  <span id={`secret-${s.id}`} class="sr-only">
-                    {s.label || s.id}
-                  </span>
                 </td>
               </tr>
             );
@@ -208,6 +227,14 @@ export function ClientAuthorization({
               <td class="muted">on Save</td>
               <td colSpan={3} class="muted">
                 not saved yet
+              </td>
+              <td>
+                {[
+                  a.expires && `expires in/on ${a.expires}`,
+                  a.maxUses && `${a.maxUses} new clients`,
+                ]
+                  .filter(Boolean)
+                  .join(', ')}
               </td>
               <td>
                 <button
@@ -238,60 +265,27 @@ export function ClientAuthorization({
         </p>
       </div>
 
-      <section class="card" aria-labelledby="clients-title">
-        <h2 id="clients-title">Registered clients: {settings.clients.active}</h2>
-        <Table
-          head={['Host', 'Route', 'Seen as', 'Registered']}
-          empty="No client has registered yet."
-        >
-          {clients.map((c) => (
-            <tr key={c.clientId}>
-              <td>
-                {c.hostname}
-                {c.supersededBy && <span class="tag">replaced</span>}
-              </td>
-              <td>{c.route}</td>
-              <td>{c.seenAs}</td>
-              <td>{when(c.registeredAt)}</td>
-            </tr>
-          ))}
-        </Table>
-      </section>
-
-      <section class="card" aria-labelledby="attempts-title">
-        <h2 id="attempts-title">Latest registration attempts</h2>
-        <Table
-          head={['Time', 'Route', 'Source', 'Outcome', 'Reason', 'Times']}
-          empty="No attempt yet."
-        >
-          {attempts.map((a) => (
-            <tr
-              key={a.id}
-              class={
-                a.outcome === 'registered' ||
-                a.outcome === 're-registered' ||
-                a.outcome === 'verified'
-                  ? undefined
-                  : 'failed'
-              }
-            >
-              <td>{when(a.time)}</td>
-              <td>{a.route ?? ''}</td>
-              <td>{a.source ?? ''}</td>
-              <td>{a.outcome}</td>
-              <td>{a.reason ?? ''}</td>
-              <td>{a.count > 1 ? `${a.count}×` : ''}</td>
-            </tr>
-          ))}
-        </Table>
-      </section>
+      <ClientsCard
+        token={token}
+        clients={clients}
+        active={settings.clients.active}
+        guard={guard}
+        onRemoved={async (text) => {
+          await load();
+          setStatus({ kind: 'ok', text });
+        }}
+      />
+      <AttemptsCard attempts={attempts} />
+      <InstallCommand token={token} />
 
       {dialogOpen && (
         <AddSecretDialog
-          onCancel={() => setDialogOpen(false)}
+          onCancel={() => (setDialogOpen(false), setUnsavedSecret(false))}
+          onUnsavedSecret={setUnsavedSecret}
           onOk={(add) => {
             setAdds([...adds, { ...add, key: nextKey.current++ }]);
             setDialogOpen(false);
+            setUnsavedSecret(false);
           }}
         />
       )}

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { RequestListener, Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { UserError } from './errors.ts';
 import { urlOf } from './http.ts';
 
 export interface Listening {
@@ -45,6 +46,41 @@ export async function listen(
         server.closeIdleConnections();
       }),
   };
+}
+
+/**
+ * Listens, or says which address could not be had and why as a usage error
+ * (exit 2), never as a bug: `what` names the option that chose it.
+ */
+export async function listenOrExplain(
+  handler: RequestListener,
+  where: { host: string; port: number },
+  tls: { cert: Buffer; key: Buffer } | undefined,
+  what: string,
+): Promise<Listening> {
+  try {
+    return await listen(handler, where, tls);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    const at = `port ${where.port} on ${where.host}`;
+    const why: Record<string, string> = {
+      EADDRINUSE: `${at} is in use by another program`,
+      EACCES: `${at} needs privileges (ports below 1024 do)`,
+      EADDRNOTAVAIL: `no interface of this machine has the address ${where.host}`,
+      ENOTFOUND: `the host name ${where.host} does not resolve`,
+    };
+    throw new UserError(
+      'listen_failed',
+      `cannot listen on ${where.host}:${where.port} for ${what}: ${why[code] ?? code}`,
+      {
+        cause: err,
+        hint:
+          code === 'EADDRINUSE'
+            ? 'it is already in use: stop the program that holds it, or choose another HOST:PORT'
+            : 'choose another HOST:PORT',
+      },
+    );
+  }
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */

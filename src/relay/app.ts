@@ -1,6 +1,6 @@
 /**
  * The relay's HTTP surface. Clients: `/v1/servers/{id}/hello`,
- * `.../register/start`, `.../register/finish`, `.../status`. Servers, with
+ * `.../register/start`, `.../register/finish`, `.../unregister`, `.../status`. Servers, with
  * their tunnel token: `POST /v1/tunnel/{id}/poll` (long poll for client
  * requests) and `POST /v1/tunnel/{id}/reply`. The relay passes bodies
  * through unchanged and adds only the client's address.
@@ -54,8 +54,16 @@ const OFFLINE_REPLY = {
 };
 
 const CLIENT_ROUTE =
-  /^\/v1\/servers\/([A-Za-z0-9_-]{22})\/(hello|register\/start|register\/finish|status)$/;
+  /^\/v1\/servers\/([A-Za-z0-9_-]{22})\/(hello|register\/start|register\/finish|unregister|status)$/;
 const TUNNEL_ROUTE = /^\/v1\/tunnel\/([A-Za-z0-9_-]{22})\/(poll|reply)$/;
+
+/** The tunnel's request kind for each client route. */
+const KIND_OF: Record<string, string> = {
+  hello: 'hello',
+  'register/start': 'start',
+  'register/finish': 'finish',
+  unregister: 'unregister',
+};
 
 function bearer(req: IncomingMessage): string {
   const header = req.headers.authorization ?? '';
@@ -79,7 +87,7 @@ export function createRelayApp(deps: RelayDeps): RequestListener {
       sendJson(res, 200, { online: queues.isOnline(serverId, options.onlineGraceMs) });
       return;
     }
-    const kind = route === 'hello' ? 'hello' : route === 'register/start' ? 'start' : 'finish';
+    const kind = KIND_OF[route] ?? 'finish';
     const method = kind === 'hello' ? 'GET' : 'POST';
     if (req.method !== method) throw new HttpError(405, 'method_not_allowed', `use ${method}`);
     if (method === 'POST') requireJson(req);

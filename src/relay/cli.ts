@@ -8,6 +8,7 @@ import { UserError } from '../common/errors.ts';
 import { parseListen } from '../common/http.ts';
 import { LOG_LEVELS } from '../common/log.ts';
 import type { LogLevel } from '../common/log.ts';
+import { VERSION } from '../version.ts';
 import { runRelay } from './main.ts';
 import { ServerRegistry } from './registry.ts';
 
@@ -86,7 +87,7 @@ export function runRelayCli(argv: string[], deps: CliDeps): Promise<number> {
         .exitProcess(false)
         .fail(usageFailure)
         .help()
-        .version(false)
+        .version(VERSION)
         .parseAsync();
       return 0;
     },

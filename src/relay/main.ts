@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { ensurePrivateDir } from '../common/files.ts';
 import { createLogger } from '../common/log.ts';
 import type { LogLevel } from '../common/log.ts';
-import { listen, untilSignal } from '../common/serve.ts';
+import { listenOrExplain, untilSignal } from '../common/serve.ts';
 import { DEFAULT_RELAY_OPTIONS, createRelayApp } from './app.ts';
 import type { RelayOptions } from './app.ts';
 import { RelayQueues } from './queue.ts';
@@ -40,7 +40,18 @@ export async function runRelay(opts: RelayStartOptions): Promise<void> {
     log,
     options: { ...DEFAULT_RELAY_OPTIONS, ...opts.relay },
   });
-  const listening = await listen(app, opts.listen);
+  let listening;
+  try {
+    listening = await listenOrExplain(
+      app,
+      opts.listen,
+      undefined,
+      'clients and tunnels (--listen)',
+    );
+  } catch (err) {
+    await log.close();
+    throw err;
+  }
   log.info('relay.listening', { url: listening.url });
   opts.stdout.write(`listening on ${listening.url}\n`);
   const signal = await untilSignal();

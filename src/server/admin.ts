@@ -16,6 +16,7 @@ import type { DataDir } from './data-dir.ts';
 import { readMode } from './data-dir.ts';
 import { readAlarm } from './alarm.ts';
 import type { AlarmState } from './alarm.ts';
+import { noSecretWarning } from './secrets-expiry.ts';
 import { AUTH_MODES } from './store.ts';
 import type { AuthMode, ClientRow, SecretRow } from './store.ts';
 
@@ -29,6 +30,8 @@ export interface Settings {
   readonly kdf: DataDir['kdf'];
   /** The server-wide guessing alarm: null when it was never raised. */
   readonly guessAlarm: AlarmState | null;
+  /** Set when the mode needs a secret and none is active: nobody (or no internet client) can register. */
+  readonly warning: string | null;
 }
 
 /** Who made an administrative change, for the audit log. */
@@ -37,16 +40,19 @@ export interface Actor {
   readonly source?: string;
 }
 
-export function showSettings(dd: DataDir): Settings {
+export function showSettings(dd: DataDir, now = new Date()): Settings {
+  const mode = readMode(dd.store);
+  const secrets = dd.store.secrets.list(now.toISOString());
   return {
     serverId: dd.identity.serverId,
     pin: dd.identity.pin,
-    mode: readMode(dd.store),
-    secrets: dd.store.listSecrets(),
+    mode,
+    secrets,
     maxSecrets: MAX_SHARES,
     clients: dd.store.countClients(),
     kdf: dd.kdf,
     guessAlarm: readAlarm(dd.store),
+    warning: noSecretWarning(mode, secrets),
   };
 }
 
@@ -78,12 +84,21 @@ export interface AddSecretInput {
   readonly secret?: Secret;
   readonly label?: string;
   readonly allowWeak?: boolean;
+  readonly limits?: SecretLimits;
+}
+
+/** When a secret expires (ISO time) and how many new clients it may register. */
+export interface SecretLimits {
+  readonly expiresAt?: string | null;
+  readonly maxUses?: number | null;
 }
 
 export interface AddedSecret {
   readonly id: string;
   readonly label: string;
   readonly weak: boolean;
+  readonly expiresAt: string | null;
+  readonly maxUses: number | null;
   /** Only for a generated secret: shown once, never stored. */
   readonly generated?: string;
 }
@@ -109,16 +124,26 @@ export async function addSecret(
   const secret = input.secret ?? Secret.from(generated as string);
   const { added } = await applyChanges(
     dd,
-    { add: [{ secret, label: input.label, allowWeak: input.allowWeak, generated: !!generated }] },
+    {
+      add: [
+        {
+          secret,
+          label: input.label,
+          allowWeak: input.allowWeak,
+          generated: !!generated,
+          ...(input.limits ? { limits: input.limits } : {}),
+        },
+      ],
+    },
     actor,
     now,
   );
-  const row = added[0] as { id: string; label: string; weak: boolean };
+  const row = added[0] as Omit<AddedSecret, 'generated'>;
   return generated ? { ...row, generated } : row;
 }
 
 export function removeSecret(dd: DataDir, id: string, actor: Actor, now: Date): void {
-  if (!dd.store.removeSecret(id, now.toISOString())) {
+  if (!dd.store.secrets.remove(id, now.toISOString())) {
     throw new UserError('unknown_secret', `no active secret has the id ${JSON.stringify(id)}`, {
       hint: 'list them with: bootstrap-server auth secret list',
     });
@@ -169,6 +194,7 @@ export interface Changes {
     readonly allowWeak?: boolean | undefined;
     /** Made by the server (audited as such). */
     readonly generated?: boolean;
+    readonly limits?: SecretLimits;
   }[];
   readonly remove?: readonly string[];
 }
@@ -182,11 +208,12 @@ export async function applyChanges(
   changes: Changes,
   actor: Actor,
   now: Date,
-): Promise<{ added: { id: string; label: string; weak: boolean }[] }> {
-  const active = dd.store.activeSecretsWithPrs();
+): Promise<{ added: Omit<AddedSecret, 'generated'>[] }> {
+  const active = dd.store.secrets.usableWithPrs(now.toISOString());
+  const listed = dd.store.secrets.list(now.toISOString());
   const removing = new Set(changes.remove ?? []);
   for (const id of removing) {
-    if (!active.some((s) => s.id === id))
+    if (!listed.some((s) => s.id === id))
       throw new UserError('unknown_secret', `no active secret has the id ${JSON.stringify(id)}`);
   }
   const adds = changes.add ?? [];
@@ -194,8 +221,16 @@ export async function applyChanges(
     new UserError('too_many_secrets', `at most ${MAX_SHARES} secrets may be active`, {
       hint: 'remove one before adding another',
     });
-  if (active.length - removing.size + adds.length > MAX_SHARES) throw tooMany();
-  const prepared: { label: string; weak: boolean; prs: Buffer; generated: boolean }[] = [];
+  const removingActive = active.filter((s) => removing.has(s.id)).length;
+  if (active.length - removingActive + adds.length > MAX_SHARES) throw tooMany();
+  const prepared: {
+    label: string;
+    weak: boolean;
+    prs: Buffer;
+    generated: boolean;
+    expiresAt: string | null;
+    maxUses: number | null;
+  }[] = [];
   for (const [i, add] of adds.entries()) {
     const what = adds.length === 1 ? 'the secret' : `new secret ${i + 1}`;
     const label = cleanLabel(add.label);
@@ -225,13 +260,23 @@ export async function applyChanges(
       weak: weaknesses.length > 0,
       prs: prs.use(),
       generated: add.generated === true,
+      expiresAt: add.limits?.expiresAt ?? null,
+      maxUses: add.limits?.maxUses ?? null,
     });
   }
   for (const id of removing) removeSecret(dd, id, actor, now);
   const added = prepared.map((p) => {
     const id = `sec_${randomBytes(5).toString('hex')}`;
-    const stored = dd.store.addSecret(
-      { id, label: p.label, prs: p.prs, weak: p.weak, createdAt: now.toISOString() },
+    const stored = dd.store.secrets.add(
+      {
+        id,
+        label: p.label,
+        prs: p.prs,
+        weak: p.weak,
+        createdAt: now.toISOString(),
+        expiresAt: p.expiresAt,
+        maxUses: p.maxUses,
+      },
       MAX_SHARES,
     );
     p.prs.fill(0);
@@ -248,7 +293,7 @@ export async function applyChanges(
       },
       now.toISOString(),
     );
-    return { id, label: p.label, weak: p.weak };
+    return { id, label: p.label, weak: p.weak, expiresAt: p.expiresAt, maxUses: p.maxUses };
   });
   if (changes.mode && changes.mode !== readMode(dd.store)) setMode(dd, changes.mode, actor, now);
   return { added };

@@ -31,6 +31,11 @@ import { servePage } from './admin-page.ts';
 import { isAdminToken } from './admin-token.ts';
 import type { DataDir } from './data-dir.ts';
 import type { MessageKind, RegistrationService } from './registration.ts';
+import { removeClient } from './clients.ts';
+import { formatInstallCommand, defaultSecretPath, INSTALL_SHELLS } from './install-command.ts';
+import type { InstallShell } from './install-command.ts';
+import { limitsFromBody } from './secrets-expiry.ts';
+import type { TunnelState } from './tunnel.ts';
 
 export interface ServerAppDeps {
   readonly dd: DataDir;
@@ -41,12 +46,15 @@ export interface ServerAppDeps {
   readonly urls: () => { serverUrl?: string; relayUrl?: string };
   /** Host header values the admin listener answers to (lower case, with port). */
   readonly adminHosts: () => ReadonlySet<string>;
+  /** The relay tunnel's state, for the page. */
+  readonly tunnel: () => TunnelState;
 }
 
 const ROUTES: Record<string, { method: string; kind: MessageKind }> = {
   '/v1/hello': { method: 'GET', kind: 'hello' },
   '/v1/register/start': { method: 'POST', kind: 'start' },
   '/v1/register/finish': { method: 'POST', kind: 'finish' },
+  '/v1/unregister': { method: 'POST', kind: 'unregister' },
 };
 
 function guard(res: ServerResponse, log: Logger, work: Promise<void>): void {
@@ -64,8 +72,11 @@ const STATUS_OF_ADMIN: Record<string, number> = {
   too_many_secrets: 409,
   duplicate_secret: 409,
   unknown_secret: 404,
+  unknown_client: 404,
   bad_mode: 400,
   bad_label: 400,
+  bad_expiry: 400,
+  bad_max_uses: 400,
 };
 
 /** The registration listener: direct clients. */
@@ -133,19 +144,24 @@ export function createAdminApp(deps: ServerAppDeps): RequestListener {
     const key = `${req.method ?? ''} ${path}`;
     if (req.method === 'POST' || req.method === 'PUT') requireJson(req);
     const secretMatch = /^\/admin\/v1\/secrets\/([A-Za-z0-9_-]{1,40})$/.exec(path);
-    if (key === 'GET /admin/v1/settings') return sendJson(res, 200, showSettings(dd));
+    const clientMatch = /^\/admin\/v1\/clients\/([A-Za-z0-9_-]{1,100})$/.exec(path);
+    if (key === 'GET /admin/v1/settings')
+      return sendJson(res, 200, { ...showSettings(dd, now()), tunnel: deps.tunnel() });
     if (key === 'PUT /admin/v1/mode') {
       const body = parseJsonBody(await readBody(req)) as { mode?: unknown };
       setMode(dd, parseMode(typeof body?.mode === 'string' ? body.mode : ''), actor, now());
       return sendJson(res, 200, showSettings(dd));
     }
-    if (key === 'GET /admin/v1/secrets') return sendJson(res, 200, dd.store.listSecrets());
+    if (key === 'GET /admin/v1/secrets')
+      return sendJson(res, 200, dd.store.secrets.list(now().toISOString()));
     if (key === 'POST /admin/v1/secrets') {
       const body = parseJsonBody(await readBody(req)) as {
         secret?: unknown;
         label?: unknown;
         generate?: unknown;
         allowWeak?: unknown;
+        expires?: unknown;
+        maxUses?: unknown;
       } | null;
       if (typeof body !== 'object' || body === null)
         throw new HttpError(400, 'bad_request', 'expected a JSON object');
@@ -160,6 +176,7 @@ export function createAdminApp(deps: ServerAppDeps): RequestListener {
           ...(generate ? {} : { secret: Secret.from(body.secret as string) }),
           label: body.label,
           allowWeak: body.allowWeak === true,
+          limits: limitsFromBody(body, now()),
         },
         actor,
         now(),
@@ -173,6 +190,28 @@ export function createAdminApp(deps: ServerAppDeps): RequestListener {
     if (secretMatch && req.method === 'DELETE') {
       removeSecret(dd, secretMatch[1] as string, actor, now());
       return sendJson(res, 200, { removed: secretMatch[1] });
+    }
+    if (clientMatch && req.method === 'DELETE') {
+      const removed = removeClient(dd, clientMatch[1] as string, actor, now());
+      deps.log.info('client.removed', { clientId: removed.clientId, via: 'api', source });
+      return sendJson(res, 200, { removed: removed.clientId, hostname: removed.hostname });
+    }
+    if (key === 'GET /admin/v1/install-command') {
+      const shell = (url.searchParams.get('shell') ?? 'sh') as InstallShell;
+      if (!INSTALL_SHELLS.includes(shell))
+        throw new HttpError(400, 'bad_request', `shell is one of ${INSTALL_SHELLS.join(', ')}`);
+      const c = clientConfig(dd, deps.urls());
+      const command = formatInstallCommand(
+        {
+          ...(c.server ? { server: c.server } : {}),
+          ...(c.relay ? { relay: c.relay } : {}),
+          serverId: dd.identity.serverId,
+          serverPin: dd.identity.pin,
+          secretPath: defaultSecretPath(shell),
+        },
+        shell,
+      );
+      return sendJson(res, 200, { shell, command });
     }
     if (key === 'GET /admin/v1/clients') {
       const limit = Math.min(
@@ -193,7 +232,7 @@ export function createAdminApp(deps: ServerAppDeps): RequestListener {
       return sendJson(res, 200, dd.store.listAudit(limit, event));
     }
     if (key === 'POST /admin/v1/apply') {
-      const changes = parseChanges(parseJsonBody(await readBody(req)));
+      const changes = parseChanges(parseJsonBody(await readBody(req)), now());
       const { added } = await applyChanges(dd, changes, actor, now());
       return sendJson(res, 200, { added, settings: showSettings(dd) });
     }
@@ -206,7 +245,7 @@ export function createAdminApp(deps: ServerAppDeps): RequestListener {
 }
 
 /** Reads the body of POST /admin/v1/apply. */
-function parseChanges(value: unknown): Changes {
+function parseChanges(value: unknown, now: Date): Changes {
   const o = value as { mode?: unknown; add?: unknown; remove?: unknown } | null;
   if (typeof o !== 'object' || o === null)
     throw new HttpError(400, 'bad_request', 'expected a JSON object');
@@ -221,7 +260,13 @@ function parseChanges(value: unknown): Changes {
     ...(o.mode === undefined ? {} : { mode: parseMode(typeof o.mode === 'string' ? o.mode : '') }),
     remove,
     add: add.map((a: unknown) => {
-      const x = a as { secret?: unknown; label?: unknown; allowWeak?: unknown } | null;
+      const x = a as {
+        secret?: unknown;
+        label?: unknown;
+        allowWeak?: unknown;
+        expires?: unknown;
+        maxUses?: unknown;
+      } | null;
       if (
         typeof x !== 'object' ||
         x === null ||
@@ -237,6 +282,7 @@ function parseChanges(value: unknown): Changes {
         secret: Secret.from(x.secret),
         ...(typeof x.label === 'string' ? { label: x.label } : {}),
         allowWeak: x.allowWeak === true,
+        limits: limitsFromBody(x, now),
       };
     }),
   };

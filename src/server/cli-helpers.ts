@@ -6,7 +6,30 @@ import { UserError } from '../common/errors.ts';
 import { promptMasked, readAllLimited } from '../common/prompt.ts';
 import { Secret } from '../protocol/index.ts';
 import type { DataDir } from './data-dir.ts';
+import { describeLimits } from './secrets-expiry.ts';
 import type { SecretRow } from './store.ts';
+
+/** The options every `bootstrap-server` command has. */
+export interface CliGlobals {
+  'data-dir': string;
+  'kdf-log-n': number | undefined;
+}
+
+/** What the command groups of `bootstrap-server` share. */
+export interface ServerCli {
+  readonly deps: CliDeps;
+  readonly out: (text: string) => void;
+  /**
+   * Opens the data directory for one command and closes it after. Only a
+   * command that sets the server up (`create`) may make a new one; the
+   * others name a directory that is not there.
+   */
+  readonly withDir: (
+    a: { dataDir: string; kdfLogN?: number | undefined },
+    fn: (dd: DataDir) => Promise<void> | void,
+    opts?: { create?: boolean },
+  ) => Promise<void>;
+}
 
 /** The per-OS default data directory. */
 export function defaultServerDataDir(env: CliDeps['env']): string {
@@ -69,13 +92,10 @@ export function shellQuote(value: string): string {
 }
 
 export function secretsTable(rows: readonly SecretRow[]): string {
-  return table(rows as unknown as Record<string, unknown>[], [
-    'id',
-    'label',
-    'createdAt',
-    'lastUsedAt',
-    'useCount',
-  ]);
+  return table(
+    rows.map((r) => ({ ...r, limits: describeLimits(r) })),
+    ['id', 'label', 'createdAt', 'lastUsedAt', 'useCount', 'limits'],
+  );
 }
 
 function cellText(value: unknown): string {

@@ -7,26 +7,14 @@ import { UserError } from '../common/errors.ts';
 import { parseListen } from '../common/http.ts';
 import { LOG_LEVELS } from '../common/log.ts';
 import type { LogLevel } from '../common/log.ts';
-import {
-  addSecret,
-  clientConfig,
-  listClientsPage,
-  parseMode,
-  removeSecret,
-  setMode,
-  showSettings,
-} from './admin.ts';
+import { clientConfig } from './admin.ts';
 import { backupDataDir, restoreDataDir } from './backup.ts';
+import { authCommands } from './cli-auth.ts';
+import { clientsCommands } from './cli-clients.ts';
 import { DATA_DIR_CODES, openDataDir } from './data-dir.ts';
-import type { DataDir } from './data-dir.ts';
-import {
-  defaultServerDataDir,
-  describeMode,
-  readNewSecret,
-  secretsTable,
-  table,
-  urlsFor,
-} from './cli-helpers.ts';
+import { defaultServerDataDir, urlsFor } from './cli-helpers.ts';
+import type { ServerCli } from './cli-helpers.ts';
+import { VERSION } from '../version.ts';
 import { mintAdminToken } from './admin-token.ts';
 import { defaultSecretPath, formatInstallCommand, INSTALL_SHELLS } from './install-command.ts';
 import type { InstallShell } from './install-command.ts';
@@ -42,38 +30,31 @@ function validHours(h: number): number {
 
 const PROGRAM = 'bootstrap-server';
 
-interface Common {
-  dataDir: string;
-  kdfLogN?: number;
-  json?: boolean;
-}
-
 export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
   return runGuarded(
     deps,
     PROGRAM,
     async () => {
       const out = (text: string): void => void deps.stdout.write(text);
-      const open = (a: Common): DataDir =>
-        openDataDir(a.dataDir, a.kdfLogN === undefined ? {} : { kdfLogN: a.kdfLogN });
-      const withDir = async (
-        a: Common,
-        fn: (dd: DataDir) => Promise<void> | void,
-      ): Promise<void> => {
-        const dd = open(a);
+      const withDir: ServerCli['withDir'] = async (a, fn, opts = {}) => {
+        const dd = openDataDir(a.dataDir, {
+          ...(a.kdfLogN === undefined ? {} : { kdfLogN: a.kdfLogN }),
+          mustExist: opts.create !== true,
+        });
         try {
           await fn(dd);
         } finally {
           dd.store.close();
         }
       };
+      const ctx: ServerCli = { deps, out, withDir };
       const cli: Argv = yargs(argv)
         .scriptName(PROGRAM)
         .usage('$0 <command> [options]\n\nThe registration server with Client Authorization.')
         .option('data-dir', {
           type: 'string',
           default: defaultServerDataDir(deps.env),
-          describe: 'data directory (created on first use)',
+          describe: 'data directory (made by start, auth mode or auth secret add)',
         })
         .option('kdf-log-n', {
           type: 'number',
@@ -193,150 +174,8 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
             });
           },
         )
-        .command('auth', 'Client Authorization settings', (y) =>
-          y
-            .command(
-              'show',
-              'show the mode, the server identity and the secrets',
-              (z) => z.option('json', { type: 'boolean', default: false }),
-              (a) =>
-                withDir(a, (dd) => {
-                  const s = showSettings(dd);
-                  if (a.json) return out(`${JSON.stringify(s, null, 2)}\n`);
-                  out(
-                    `server id: ${s.serverId}\npin:       ${s.pin}\nmode:      ${s.mode} (${describeMode(s.mode)})\nclients:   ${s.clients.active} registered\nsecrets:   ${s.secrets.length} of ${s.maxSecrets}\n`,
-                  );
-                  if (s.guessAlarm?.active)
-                    out(
-                      `ALARM:     ${s.guessAlarm.failedLastHour} failed guesses of the secret in an hour (threshold ${s.guessAlarm.threshold}), since ${s.guessAlarm.raisedAt}; see the audit\n`,
-                    );
-                  out(secretsTable(s.secrets));
-                }),
-            )
-            .command(
-              'mode <mode>',
-              'set the mode: none, internet or all',
-              (z) => z.positional('mode', { type: 'string', demandOption: true }),
-              (a) =>
-                withDir(a, (dd) => {
-                  const mode = parseMode(a.mode);
-                  setMode(dd, mode, { via: 'cli' }, deps.now());
-                  out(`mode: ${mode} (${describeMode(mode)})\n`);
-                }),
-            )
-            .command('secret', 'authorization secrets', (z) =>
-              z
-                .command(
-                  'add',
-                  'add a secret (typed at a prompt, piped on stdin, or --generate)',
-                  (w) =>
-                    w
-                      .option('label', {
-                        type: 'string',
-                        describe: 'a note for people, e.g. "SCCM 2026"',
-                      })
-                      .option('generate', {
-                        type: 'boolean',
-                        default: false,
-                        describe: 'generate a strong secret and print it once',
-                      })
-                      .option('allow-weak', {
-                        type: 'boolean',
-                        default: false,
-                        describe: 'accept a secret that breaks the password rule',
-                      }),
-                  (a) =>
-                    withDir(a, async (dd) => {
-                      const secret = a.generate ? undefined : await readNewSecret(deps);
-                      const added = await addSecret(
-                        dd,
-                        { ...(secret ? { secret } : {}), label: a.label, allowWeak: a.allowWeak },
-                        { via: 'cli' },
-                        deps.now(),
-                      );
-                      secret?.wipe();
-                      if (added.weak)
-                        deps.stderr.write(
-                          `${PROGRAM}: warning: a weak secret was accepted because of --allow-weak (audited)\n`,
-                        );
-                      out(`added secret ${added.id}${added.label ? ` (${added.label})` : ''}\n`);
-                      if (added.generated)
-                        out(`secret: ${added.generated}\n(shown once; it is not stored)\n`);
-                    }),
-                )
-                .command(
-                  'list',
-                  'list the active secrets (never the secrets themselves)',
-                  (w) => w.option('json', { type: 'boolean', default: false }),
-                  (a) =>
-                    withDir(a, (dd) => {
-                      const rows = dd.store.listSecrets();
-                      out(a.json ? `${JSON.stringify(rows, null, 2)}\n` : secretsTable(rows));
-                    }),
-                )
-                .command(
-                  'remove <id>',
-                  'remove a secret (clients registered with it stay registered)',
-                  (w) => w.positional('id', { type: 'string', demandOption: true }),
-                  (a) =>
-                    withDir(a, (dd) => {
-                      removeSecret(dd, a.id, { via: 'cli' }, deps.now());
-                      out(
-                        `removed secret ${a.id}; command lines that carry it must be updated. Clients registered with it stay registered.\n`,
-                      );
-                    }),
-                )
-                .demandCommand(1, 'name a secret command: add, list or remove'),
-            )
-            .demandCommand(1, 'name an auth command: show, mode or secret'),
-        )
-        .command('clients', 'registered clients', (y) =>
-          y
-            .command(
-              'list',
-              'list registered clients, newest first (a page at a time: --limit, --offset)',
-              (z) =>
-                z
-                  .option('json', { type: 'boolean', default: false })
-                  .option('limit', {
-                    type: 'number',
-                    default: 1000,
-                    describe: 'at most this many clients (0: all of them)',
-                  })
-                  .option('offset', {
-                    type: 'number',
-                    default: 0,
-                    describe: 'skip this many first',
-                  }),
-              (a) =>
-                withDir(a, (dd) => {
-                  const limit = a.limit > 0 ? Math.floor(a.limit) : -1;
-                  const offset = Math.max(0, Math.floor(a.offset));
-                  const { clients: rows, total } = listClientsPage(dd, { limit, offset });
-                  out(
-                    a.json
-                      ? `${JSON.stringify(rows, null, 2)}\n`
-                      : table(rows as unknown as Record<string, unknown>[], [
-                          'clientId',
-                          'hostname',
-                          'route',
-                          'seenAs',
-                          'secretId',
-                          'registeredAt',
-                          'supersededBy',
-                        ]),
-                  );
-                  // Never a silent cut: a partial list says what it shows (on stderr, so --json stays an array).
-                  if (rows.length < total)
-                    deps.stderr.write(
-                      rows.length === 0
-                        ? `showing none of ${total} clients: --offset ${offset} is past the end\n`
-                        : `showing ${offset + 1}-${offset + rows.length} of ${total} clients; --offset ${offset + rows.length} for the next page, --limit 0 for all\n`,
-                    );
-                }),
-            )
-            .demandCommand(1, 'name a clients command: list'),
-        )
+        .command('auth', 'Client Authorization settings', (y) => authCommands(y, ctx))
+        .command('clients', 'registered clients', (y) => clientsCommands(y, ctx))
         .command(
           'admin-url',
           'print a sign-in link to the admin page with a new token (in the URL fragment, never sent to the server)',
@@ -480,7 +319,7 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
         .exitProcess(false)
         .fail(usageFailure)
         .help()
-        .version(false);
+        .version(VERSION);
       await cli.parseAsync();
       return 0;
     },

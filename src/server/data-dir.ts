@@ -33,6 +33,8 @@ export interface DataDir {
 export interface OpenOptions {
   /** scrypt N as a power of two, used only when the directory is created. */
   readonly kdfLogN?: number;
+  /** For commands that only read or use a server: a directory that is not there is an error, never created. */
+  readonly mustExist?: boolean;
 }
 
 /** The mode a new server starts in: every client needs a secret. */
@@ -127,10 +129,19 @@ function checked<T>(store: Store, key: string, parse: (value: string) => T): T |
  * checked before anything uses it.
  */
 export function openDataDir(dir: string, opts: OpenOptions = {}): DataDir {
-  ensurePrivateDir(dir);
   const dbPath = join(dir, 'server.db');
   const markerPath = join(dir, 'identity.json');
   const marker = readMarker(markerPath);
+  if (opts.mustExist && !marker && !existsSync(dbPath)) {
+    throw new UserError(
+      'no_data_dir',
+      `${dir} is not a server data directory (${existsSync(dir) ? 'it holds no server.db' : 'it does not exist'})`,
+      {
+        hint: 'check --data-dir (a typo?); bootstrap-server start, auth mode or auth secret add creates one',
+      },
+    );
+  }
+  ensurePrivateDir(dir);
   if (marker && !existsSync(dbPath))
     throw identityLost(dir, marker, 'its database server.db is gone');
   // Checked before the store is opened for writing, so nothing is created in its place.

@@ -7,12 +7,12 @@ import { Agent } from 'undici';
 import { UserError } from '../common/errors.ts';
 import { createLogger } from '../common/log.ts';
 import type { LogLevel } from '../common/log.ts';
-import { listen, untilSignal } from '../common/serve.ts';
+import { listenOrExplain, untilSignal } from '../common/serve.ts';
 import type { Listening } from '../common/serve.ts';
 import { HandshakeTable } from '../protocol/index.ts';
 import { createAdminApp, createRegistrationApp } from './app.ts';
 import { DEFAULT_INTRANET, parseIntranet } from './classify.ts';
-import { openDataDir } from './data-dir.ts';
+import { openDataDir, readMode } from './data-dir.ts';
 import { claimDataDir } from './pid-file.ts';
 import { GuessAlarm, GuessLimiter } from './rate-limit.ts';
 import type { GuessLimits } from './rate-limit.ts';
@@ -28,6 +28,8 @@ import type { AuditRetention } from './store.ts';
  */
 export const DEFAULT_GUESS_ALARM = 100;
 import { runTunnel } from './tunnel.ts';
+import type { TunnelState } from './tunnel.ts';
+import { showSettings } from './admin.ts';
 
 export interface ServerStartOptions {
   readonly dataDir: string;
@@ -58,31 +60,6 @@ function readFileOr(path: string, what: string): Buffer {
       'unreadable_file',
       `cannot read the ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
       { cause: err },
-    );
-  }
-}
-
-/** Listens, or says which address could not be had and why, as a usage error. */
-async function bind(
-  handler: Parameters<typeof listen>[0],
-  where: { host: string; port: number },
-  tls: Parameters<typeof listen>[2],
-  what: string,
-): Promise<Listening> {
-  try {
-    return await listen(handler, where, tls);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    const why: Record<string, string> = {
-      EADDRINUSE: 'the address is already in use (another server?)',
-      EACCES: 'permission denied (ports below 1024 need privileges)',
-      EADDRNOTAVAIL: 'no interface of this machine has that address',
-      ENOTFOUND: 'the host name does not resolve',
-    };
-    throw new UserError(
-      'listen_failed',
-      `cannot listen on ${where.host}:${where.port} for ${what}: ${why[code] ?? code}`,
-      { cause: err, hint: 'choose another HOST:PORT, or stop what holds it' },
     );
   }
 }
@@ -174,6 +151,9 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
   });
   let serverUrl = '';
   let adminHosts: ReadonlySet<string> = new Set();
+  let tunnelState: TunnelState = opts.relayUrl
+    ? { state: 'connecting' }
+    : { state: 'not-configured' };
   const deps = {
     dd,
     service,
@@ -181,6 +161,7 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
     now: Date.now,
     urls: () => ({ serverUrl, ...(opts.relayUrl ? { relayUrl: opts.relayUrl } : {}) }),
     adminHosts: () => adminHosts,
+    tunnel: () => tunnelState,
   };
   const closeAll = async (listening: Listening[]): Promise<void> => {
     await Promise.all(listening.map((l) => l.close(0)));
@@ -191,14 +172,19 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
   let main: Listening;
   let admin: Listening;
   try {
-    main = await bind(createRegistrationApp(deps), opts.listen, tls, 'clients (--listen)');
+    main = await listenOrExplain(
+      createRegistrationApp(deps),
+      opts.listen,
+      tls,
+      'clients (--listen)',
+    );
   } catch (err) {
     await closeAll([]);
     throw err;
   }
   try {
     // The admin listener uses the same certificate: a new secret typed on the page then never crosses the network in clear.
-    admin = await bind(
+    admin = await listenOrExplain(
       createAdminApp(deps),
       opts.adminListen,
       tls,
@@ -222,6 +208,11 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
     pin: dd.identity.pin,
   });
   opts.stdout.write(`listening on ${main.url}\nadmin on ${admin.url}\n`);
+  const warning = showSettings(dd).warning;
+  if (warning) {
+    log.warn('server.no_active_secret', { mode: readMode(dd.store) });
+    opts.stderr.write(`bootstrap-server: warning: ${warning}\n`);
+  }
 
   const stop = new AbortController();
   const dispatcher = new Agent({ connections: 16, keepAliveTimeout: 30_000 });
@@ -235,6 +226,14 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
           log,
           dispatcher,
           signal: stop.signal,
+          onState: (state) => {
+            tunnelState = state;
+            if (state.state === 'refused')
+              opts.stderr.write(
+                `bootstrap-server: warning: ${state.reason}; internet clients cannot reach this server through ${opts.relayUrl ?? 'the relay'} (they get 503)\n` +
+                  '  check --relay-token-file: it must hold the token bootstrap-relay add-server printed for this server id\n',
+              );
+          },
         })
       : Promise.resolve();
 

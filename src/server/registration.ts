@@ -27,8 +27,11 @@ import { readMode } from './data-dir.ts';
 import type { GuessAlarm, GuessLimiter } from './rate-limit.ts';
 import { createAlarmCheck } from './alarm.ts';
 import { addressGroup, networkKey, sourceKey } from './source.ts';
+import { createRetiredAudit } from './secrets-retired.ts';
+import { createUnregisterService } from './unregister.ts';
+import { STATUS_OF } from './status-of.ts';
 
-export type MessageKind = 'hello' | 'start' | 'finish';
+export type MessageKind = 'hello' | 'start' | 'finish' | 'unregister';
 
 /** Where a request came from, as the server itself observed it. */
 export interface Channel {
@@ -43,24 +46,7 @@ export interface Reply {
   readonly headers?: Record<string, string>;
 }
 
-/** The one table from error codes to HTTP statuses. */
-export const STATUS_OF: Record<string, number> = {
-  bad_request: 400,
-  unsupported_version: 400,
-  decrypt_failed: 400,
-  low_order_point: 400,
-  wrong_server: 404,
-  secret_required: 401,
-  invalid_secret: 403,
-  bad_proof: 403,
-  no_active_secrets: 403,
-  secret_revoked: 403,
-  too_many_shares: 500,
-  handshake_expired: 409,
-  handshake_unknown: 409,
-  rate_limited: 429,
-  busy: 503,
-};
+export { STATUS_OF } from './status-of.ts';
 
 export interface RegistrationDeps {
   readonly dd: DataDir;
@@ -151,9 +137,12 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
     if (isGuess(open.pending)) failGuess(open.source, 'unfinished');
   }
 
+  const retired = createRetiredAudit({ store: dd.store, log, now: deps.now });
+
   function sweep(): void {
     for (const open of table.prune(deps.now())) expired(open);
     checkAlarm(deps.now(), true);
+    retired.sweep();
   }
 
   function policy(channel: Channel): { seenAs: SeenAs; secretRequired: boolean } {
@@ -173,7 +162,7 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
     const m1 = parseM1(body);
     const key = sourceKey(channel);
     const { seenAs, secretRequired } = policy(channel);
-    const active = m1.Ya === undefined ? [] : dd.store.activeSecretsWithPrs();
+    const active = m1.Ya === undefined ? [] : dd.store.secrets.usableWithPrs(iso());
     // Decided before any crypto: a refused start costs the server a lookup.
     const network = networkKey(channel);
     const admission = limiter.admitStart(
@@ -198,6 +187,8 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
         ),
       );
     }
+    // An admitted start that offers shares says first which secrets stopped being offered.
+    if (m1.Ya !== undefined) retired.check();
     const { m2, pending } = answerStart(m1, {
       identity: dd.identity,
       seenAs,
@@ -265,9 +256,11 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
     }
     const fingerprint = toB64u(accepted.clientKeyFingerprint);
     if (accepted.unprovenShares) failGuess(open.source, 'no-matching-share');
-    if (accepted.secretId !== null && !dd.store.isSecretActive(accepted.secretId)) {
+    // Removed, expired or used up since M2 (another registration took the last use): told apart only in the audit.
+    if (accepted.secretId !== null && !dd.store.secrets.isUsable(accepted.secretId, iso())) {
+      const state = dd.store.secrets.list(iso()).find((s) => s.id === accepted.secretId)?.state;
       audit(channel, 'failed', {
-        reason: 'secret_revoked',
+        reason: state === 'expired' || state === 'used_up' ? state : 'secret_revoked',
         secretId: accepted.secretId,
         keyFingerprint: fingerprint,
       });
@@ -297,7 +290,8 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
       supersededBy: null,
     });
     if (accepted.secretId) {
-      dd.store.markSecretUsed(accepted.secretId, iso());
+      dd.store.secrets.markUsed(accepted.secretId, iso(), created);
+      if (created) retired.check();
       // Only a new client widens the budget: re-registering one key over and over must not.
       if (created) limiter.recordSuccess(open.source, deps.now());
     }
@@ -319,10 +313,13 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
     };
   }
 
+  const unregister = createUnregisterService({ dd, log, now: deps.now });
+
   return {
     sweep,
     handle: (kind, body, channel) => {
       sweep();
+      if (kind === 'unregister') return unregister(body, channel);
       try {
         if (kind === 'hello') return hello(channel);
         if (kind === 'start') return start(body, channel);

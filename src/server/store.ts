@@ -5,18 +5,12 @@
  */
 import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
+import { SECRET_COLUMNS, SecretStore } from './store-secrets.ts';
 
 export type AuthMode = 'none' | 'internet' | 'all';
 export const AUTH_MODES: readonly AuthMode[] = ['none', 'internet', 'all'];
 
-export interface SecretRow {
-  readonly id: string;
-  readonly label: string;
-  readonly createdAt: string;
-  readonly lastUsedAt: string | null;
-  readonly useCount: number;
-  readonly weak: boolean;
-}
+export type { SecretRow } from './store-secrets.ts';
 
 export interface ClientRow {
   readonly clientId: string;
@@ -91,11 +85,14 @@ CREATE TABLE IF NOT EXISTS admin_tokens (
 const ADDED_COLUMNS: readonly [table: string, column: string, definition: string][] = [
   ['audit', 'count', 'INTEGER NOT NULL DEFAULT 1'],
   ['audit', 'first_time', 'TEXT'],
+  ...SECRET_COLUMNS,
 ];
 
 /** The store; every method is synchronous and short. */
 export class Store {
   readonly #db: Db;
+  /** The secrets (PRS only). */
+  readonly secrets: SecretStore;
   /** Merge key -> the audit row that repeated refusals from one source go into. */
   readonly #merged = new Map<string, { id: number; at: number }>();
   #retention: AuditRetention = DEFAULT_AUDIT_RETENTION;
@@ -105,6 +102,7 @@ export class Store {
     if (opts.readonly) {
       // A backup to inspect: never created, changed or migrated.
       this.#db = new Database(path, { readonly: true, fileMustExist: true });
+      this.secrets = new SecretStore(this.#db);
       return;
     }
     this.#db = new Database(path);
@@ -113,6 +111,7 @@ export class Store {
     this.#db.pragma('synchronous = NORMAL');
     this.#db.exec(SCHEMA);
     this.#migrate();
+    this.secrets = new SecretStore(this.#db);
   }
 
   #migrate(): void {
@@ -169,75 +168,6 @@ export class Store {
     return this.getSetting(key) as string;
   }
 
-  activeSecretsWithPrs(): { id: string; prs: Buffer }[] {
-    return this.#db
-      .prepare('SELECT id, prs FROM secrets WHERE removed_at IS NULL ORDER BY created_at')
-      .all() as { id: string; prs: Buffer }[];
-  }
-
-  listSecrets(): SecretRow[] {
-    const rows = this.#db
-      .prepare(
-        'SELECT id, label, created_at, last_used_at, use_count, weak FROM secrets WHERE removed_at IS NULL ORDER BY created_at, rowid',
-      )
-      .all() as {
-      id: string;
-      label: string;
-      created_at: string;
-      last_used_at: string | null;
-      use_count: number;
-      weak: number;
-    }[];
-    return rows.map((r) => ({
-      id: r.id,
-      label: r.label,
-      createdAt: r.created_at,
-      lastUsedAt: r.last_used_at,
-      useCount: r.use_count,
-      weak: r.weak === 1,
-    }));
-  }
-
-  isSecretActive(id: string): boolean {
-    return (
-      this.#db.prepare('SELECT 1 FROM secrets WHERE id = ? AND removed_at IS NULL').get(id) !==
-      undefined
-    );
-  }
-
-  /** Adds a secret unless `limit` are already active; the check and insert are one transaction. */
-  addSecret(
-    row: { id: string; label: string; prs: Buffer; weak: boolean; createdAt: string },
-    limit: number,
-  ): boolean {
-    return this.#db.transaction(() => {
-      const { n } = this.#db
-        .prepare('SELECT COUNT(*) AS n FROM secrets WHERE removed_at IS NULL')
-        .get() as { n: number };
-      if (n >= limit) return false;
-      this.#db
-        .prepare('INSERT INTO secrets (id, label, prs, weak, created_at) VALUES (?, ?, ?, ?, ?)')
-        .run(row.id, row.label, row.prs, row.weak ? 1 : 0, row.createdAt);
-      return true;
-    })();
-  }
-
-  removeSecret(id: string, at: string): boolean {
-    return (
-      this.#db
-        .prepare(
-          'UPDATE secrets SET removed_at = ?, prs = zeroblob(32) WHERE id = ? AND removed_at IS NULL',
-        )
-        .run(at, id).changes === 1
-    );
-  }
-
-  markSecretUsed(id: string, at: string): void {
-    this.#db
-      .prepare('UPDATE secrets SET use_count = use_count + 1, last_used_at = ? WHERE id = ?')
-      .run(at, id);
-  }
-
   clientByFingerprint(fingerprint: string): ClientRow | undefined {
     const row = this.#db
       .prepare('SELECT * FROM clients WHERE key_fingerprint = ?')
@@ -279,6 +209,26 @@ export class Store {
         )
         .run(row.clientId, row.machineId, row.clientId);
       return { client: this.clientByFingerprint(row.keyFingerprint) as ClientRow, created: true };
+    })();
+  }
+
+  clientById(clientId: string): (ClientRow & { clientKey: string }) | undefined {
+    const row = this.#db.prepare('SELECT * FROM clients WHERE client_id = ?').get(clientId) as
+      Record<string, unknown> | undefined;
+    return row ? { ...toClient(row), clientKey: row.client_key as string } : undefined;
+  }
+
+  /**
+   * Forgets a client (its key can no longer be looked up); returns the row
+   * removed. Older records it superseded stay superseded: that machine's
+   * earlier keys are no more trusted for its removal.
+   */
+  removeClient(clientId: string): ClientRow | undefined {
+    return this.#db.transaction(() => {
+      const row = this.clientById(clientId);
+      if (!row) return undefined;
+      this.#db.prepare('DELETE FROM clients WHERE client_id = ?').run(clientId);
+      return row;
     })();
   }
 

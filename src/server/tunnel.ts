@@ -20,9 +20,20 @@ export interface TunnelDeps {
   readonly dispatcher: Dispatcher;
   readonly signal: AbortSignal;
   readonly concurrency?: number;
-  /** Called with true when the tunnel comes up, false when it drops. */
-  readonly onState?: (up: boolean) => void;
+  /** Called when the tunnel's state changes. */
+  readonly onState?: (state: TunnelState) => void;
 }
+
+/** The tunnel as the administrator sees it (the page, `start`). */
+export type TunnelState =
+  | { readonly state: 'not-configured' }
+  | { readonly state: 'connecting' }
+  | { readonly state: 'connected'; readonly since: string }
+  | { readonly state: 'refused'; readonly reason: string; readonly since: string }
+  | { readonly state: 'down'; readonly reason: string; readonly since: string };
+
+/** The relay said no to this server: its token or server id is not what the relay holds. */
+class TunnelRefused extends Error {}
 
 interface RelayRequest {
   readonly id: string;
@@ -31,7 +42,7 @@ interface RelayRequest {
   readonly source: string;
 }
 
-const KINDS: readonly string[] = ['hello', 'start', 'finish'];
+const KINDS: readonly string[] = ['hello', 'start', 'finish', 'unregister'];
 
 /** Answers one client request the relay carried; exported for its unit test. */
 export function answerRelayRequest(
@@ -79,6 +90,24 @@ function isRelayRequest(v: unknown): v is RelayRequest {
   );
 }
 
+/** Why the relay refused the tunnel, in words, from its status and error body. */
+function refusalReason(status: number, text: string): string {
+  let message = '';
+  try {
+    const m = (JSON.parse(text) as { error?: { message?: unknown } }).error?.message;
+    if (typeof m === 'string') message = m.slice(0, 200);
+  } catch {
+    // not JSON: the status says enough
+  }
+  const what =
+    status === 401
+      ? 'the relay refused the tunnel token'
+      : status === 404
+        ? 'the relay does not know this server id (or is not a bootstrap-relay)'
+        : `the relay refused the tunnel (${status})`;
+  return message ? `${what}: ${message}` : what;
+}
+
 /** Rejects when the signal aborts. */
 function abortion(signal: AbortSignal): Promise<never> {
   return new Promise((_, reject) => {
@@ -100,7 +129,22 @@ export async function runTunnel(deps: TunnelDeps): Promise<void> {
   let leader: number | null = null;
   let wakeAll: (() => void) | null = null;
   let wokenUp: Promise<void> | null = null;
-  const setUp = (next: boolean, detail: Record<string, unknown> = {}): void => {
+  /** The state last reported (kind only): each change is reported once. */
+  let reported = 'connecting';
+  const report = (state: TunnelState): void => {
+    if (state.state === reported) return;
+    reported = state.state;
+    deps.onState?.(state);
+  };
+  const setUp = (next: boolean, detail: { reason?: string; refused?: boolean } = {}): void => {
+    const since = new Date().toISOString();
+    if (!next && detail.refused && reported !== 'refused') {
+      // Said once, as an error: retrying will not help until the token is fixed.
+      deps.log.error('tunnel.refused', { relay: base, reason: detail.reason });
+      report({ state: 'refused', reason: detail.reason ?? 'refused', since });
+    } else if (!next && !detail.refused && reported === 'connecting') {
+      report({ state: 'down', reason: detail.reason ?? 'unreachable', since });
+    }
     if (next === up) return;
     up = next;
     if (next) {
@@ -112,11 +156,14 @@ export async function runTunnel(deps: TunnelDeps): Promise<void> {
       wakeAll?.();
       wakeAll = null;
       wokenUp = null;
+      report({ state: 'connected', since });
     } else {
       downSince = Date.now();
-      deps.log.warn('tunnel.down', { relay: base, ...detail });
+      if (!detail.refused) {
+        deps.log.warn('tunnel.down', { relay: base, reason: detail.reason });
+        report({ state: 'down', reason: detail.reason ?? 'unreachable', since });
+      }
     }
-    deps.onState?.(next);
   };
   const aborted = abortion(deps.signal);
   aborted.catch(() => undefined);
@@ -141,12 +188,10 @@ export async function runTunnel(deps: TunnelDeps): Promise<void> {
           bodyTimeout: 60_000,
         });
         if (res.statusCode !== 200) {
-          await res.body.dump();
-          throw new Error(
-            res.statusCode === 401
-              ? 'the relay refused the tunnel token'
-              : `the relay answered ${res.statusCode}`,
-          );
+          const text = await res.body.text().catch(() => '');
+          if (res.statusCode === 401 || res.statusCode === 403 || res.statusCode === 404)
+            throw new TunnelRefused(refusalReason(res.statusCode, text));
+          throw new Error(`the relay answered ${res.statusCode}`);
         }
         setUp(true);
         if (leader === index) leader = null;
@@ -167,7 +212,10 @@ export async function runTunnel(deps: TunnelDeps): Promise<void> {
         await sent.body.dump();
       } catch (err) {
         if (deps.signal.aborted) return;
-        setUp(false, { reason: err instanceof Error ? err.message : String(err) });
+        setUp(false, {
+          reason: err instanceof Error ? err.message : String(err),
+          refused: err instanceof TunnelRefused,
+        });
         leader ??= index;
         try {
           if (leader !== index) {

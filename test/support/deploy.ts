@@ -1,4 +1,5 @@
 /** A server and a relay on loopback with the tunnel up, for tests and benchmarks. */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { BIN, runProc, startRelay, startServer, tempDir, TEST_KDF_LOG_N } from './procs.ts';
@@ -37,6 +38,9 @@ export async function deploy(
       if (r.code !== 0) throw new Error(r.stderr);
     }
   }
+  // `auth show` reads only: a directory no secret was added to is made as an administrator would.
+  if (!existsSync(join(dataDir, 'server.db')))
+    await runProc(BIN.server, ['auth', 'mode', 'all', '--data-dir', dataDir, ...kdf]);
   const show = await runProc(BIN.server, ['auth', 'show', '--json', '--data-dir', dataDir, ...kdf]);
   const { serverId } = JSON.parse(show.stdout) as { serverId: string };
   const tokenFile = await relay.addServer(serverId);

@@ -1,0 +1,50 @@
+/**
+ * Removing a registered client: one implementation behind the command
+ * line, the admin API and the client's own signed unregister. The row goes
+ * (its key is no longer known) and the audit says who removed it.
+ */
+import { UserError } from '../common/errors.ts';
+import type { DataDir } from './data-dir.ts';
+import type { ClientRow } from './store.ts';
+
+/** Who removed a client: an administrator (command line or API) or the client itself. */
+export interface RemovalActor {
+  readonly via: 'cli' | 'api' | 'client';
+  /** The address it came from (API and client). */
+  readonly source?: string;
+  /** For a client: the route its request came by. */
+  readonly route?: 'direct' | 'relay';
+}
+
+/** Removes a client by its id; an unknown id is a UserError `unknown_client`. */
+export function removeClient(
+  dd: DataDir,
+  clientId: string,
+  actor: RemovalActor,
+  now: Date,
+): ClientRow {
+  const removed = dd.store.removeClient(clientId);
+  if (!removed) {
+    throw new UserError(
+      'unknown_client',
+      `no registered client has the id ${JSON.stringify(clientId)}`,
+      {
+        hint: 'list them with: bootstrap-server clients list',
+      },
+    );
+  }
+  dd.store.audit(
+    {
+      event: 'client.removed',
+      route: actor.route ?? actor.via,
+      source: actor.source,
+      outcome: 'removed',
+      reason: `by ${actor.via}`,
+      clientId: removed.clientId,
+      keyFingerprint: removed.keyFingerprint,
+      secretId: removed.secretId,
+    },
+    now.toISOString(),
+  );
+  return removed;
+}
