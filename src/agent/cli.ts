@@ -94,9 +94,14 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
       .command('status', 'show the saved registration', {}, () => {
         chosen = { command: 'status', flags: {} };
       })
-      .command('unregister', 'remove the saved identity (the server keeps its record)', {}, () => {
-        chosen = { command: 'unregister', flags: {} };
-      })
+      .command(
+        'unregister',
+        'remove the saved identity and tell the server if it can be reached',
+        {},
+        () => {
+          chosen = { command: 'unregister', flags: {} };
+        },
+      )
       .options({
         server: { type: 'string', describe: 'server URL (direct route)', group: 'Server:' },
         relay: { type: 'string', describe: 'relay URL (internet route)', group: 'Server:' },
@@ -112,8 +117,8 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
         },
         route: {
           type: 'string',
-          choices: ['auto', 'direct', 'relay'],
-          describe: 'route to use (default auto)',
+          choices: ['auto', 'direct', 'relay', 'all'],
+          describe: 'route to use (default auto; check --route all confirms every route)',
           group: 'Server:',
         },
         'secret-file': {
@@ -141,6 +146,10 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
           describe: 'config file (default: client-bootstrap.json beside the executable)',
         },
         'state-dir': { type: 'string', describe: 'state directory' },
+        user: {
+          type: 'boolean',
+          describe: "keep the state in this user's own directory (not a system install)",
+        },
         force: { type: 'boolean', describe: 'register again even if already registered' },
         deadline: { type: 'number', describe: 'overall deadline in seconds (default 120)' },
         'probe-timeout': {
@@ -201,6 +210,7 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
       'secret',
       'config',
       'stateDir',
+      'user',
       'force',
       'deadline',
       'probeTimeout',
@@ -216,9 +226,7 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
     ];
     for (const k of keys)
       if (parsed[k] !== undefined) (flags as Record<string, unknown>)[k] = parsed[k];
-    const settings: AgentSettings = resolveSettings(flags, deps, {
-      requireRoute: chosen.command === 'register' || chosen.command === 'check',
-    });
+    const settings: AgentSettings = resolveSettings(flags, deps, { command: chosen.command });
     const retryAs = parseRetryExitCode(parsed.retryExitCode, deps.platform);
     reporter = createReporter(
       settings.json ? 'json' : mode,

@@ -20,6 +20,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 const TABLE: Record<string, ExitCode> = {
   usage: EXIT.usage,
   config: EXIT.usage,
+  registered_elsewhere: EXIT.usage,
   secret_missing: EXIT.secretMissing,
   invalid_secret: EXIT.secretRejected,
   no_route: EXIT.noRoute,
