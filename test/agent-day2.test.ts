@@ -227,7 +227,7 @@ describe('without root', () => {
       const where = join(plain.home, '.local', 'state', 'client-bootstrap');
       expect(plain.json, plain.stderr).toMatchObject({ ok: true, code: 'registered' });
       expect(plain.stderr).toContain(
-        `warning: not running as root: the state goes to ${where}, which a system service will not use`,
+        `warning: not running as root: a system install should run elevated (with sudo); the state goes to ${where}, where a system service will not look; give --user`,
       );
       expect(readdirSync(where)).toContain('state.json');
       const user = await asNobody([...args, '--user']);

@@ -31,5 +31,10 @@ export function elevationWarning(
   if (elevated || settings.stateDirFrom !== 'default') return null;
   const who = platform === 'win32' ? 'as administrator' : 'as root';
   const how = platform === 'win32' ? 'from an elevated prompt' : 'with sudo';
-  return `not running ${who}: the state goes to ${settings.stateDir}, which a system service will not use; run a system install ${how}, or give --user to keep this per-user registration on purpose`;
+  // Without root the default is the user's own directory, which a system service never reads.
+  const where =
+    platform === 'win32'
+      ? settings.stateDir
+      : `${settings.stateDir}, where a system service will not look`;
+  return `not running ${who}: a system install should run elevated (${how}); the state goes to ${where}; give --user to keep a per-user registration on purpose`;
 }
