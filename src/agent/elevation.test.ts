@@ -46,7 +46,7 @@ describe('elevationWarning', () => {
         false,
       ),
     ).toMatch(
-      /^not running as root: the state goes to \/home\/a\/\.local\/state\/client-bootstrap, .* with sudo/,
+      /^not running as root: a system install should run elevated \(with sudo\); the state goes to \/home\/a\/\.local\/state\/client-bootstrap, where a system service will not look;/,
     );
   });
   it.each([
