@@ -219,29 +219,29 @@ describe('without root', () => {
     return { ...r, json: JSON.parse(r.stdout.trim()) as Record<string, unknown>, home };
   }
 
-  it.skipIf(process.getuid?.() !== 0)(
-    'warns where the state goes; --user says it is meant and keeps the same place',
-    async () => {
-      const args = ['--server', other.url, `--server-pin=${other.pin}`];
-      const plain = await asNobody(args);
-      const where = join(plain.home, '.local', 'state', 'client-bootstrap');
-      expect(plain.json, plain.stderr).toMatchObject({ ok: true, code: 'registered' });
-      expect(plain.stderr).toContain(
-        `warning: not running as root: a system install should run elevated (with sudo); the state goes to ${where}, where a system service will not look; give --user`,
-      );
-      expect(readdirSync(where)).toContain('state.json');
-      const user = await asNobody([...args, '--user']);
-      expect(user.json, user.stderr).toMatchObject({ ok: true, code: 'registered' });
-      expect(user.stderr).not.toContain('not running as root');
-      expect(readdirSync(join(user.home, '.local', 'state', 'client-bootstrap'))).toContain(
-        'state.json',
-      );
-      // check writes nothing, not even the log it would keep in the state directory.
-      const check = await asNobody(['check', ...args]);
-      expect(check.json).toMatchObject({ ok: true, code: 'reachable' });
-      expect(readdirSync(check.home)).toEqual([]);
-    },
-  );
+  it('warns where the state goes; --user says it is meant and keeps the same place', async () => {
+    const args = ['--server', other.url, `--server-pin=${other.pin}`];
+    const plain = await asNobody(args);
+    const where = join(plain.home, '.local', 'state', 'client-bootstrap');
+    expect(plain.json, plain.stderr).toMatchObject({ ok: true, code: 'registered' });
+    expect(plain.stderr).toContain(
+      `warning: not running as root: a system install should run elevated (with sudo); the state goes to ${where}, where a system service will not look; give --user`,
+    );
+    expect(readdirSync(where)).toContain('state.json');
+    const user = await asNobody([...args, '--user']);
+    expect(user.json, user.stderr).toMatchObject({ ok: true, code: 'registered' });
+    expect(user.stderr).not.toContain('not running as root');
+    expect(readdirSync(join(user.home, '.local', 'state', 'client-bootstrap'))).toContain(
+      'state.json',
+    );
+    // check writes nothing, not even the log it would keep in the state directory.
+    const check = await asNobody(['check', ...args]);
+    expect(check.json).toMatchObject({ ok: true, code: 'reachable' });
+    expect(readdirSync(check.home)).toEqual([]);
+    const status = await asNobody(['status']);
+    expect(status.json).toMatchObject({ ok: true, registered: false });
+    expect(readdirSync(status.home)).toEqual([]);
+  });
 });
 
 describe('unregister tells the server', () => {
