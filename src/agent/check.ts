@@ -37,6 +37,15 @@ function worst(verdicts: readonly RouteVerdict[]): RouteVerdict | undefined {
   return [...failed].sort((a, b) => rank(a) - rank(b))[0];
 }
 
+/** No route at all, as register sees it: any unauthenticated server 6; all misconfigured 2; all busy 8; else 5. */
+function noRouteCode(verdicts: readonly RouteVerdict[]): string {
+  const auth = verdicts.find((v) => AUTH_CODES.has(v.code));
+  if (auth) return auth.code;
+  for (const code of ['config', 'busy'])
+    if (verdicts.length > 0 && verdicts.every((v) => v.code === code)) return code;
+  return 'no_route';
+}
+
 const label = (name: string): string => (name === 'direct' ? 'server' : 'relay');
 
 /** Reports every route; with a secret (or --prompt), confirms it without registering. */
@@ -76,11 +85,10 @@ export async function checkFlow(ctx: AgentContext): Promise<Outcome> {
       message: `${label(r.name)} not usable: ${r.error ?? 'unknown'}`,
     }));
   if (!best) {
-    const w = worst(verdicts);
     return outcomeOf(ctx, t0, {
       ...base,
       ok: false,
-      code: w?.code ?? 'no_route',
+      code: noRouteCode(verdicts),
       checks: verdicts,
       message: `no usable route (${routes.map((r) => `${label(r.name)}: ${r.error ?? '?'}`).join('; ')})`,
       hint: 'check the network, the URLs and any proxy, and --server-id / --server-pin against bootstrap-server client-config',
