@@ -5,7 +5,7 @@
  * an interrupted write are removed at the next start.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootId, bootTime, processStarted } from '../src/agent/state-lock.ts';
@@ -106,7 +106,7 @@ describe('a lock left behind is taken over at once', () => {
         /before the last reboot/,
       ],
       [
-        'taken longer ago than its deadline',
+        'taken, and last touched, longer ago than its deadline',
         () => ({
           pid,
           started: processStarted(pid),
@@ -115,10 +115,13 @@ describe('a lock left behind is taken over at once', () => {
           deadlineMs: 120_000,
           takenAt: new Date(Date.now() - 600_000).toISOString(),
         }),
-        /longer ago than its deadline \(120 s\)/,
+        /not touched for longer than its deadline \(120 s\)/,
       ],
     ])('a lock %s is taken over at once, with a warning', async (_what, content, why) => {
-      const dir = stateDirWithLock(JSON.stringify(content()));
+      const owner = content();
+      const dir = stateDirWithLock(JSON.stringify(owner));
+      const taken = new Date(owner.takenAt);
+      utimesSync(join(dir, 'lock'), taken, taken);
       const r = await agent(dir, '8');
       expect(r.json, r.stderr).toMatchObject({ ok: true, code: 'registered' });
       expect(r.stderr).toMatch(/warning: took over a stale lock: /);
@@ -142,6 +145,24 @@ describe('a lock left behind is taken over at once', () => {
     expect(r.code).toBe(9);
     expect(r.json).toMatchObject({ code: 'locked' });
     expect(String(r.json.message)).toContain(`pid ${process.pid}`);
+  });
+});
+
+describe('a lock its live holder keeps touching', () => {
+  it('is waited for even when taken longer ago than the deadline (a person at the prompt)', async () => {
+    const dir = stateDirWithLock(
+      JSON.stringify({
+        pid: process.pid,
+        started: processStarted(process.pid),
+        boot: bootId(),
+        bootTime: bootTime(),
+        deadlineMs: 120_000,
+        takenAt: new Date(Date.now() - 600_000).toISOString(),
+      }),
+    );
+    const r = await agent(dir, '2');
+    expect(r.code).toBe(9);
+    expect(r.json).toMatchObject({ code: 'locked' });
   });
 });
 

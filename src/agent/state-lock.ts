@@ -10,7 +10,7 @@
  * over at once.
  */
 import { randomBytes } from 'node:crypto';
-import { linkSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { uptime } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -93,6 +93,8 @@ export interface LockJudge {
   readonly now: number;
   readonly bootTime: number | null;
   readonly deadlineMs: number | null;
+  /** When the holder last touched the lock (its mtime): a holder at a prompt keeps it fresh. */
+  readonly touchedMs?: number;
 }
 
 /** Why a lock's holder is gone, or null when it may still be working. */
@@ -112,8 +114,9 @@ export function staleReason(
       return `it was taken at ${owner.takenAt}, before the last reboot (${booted})`;
   }
   const limit = owner.deadlineMs ?? judge.deadlineMs;
-  if (limit !== null && Number.isFinite(takenAt) && judge.now - takenAt > limit)
-    return `it was taken at ${owner.takenAt}, longer ago than its deadline (${Math.round(limit / 1000)} s)`;
+  const lastSign = Math.max(takenAt, judge.touchedMs ?? Number.NEGATIVE_INFINITY);
+  if (limit !== null && Number.isFinite(lastSign) && judge.now - lastSign > limit)
+    return `it was taken at ${owner.takenAt} and not touched for longer than its deadline (${Math.round(limit / 1000)} s)`;
   if (!isAlive(owner.pid)) return `process ${owner.pid} is gone`;
   const started = processStarted(owner.pid);
   if (owner.started && started && owner.started !== started)
@@ -152,7 +155,20 @@ export async function takeLock(file: string, opts: LockOptions): Promise<() => v
     try {
       writeFileSync(tmp, JSON.stringify(mine), { mode: 0o600, flag: 'wx' });
       linkSync(tmp, file);
-      return () => rmSync(file, { force: true });
+      // A live holder touches its lock, so a wait at the prompt (which stops the deadline) keeps it.
+      const every = Math.max(250, Math.min(15_000, (opts.deadlineMs ?? 60_000) / 4));
+      const keep = setInterval(() => {
+        try {
+          utimesSync(file, new Date(), new Date());
+        } catch {
+          // released or removed: nothing to keep
+        }
+      }, every);
+      keep.unref();
+      return () => {
+        clearInterval(keep);
+        rmSync(file, { force: true });
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
         throw ioError(err, `cannot take the lock ${file}`);
@@ -171,6 +187,7 @@ export async function takeLock(file: string, opts: LockOptions): Promise<() => v
       now: now(),
       bootTime: booted,
       deadlineMs: opts.deadlineMs ?? null,
+      touchedMs: seen.mtimeMs,
     });
     if (why) {
       // Remove only the lock judged stale, not one another run has put there since.
