@@ -71,13 +71,15 @@ export async function execute(
   reporter: Reporter,
   deps: ExecuteDeps,
 ): Promise<Outcome> {
-  const warning = READ_ONLY.has(command)
-    ? null
-    : elevationWarning(
-        settings,
-        deps.platform,
-        isElevated(deps.platform, settings.isRoot, deps.runCommand),
-      );
+  // Only a run that writes to the default place needs the rights to (Windows asks a program).
+  const warning =
+    READ_ONLY.has(command) || settings.stateDirFrom !== 'default'
+      ? null
+      : elevationWarning(
+          settings,
+          deps.platform,
+          isElevated(deps.platform, settings.isRoot, deps.runCommand),
+        );
   if (warning) reporter.warn(warning);
   const { log, logFile } = openLog(command, settings, reporter);
   if (warning) log.warn('agent.not_elevated', { stateDir: settings.stateDir });
