@@ -4,7 +4,6 @@
  * client-bootstrap.json beside the executable), then defaults. This is
  * the only place that reads the environment.
  */
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { LOG_LEVELS } from '../common/log-levels.ts';
 import type { LogLevel } from '../common/log-levels.ts';
@@ -19,6 +18,9 @@ import {
   usage,
 } from './config-file.ts';
 import type { FileConfig } from './config-file.ts';
+import { defaultLogFile, defaultStateDir, userStateDir } from './state-paths.ts';
+
+export { defaultLogFile, defaultStateDir, userStateDir } from './state-paths.ts';
 
 const PIN = /^sha256:[A-Za-z0-9_-]{43}$/;
 
@@ -103,43 +105,6 @@ export interface ConfigEnv {
   readonly exeDir: string;
   readonly platform: NodeJS.Platform;
   readonly isRoot: boolean;
-}
-
-/** The per-user state directory (`--user`, and the default for a user who is not root). */
-export function userStateDir(cfg: Pick<ConfigEnv, 'env' | 'platform'>): string {
-  if (cfg.platform === 'win32')
-    return join(cfg.env.LOCALAPPDATA ?? join(homedir(), 'AppData', 'Local'), 'ClientBootstrap');
-  if (cfg.platform === 'darwin')
-    return join(homedir(), 'Library', 'Application Support', 'ClientBootstrap');
-  return join(cfg.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'client-bootstrap');
-}
-
-export function defaultStateDir(cfg: Pick<ConfigEnv, 'env' | 'platform' | 'isRoot'>): string {
-  if (cfg.platform === 'win32')
-    return join(cfg.env.ProgramData ?? 'C:\\ProgramData', 'ClientBootstrap');
-  if (cfg.platform === 'darwin')
-    return cfg.isRoot ? '/Library/Application Support/ClientBootstrap' : userStateDir(cfg);
-  if (cfg.isRoot) return '/var/lib/client-bootstrap';
-  return userStateDir(cfg);
-}
-
-/** Per-OS default log file. */
-export function defaultLogFile(
-  cfg: Pick<ConfigEnv, 'env' | 'platform' | 'isRoot'>,
-  stateDir: string,
-  user = false,
-): string {
-  if (user) return join(stateDir, 'client-bootstrap.log');
-  if (cfg.platform === 'win32')
-    return join(
-      cfg.env.ProgramData ?? 'C:\\ProgramData',
-      'ClientBootstrap',
-      'Logs',
-      'client-bootstrap.log',
-    );
-  if (cfg.platform === 'linux' && cfg.isRoot)
-    return '/var/log/client-bootstrap/client-bootstrap.log';
-  return join(stateDir, 'client-bootstrap.log');
 }
 
 /** Resolves the settings; throws UserError('usage' | 'config') with the reason. */
