@@ -4,12 +4,13 @@
  * named (exit 8, retryable) and leaves nothing behind; temporary files of
  * an interrupted write are removed at the next start.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootId, processStarted } from '../src/agent/state-lock.ts';
+import { bootId, bootTime, processStarted } from '../src/agent/state-lock.ts';
 import { runAgent } from './support/agent.ts';
+import { stopChild, trackChild } from './support/cleanup.ts';
 import { startServer, tempDir } from './support/procs.ts';
 import type { ServerHandle } from './support/procs.ts';
 
@@ -75,12 +76,68 @@ describe('a lock left behind is taken over at once', () => {
     expect(existsSync(join(dir, 'lock'))).toBe(false);
   });
 
+  describe('holding the pid of a live, unrelated process', () => {
+    const sleeper = spawn('sleep', ['600'], { stdio: 'ignore' });
+    trackChild(sleeper);
+    afterAll(() => stopChild(sleeper, 'SIGKILL'));
+    const pid = sleeper.pid as number;
+
+    it.each([
+      [
+        'with a boot time before this boot (Windows has no boot id: the time decides)',
+        () => ({
+          pid,
+          started: null,
+          boot: null,
+          bootTime: (bootTime() as number) - 86_400_000,
+          deadlineMs: 120_000,
+          takenAt: new Date().toISOString(),
+        }),
+        /it was taken before the last reboot \(its boot time /,
+      ],
+      [
+        'taken (by an older version) at a time before this boot',
+        () => ({
+          pid,
+          started: null,
+          boot: null,
+          takenAt: new Date((bootTime() as number) - 3_600_000).toISOString(),
+        }),
+        /before the last reboot/,
+      ],
+      [
+        'taken, and last touched, longer ago than its deadline',
+        () => ({
+          pid,
+          started: processStarted(pid),
+          boot: bootId(),
+          bootTime: bootTime(),
+          deadlineMs: 120_000,
+          takenAt: new Date(Date.now() - 600_000).toISOString(),
+        }),
+        /not touched for longer than its deadline \(120 s\)/,
+      ],
+    ])('a lock %s is taken over at once, with a warning', async (_what, content, why) => {
+      const owner = content();
+      const dir = stateDirWithLock(JSON.stringify(owner));
+      const taken = new Date(owner.takenAt);
+      utimesSync(join(dir, 'lock'), taken, taken);
+      const r = await agent(dir, '8');
+      expect(r.json, r.stderr).toMatchObject({ ok: true, code: 'registered' });
+      expect(r.stderr).toMatch(/warning: took over a stale lock: /);
+      expect(r.stderr).toMatch(why);
+      expect(existsSync(join(dir, 'lock'))).toBe(false);
+    });
+  });
+
   it('a lock held by a live run is waited for (exit 9 at the deadline, naming the holder)', async () => {
     const dir = stateDirWithLock(
       JSON.stringify({
         pid: process.pid,
         started: processStarted(process.pid),
         boot: bootId(),
+        bootTime: bootTime(),
+        deadlineMs: 120_000,
         takenAt: new Date().toISOString(),
       }),
     );
@@ -88,6 +145,24 @@ describe('a lock left behind is taken over at once', () => {
     expect(r.code).toBe(9);
     expect(r.json).toMatchObject({ code: 'locked' });
     expect(String(r.json.message)).toContain(`pid ${process.pid}`);
+  });
+});
+
+describe('a lock its live holder keeps touching', () => {
+  it('is waited for even when taken longer ago than the deadline (a person at the prompt)', async () => {
+    const dir = stateDirWithLock(
+      JSON.stringify({
+        pid: process.pid,
+        started: processStarted(process.pid),
+        boot: bootId(),
+        bootTime: bootTime(),
+        deadlineMs: 120_000,
+        takenAt: new Date(Date.now() - 600_000).toISOString(),
+      }),
+    );
+    const r = await agent(dir, '2');
+    expect(r.code).toBe(9);
+    expect(r.json).toMatchObject({ code: 'locked' });
   });
 });
 

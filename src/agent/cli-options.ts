@@ -51,8 +51,8 @@ export const OPTIONS = {
   },
   route: {
     type: 'string',
-    choices: ['auto', 'direct', 'relay'],
-    describe: 'route to use (default auto)',
+    choices: ['auto', 'direct', 'relay', 'all'],
+    describe: 'route to use (default auto; check --route all confirms every route)',
     group: 'Server:',
   },
   'secret-file': {
@@ -80,7 +80,14 @@ export const OPTIONS = {
     describe: 'config file (default: client-bootstrap.json beside the executable)',
   },
   'state-dir': { type: 'string', describe: 'state directory' },
-  force: { type: 'boolean', describe: 'register again even if already registered' },
+  user: {
+    type: 'boolean',
+    describe: "keep the state in this user's own directory (not a system install)",
+  },
+  force: {
+    type: 'boolean',
+    describe: 'register again even if already registered, or to a different server',
+  },
   deadline: { type: 'number', describe: 'overall deadline in seconds (default 120)' },
   'probe-timeout': {
     type: 'number',

@@ -77,9 +77,14 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
       .command('status', 'show the saved registration', {}, () => {
         chosen = { command: 'status', flags: {} };
       })
-      .command('unregister', 'remove the saved identity (the server keeps its record)', {}, () => {
-        chosen = { command: 'unregister', flags: {} };
-      })
+      .command(
+        'unregister',
+        'remove the saved identity and tell the server if it can be reached',
+        {},
+        () => {
+          chosen = { command: 'unregister', flags: {} };
+        },
+      )
       .options(OPTIONS)
       .epilogue(EPILOGUE)
       .strict()
@@ -106,6 +111,7 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
       'secret',
       'config',
       'stateDir',
+      'user',
       'force',
       'deadline',
       'probeTimeout',
@@ -123,9 +129,7 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
     ];
     for (const k of keys)
       if (parsed[k] !== undefined) (flags as Record<string, unknown>)[k] = parsed[k];
-    const settings: AgentSettings = resolveSettings(flags, deps, {
-      requireRoute: chosen.command === 'register' || chosen.command === 'check',
-    });
+    const settings: AgentSettings = resolveSettings(flags, deps, { command: chosen.command });
     const retryAs = parseRetryExitCode(parsed.retryExitCode, deps.platform);
     reporter = createReporter(
       settings.json ? 'json' : mode,

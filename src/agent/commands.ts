@@ -1,66 +1,16 @@
-/** `check`, `status` and `unregister`; `register` is in register.ts. */
+/** `status` and `unregister`: they work from the saved state; `check` is in check.ts, `register` in register.ts. */
+import { existsSync } from 'node:fs';
 import { UserError } from '../common/errors.ts';
 import type { AgentContext } from './context.ts';
 import type { Outcome } from './outcome.ts';
-import { probeRoutes, routeTargets } from './probe.ts';
-import { AUTH_CODES } from './choose-route.ts';
 import { failureOf, outcomeOf } from './outcome.ts';
-import { registerFlow } from './register.ts';
 import { StateDir } from './state.ts';
+import type { Registration } from './state.ts';
+import type { SigningKey } from '../protocol/index.ts';
+import { tellServer, unregisterTargets } from './unregister-remote.ts';
+import type { ServerNotice } from './unregister-remote.ts';
 
-/** Reports every route; with a secret (or --prompt), confirms it without registering. */
-export async function checkFlow(ctx: AgentContext): Promise<Outcome> {
-  const t0 = ctx.now();
-  const s = ctx.settings;
-  const targets = routeTargets(s);
-  for (const t of targets)
-    ctx.reporter.progress(`checking ${t.name === 'direct' ? 'server' : 'relay'} ${t.url}`);
-  // Probe every route to the end: check reports all of them, not just the winner.
-  const results = await Promise.all(
-    targets.map((t) =>
-      probeRoutes([t], {
-        transport: ctx.transport,
-        log: ctx.log,
-        now: ctx.now,
-        signal: ctx.deadline.signal,
-        probeTimeoutMs: s.probeTimeoutMs,
-        graceMs: 0,
-        expect: {
-          ...(s.serverId ? { serverId: s.serverId } : {}),
-          ...(s.serverPin ? { pin: s.serverPin } : {}),
-        },
-      }),
-    ),
-  );
-  const routes = results.flatMap((r) => r.reports);
-  for (const r of routes) ctx.reporter.route(r);
-  const usable = results.map((r) => r.chosen).filter((c) => c !== null);
-  const first = usable[0];
-  if (!first) {
-    const auth = routes.find((r) => r.errorCode && AUTH_CODES.has(r.errorCode));
-    return outcomeOf(ctx, t0, {
-      ok: false,
-      code: auth?.errorCode ?? 'no_route',
-      routes,
-      message: `no usable route (${routes.map((r) => `${r.name}: ${r.error ?? '?'}`).join('; ')})`,
-    });
-  }
-  const wantsSecretCheck = s.secret.kind !== 'none' || s.prompt;
-  if (wantsSecretCheck && usable.some((c) => c.hello.secretRequired)) {
-    const verified = await registerFlow(ctx, { verifyOnly: true });
-    return { ...verified, routes, durationMs: Math.round(ctx.now() - t0) };
-  }
-  const best = usable.find((c) => c.target.name === 'direct') ?? first;
-  return outcomeOf(ctx, t0, {
-    ok: true,
-    code: 'reachable',
-    serverId: best.hello.serverId,
-    route: best.target.name,
-    routes,
-    serverPin: best.pin,
-    message: `${best.target.name} route usable${best.hello.secretRequired ? '; a secret is required' : '; no secret is required'}`,
-  });
-}
+export { checkFlow } from './check.ts';
 
 /** Shows the saved registration. */
 export function statusFlow(ctx: Pick<AgentContext, 'settings' | 'now' | 'logFile'>): Outcome {
@@ -99,29 +49,98 @@ export function statusFlow(ctx: Pick<AgentContext, 'settings' | 'now' | 'logFile
   });
 }
 
-/** Removes the saved identity; the server keeps its record. */
+/** The saved registration and key, as far as they can be read; damage is no reason to keep them. */
+function readIdentity(state: StateDir): { reg: Registration | null; key: SigningKey | null } {
+  let reg: Registration | null = null;
+  let key: SigningKey | null = null;
+  try {
+    reg = state.read()?.registration ?? null;
+  } catch {
+    // a damaged state file is removed all the same
+  }
+  try {
+    key = state.savedClientKey();
+  } catch {
+    // a damaged key cannot sign; it is removed all the same
+  }
+  return { reg, key };
+}
+
+function noticeWords(n: ServerNotice, clientId: string | null): string {
+  if (n.result === 'removed') return `the server removed it too (${n.route} route)`;
+  if (n.result === 'unknown_client')
+    return `the server had already forgotten it (${n.route} route)`;
+  const admin = clientId
+    ? `; an administrator can remove it with: bootstrap-server clients remove ${clientId}`
+    : '';
+  return `the server was not told (${n.detail})${admin}`;
+}
+
+/**
+ * Removes the saved identity, first telling the server (signed with the
+ * client key) when a route answers; succeeds locally either way.
+ */
 export async function unregisterFlow(ctx: AgentContext): Promise<Outcome> {
   const t0 = ctx.now();
-  const state = new StateDir(ctx.settings.stateDir);
+  const s = ctx.settings;
+  const state = new StateDir(s.stateDir);
+  const nothing = (notice: string): Outcome =>
+    outcomeOf(ctx, t0, {
+      ok: true,
+      code: 'not_registered',
+      serverNotified: false,
+      serverResult: 'not_registered',
+      message: `nothing to remove: no saved identity${notice}`,
+    });
+  // A run with nothing to remove creates nothing either.
+  if (!existsSync(s.stateDir)) return nothing(` (no state directory ${s.stateDir})`);
   try {
     state.ensure();
-    const release = await state.lock({ signal: ctx.deadline.signal });
+    const release = await state.lock({
+      signal: ctx.deadline.signal,
+      deadlineMs: s.deadlineMs,
+      onWait: (pid) =>
+        ctx.reporter.progress(`waiting for another client-bootstrap (pid ${pid}) to finish`),
+      onTakeOver: (why) => {
+        ctx.reporter.warn(`took over a stale lock: ${why}`);
+        ctx.log.warn('state.lock_taken_over', { why });
+      },
+    });
     try {
-      let clientId: string | null = null;
-      try {
-        clientId = state.read()?.registration?.clientId ?? null;
-      } catch {
-        // a damaged state file is removed all the same
+      const { reg, key } = readIdentity(state);
+      let notice: ServerNotice | null = null;
+      if (reg && key) {
+        ctx.reporter.progress(
+          `telling server ${reg.serverId} that client ${reg.clientId} is leaving`,
+        );
+        notice = await tellServer({
+          reg,
+          key,
+          targets: unregisterTargets(reg, s),
+          transport: ctx.transport,
+          signal: ctx.deadline.signal,
+          timeoutMs: Math.max(1, Math.min(s.probeTimeoutMs, ctx.deadline.remainingMs())),
+          now: ctx.now,
+          log: ctx.log,
+        });
       }
       const removed = state.removeIdentity();
-      ctx.log.info('unregister', { removed, clientId });
+      const clientId = reg?.clientId ?? null;
+      ctx.log.info('unregister', { removed, clientId, serverResult: notice?.result ?? null });
+      if (!removed) return nothing('');
+      if (notice && !notice.notified) ctx.reporter.warn(noticeWords(notice, clientId));
       return outcomeOf(ctx, t0, {
         ok: true,
-        code: removed ? 'unregistered' : 'not_registered',
+        code: 'unregistered',
         clientId,
-        message: removed
-          ? `removed the saved identity${clientId ? ` of client ${clientId}` : ''}; the server keeps its record (an administrator can see it with bootstrap-server clients list)`
-          : 'nothing to remove: no saved identity',
+        serverId: reg?.serverId ?? null,
+        serverNotified: notice?.notified ?? false,
+        serverResult: notice?.result ?? 'no_registration',
+        message: `removed the saved identity${clientId ? ` of client ${clientId}` : ''}; ${
+          notice
+            ? noticeWords(notice, clientId)
+            : 'the server was not told (no readable registration or key to sign with)'
+        }`,
       });
     } finally {
       release();

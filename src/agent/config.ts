@@ -4,7 +4,6 @@
  * client-bootstrap.json beside the executable), then defaults. This is
  * the only place that reads the environment.
  */
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { LOG_LEVELS } from '../common/log-levels.ts';
 import type { LogLevel } from '../common/log-levels.ts';
@@ -21,10 +20,16 @@ import {
 import type { FileConfig } from './config-file.ts';
 import { resolveNetwork } from './config-network.ts';
 import type { NetworkSettings } from './config-network.ts';
+import { defaultLogFile, defaultStateDir, userStateDir } from './state-paths.ts';
+
+export { defaultLogFile, defaultStateDir, userStateDir } from './state-paths.ts';
 
 const PIN = /^sha256:[A-Za-z0-9_-]{43}$/;
 
 export type RouteChoice = 'auto' | 'direct' | 'relay';
+
+/** Which agent command the settings are for: `all` routes and a missing route are allowed per command. */
+export type SettingsCommand = 'register' | 'check' | 'status' | 'unregister';
 
 /** Where the secret comes from; `none` means a prompt may be used if one is allowed. */
 export type SecretSource =
@@ -43,6 +48,14 @@ export interface AgentSettings extends NetworkSettings {
   readonly secret: SecretSource;
   readonly configFile?: string;
   readonly stateDir: string;
+  /** Where the state directory came from: a flag, env or config file; --user; or the default. */
+  readonly stateDirFrom: 'given' | 'user' | 'default';
+  /** The process runs as root (euid 0); Windows asks `net session` instead (see elevation.ts). */
+  readonly isRoot: boolean;
+  /** `check --route all`: confirm every configured route, not just the chosen one. */
+  readonly allRoutes: boolean;
+  /** True when --log-file (or its env or config key) named the log file. */
+  readonly logFileGiven: boolean;
   readonly force: boolean;
   readonly deadlineMs: number;
   readonly probeTimeoutMs: number;
@@ -67,6 +80,7 @@ export interface AgentFlags {
   secret?: string;
   config?: string;
   stateDir?: string;
+  user?: boolean;
   force?: boolean;
   deadline?: number;
   probeTimeout?: number;
@@ -94,40 +108,13 @@ export interface ConfigEnv {
   readonly isRoot: boolean;
 }
 
-export function defaultStateDir(cfg: Pick<ConfigEnv, 'env' | 'platform' | 'isRoot'>): string {
-  if (cfg.platform === 'win32')
-    return join(cfg.env.ProgramData ?? 'C:\\ProgramData', 'ClientBootstrap');
-  if (cfg.platform === 'darwin')
-    return cfg.isRoot
-      ? '/Library/Application Support/ClientBootstrap'
-      : join(homedir(), 'Library', 'Application Support', 'ClientBootstrap');
-  if (cfg.isRoot) return '/var/lib/client-bootstrap';
-  return join(cfg.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'client-bootstrap');
-}
-
-/** Per-OS default log file. */
-export function defaultLogFile(
-  cfg: Pick<ConfigEnv, 'env' | 'platform' | 'isRoot'>,
-  stateDir: string,
-): string {
-  if (cfg.platform === 'win32')
-    return join(
-      cfg.env.ProgramData ?? 'C:\\ProgramData',
-      'ClientBootstrap',
-      'Logs',
-      'client-bootstrap.log',
-    );
-  if (cfg.platform === 'linux' && cfg.isRoot)
-    return '/var/log/client-bootstrap/client-bootstrap.log';
-  return join(stateDir, 'client-bootstrap.log');
-}
-
 /** Resolves the settings; throws UserError('usage' | 'config') with the reason. */
 export function resolveSettings(
   flags: AgentFlags,
   cfg: ConfigEnv,
-  opts: { requireRoute?: boolean } = {},
+  opts: { command?: SettingsCommand } = {},
 ): AgentSettings {
+  const command = opts.command ?? 'register';
   const env = (name: string): string | undefined => {
     const v = cfg.env[`CLIENT_BOOTSTRAP_${name}`];
     return v === '' ? undefined : v;
@@ -155,19 +142,26 @@ export function resolveSettings(
       `--server-pin must look like sha256:<43 base64url characters>`,
       'bootstrap-server client-config prints the pin',
     );
-  const route = (str(pick(flags.route, 'ROUTE', 'route'), '--route') ?? 'auto') as RouteChoice;
-  if (!['auto', 'direct', 'relay'].includes(route))
-    throw usage(`--route must be auto, direct or relay`);
-  // status and unregister only read local state: a detection rule runs them with no config.
-  if (!server && !relay && opts.requireRoute !== false)
-    throw usage(
-      'no server and no relay are configured',
-      'give --server URL and/or --relay URL, or ship client-bootstrap.json beside the executable',
-    );
-  if (relay && !serverId)
-    throw usage('--relay needs --server-id', 'bootstrap-server client-config prints it');
-  if (route === 'direct' && !server) throw usage('--route direct needs --server');
-  if (route === 'relay' && !relay) throw usage('--route relay needs --relay');
+  const routeGiven = str(pick(flags.route, 'ROUTE', 'route'), '--route') ?? 'auto';
+  if (!['auto', 'direct', 'relay', 'all'].includes(routeGiven))
+    throw usage(`--route must be auto, direct, relay or all`);
+  if (routeGiven === 'all' && command !== 'check')
+    throw usage('--route all is for check only', 'use --route auto to register');
+  const allRoutes = routeGiven === 'all';
+  const route = (allRoutes ? 'auto' : routeGiven) as RouteChoice;
+  // status and unregister work from the saved state: a detection rule runs them with no config,
+  // and unregister tells the server through the routes saved with the registration.
+  if (command === 'register' || command === 'check') {
+    if (!server && !relay)
+      throw usage(
+        'no server and no relay are configured',
+        'give --server URL and/or --relay URL, or ship client-bootstrap.json beside the executable',
+      );
+    if (relay && !serverId)
+      throw usage('--relay needs --server-id', 'bootstrap-server client-config prints it');
+    if (route === 'direct' && !server) throw usage('--route direct needs --server');
+    if (route === 'relay' && !relay) throw usage('--route relay needs --relay');
+  }
 
   const sources: SecretSource[] = [];
   const secretFile = flags.secretFile ?? env('SECRET_FILE');
@@ -187,10 +181,19 @@ export function resolveSettings(
   }
 
   const platformCfg = { env: cfg.env, platform: cfg.platform, isRoot: cfg.isRoot };
+  const givenStateDir =
+    str(flags.stateDir ?? env('STATE_DIR'), '--state-dir') ?? rel(str(file.stateDir, 'stateDir'));
+  const user = flags.user ?? false;
+  if (user && givenStateDir !== undefined)
+    throw usage(
+      '--user and --state-dir (or CLIENT_BOOTSTRAP_STATE_DIR, or stateDir in the config file) both choose the state directory',
+      'give one of them',
+    );
   const stateDir =
-    str(flags.stateDir ?? env('STATE_DIR'), '--state-dir') ??
-    rel(str(file.stateDir, 'stateDir')) ??
-    defaultStateDir(platformCfg);
+    givenStateDir ?? (user ? userStateDir(platformCfg) : defaultStateDir(platformCfg));
+  const stateDirFrom = givenStateDir !== undefined ? 'given' : user ? 'user' : 'default';
+  const givenLogFile =
+    str(flags.logFile ?? env('LOG_FILE'), '--log-file') ?? rel(str(file.logFile, 'logFile'));
   const logLevel = (str(pick(flags.logLevel, 'LOG_LEVEL', 'logLevel'), '--log-level') ??
     'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel))
@@ -212,6 +215,10 @@ export function resolveSettings(
     secret: sources[0] ?? { kind: 'none' },
     ...(configFlag !== undefined || cfg.exists(configFile) ? { configFile } : {}),
     stateDir,
+    stateDirFrom,
+    isRoot: cfg.isRoot,
+    allRoutes,
+    logFileGiven: givenLogFile !== undefined,
     force: flags.force ?? false,
     deadlineMs:
       (seconds(pick(flags.deadline, 'DEADLINE', 'deadline'), '--deadline', 1, 86_400) ?? 120) *
@@ -227,10 +234,7 @@ export function resolveSettings(
     json: flags.json ?? false,
     quiet: flags.quiet ?? false,
     logLevel,
-    logFile:
-      str(flags.logFile ?? env('LOG_FILE'), '--log-file') ??
-      rel(str(file.logFile, 'logFile')) ??
-      defaultLogFile(platformCfg, stateDir),
+    logFile: givenLogFile ?? defaultLogFile(platformCfg, stateDir, user),
     interactive:
       flags.interactive ??
       !(bool(env('NO_INTERACTIVE'), 'CLIENT_BOOTSTRAP_NO_INTERACTIVE') ?? false),

@@ -2,7 +2,7 @@
  * Builds the run's context (log, transport, deadline) and runs a command.
  * Loaded only when a command runs, so --help and --version stay light.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable, Writable } from 'node:stream';
@@ -15,6 +15,7 @@ import { checkFlow, statusFlow, unregisterFlow } from './commands.ts';
 import type { AgentSettings } from './config.ts';
 import type { AgentContext } from './context.ts';
 import { Deadline } from './deadline.ts';
+import { elevationWarning, isElevated } from './elevation.ts';
 import { machineFacts } from './machine.ts';
 import type { Outcome } from './outcome.ts';
 import { failureOf, outcomeOf } from './outcome.ts';
@@ -44,10 +45,17 @@ export interface ExecuteDeps {
   readonly interrupt?: AbortSignal;
 }
 
+/** Commands that only read: they write no file they were not asked for. */
+const READ_ONLY: ReadonlySet<Command> = new Set(['check', 'status']);
+
 function openLog(
+  command: Command,
   settings: AgentSettings,
   reporter: Reporter,
 ): { log: Logger; logFile: string | null } {
+  // A read-only command appends to a log that exists or was named, and creates none.
+  if (READ_ONLY.has(command) && !settings.logFileGiven && !existsSync(settings.logFile))
+    return { log: silentLogger, logFile: null };
   try {
     return {
       log: createLogger({ component: 'agent', level: settings.logLevel, file: settings.logFile }),
@@ -72,7 +80,18 @@ export async function execute(
   const timings = new Timings();
   timings.start('config', 0);
   timings.end('config');
-  const { log, logFile } = openLog(settings, reporter);
+  // Only a run that writes to the default place needs the rights to (Windows asks a program).
+  const warning =
+    READ_ONLY.has(command) || settings.stateDirFrom !== 'default'
+      ? null
+      : elevationWarning(
+          settings,
+          deps.platform,
+          isElevated(deps.platform, settings.isRoot, deps.runCommand),
+        );
+  if (warning) reporter.warn(warning);
+  const { log, logFile } = openLog(command, settings, reporter);
+  if (warning) log.warn('agent.not_elevated', { stateDir: settings.stateDir });
   const t0 = deps.now();
   let outcome = await executeLogged(command, settings, reporter, deps, log, logFile, timings);
   if (deps.interrupt?.aborted && !outcome.ok)
@@ -128,7 +147,9 @@ async function executeLogged(
     });
   };
   try {
-    if (deps.platform === 'win32' && (command === 'register' || command === 'unregister')) {
+    const writes =
+      command === 'register' || (command === 'unregister' && existsSync(settings.stateDir));
+    if (deps.platform === 'win32' && writes) {
       // Before anything is written there: 0700 means nothing on NTFS.
       mkdirSync(settings.stateDir, { recursive: true });
       protectWindowsDirs(

@@ -29,6 +29,7 @@ const TABLE: Record<string, ExitCode> = {
   // The proxy wants (other) credentials: fix the configuration.
   proxy_auth: EXIT.usage,
   proxy_refused: EXIT.usage,
+  registered_elsewhere: EXIT.usage,
   secret_missing: EXIT.secretMissing,
   invalid_secret: EXIT.secretRejected,
   no_route: EXIT.noRoute,

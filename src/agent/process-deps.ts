@@ -32,6 +32,6 @@ export function createAgentDeps(): AgentCliDeps {
     exists: (p) => existsSync(p),
     exeDir: exeDir(),
     platform: process.platform,
-    isRoot: process.getuid?.() === 0,
+    isRoot: process.geteuid?.() === 0,
   };
 }

@@ -36,7 +36,19 @@ function sameServer(reg: Registration, s: AgentContext['settings']): boolean {
   );
 }
 
-/** Probes until a route is chosen; a total failure names every route's reason. */
+/** The saved registration and the server that would replace it, in words. */
+function describeReplacement(
+  reg: Registration,
+  s: AgentContext['settings'],
+): { current: string; next: string } {
+  const where = [reg.serverUrl, reg.relayUrl].filter(Boolean).join(' / ');
+  const at = [s.server, s.relay].filter(Boolean).join(' / ');
+  return {
+    current: `registered as client ${reg.clientId} with server ${reg.serverId}${where ? ` at ${where}` : ''} (pin ${reg.serverPin})`,
+    next: s.serverId ? `server ${s.serverId}${at ? ` at ${at}` : ''}` : `the server at ${at}`,
+  };
+}
+
 export interface RegisterOptions {
   /** `check`: confirm the secret without registering. */
   readonly verifyOnly: boolean;
@@ -58,6 +70,7 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
     if (!opts.verifyOnly) {
       release = await stateDir.lock({
         signal: ctx.deadline.signal,
+        deadlineMs: s.deadlineMs,
         onWait: (pid) =>
           ctx.reporter.progress(`waiting for another client-bootstrap (pid ${pid}) to finish`),
         onTakeOver: (why) => {
@@ -85,6 +98,24 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
       state = stateDir.readOrInit();
     }
     const saved = state.registration;
+    if (!opts.verifyOnly && saved && !sameServer(saved, s)) {
+      const { current, next } = describeReplacement(saved, s);
+      if (!s.force)
+        throw new UserError(
+          'registered_elsewhere',
+          `${current}; give --force to replace it with ${next}`,
+          {
+            hint: 'run with --force to register with the new server instead, or correct --server / --server-id',
+          },
+        );
+      ctx.reporter.warn(`--force: replacing the registration (${current}) with ${next}`);
+      ctx.log.warn('register.replacing', {
+        clientId: saved.clientId,
+        serverId: saved.serverId,
+        serverPin: saved.serverPin,
+        newServer: s.serverId ?? s.server ?? s.relay,
+      });
+    }
     if (!opts.verifyOnly && saved && sameServer(saved, s) && !s.force) {
       ctx.log.info('register.already', { clientId: saved.clientId, serverId: saved.serverId });
       return outcomeOf(ctx, t0, {

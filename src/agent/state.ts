@@ -11,6 +11,7 @@ import { ensurePrivateDir, writeFileAtomic } from '../common/files.ts';
 import { exportPrivateKeyPem, generateSigningKey, importSigningKey } from '../protocol/index.ts';
 import { ioError } from './io-errors.ts';
 import { takeLock } from './state-lock.ts';
+import type { LockOptions } from './state-lock.ts';
 import { checkStateDir, checkStateFile, currentOwnership } from './state-trust.ts';
 import type { Ownership } from './state-trust.ts';
 import type { SigningKey } from '../protocol/index.ts';
@@ -143,6 +144,23 @@ export class StateDir {
     return fresh;
   }
 
+  /** The saved client key, or null when there is none; a damaged key is an error. */
+  savedClientKey(): SigningKey | null {
+    try {
+      return importSigningKey(readFileSync(this.#keyFile, 'utf8'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw new UserError(
+        'corrupt_state',
+        `the client key ${this.#keyFile} is unreadable or damaged`,
+        {
+          cause: err,
+          hint: 'run unregister, then register again',
+        },
+      );
+    }
+  }
+
   /** The client key, created and saved on first use so retries reuse it. */
   clientKey(): SigningKey {
     try {
@@ -181,11 +199,7 @@ export class StateDir {
   }
 
   /** Takes the lock (see state-lock.ts); returns the release function. */
-  lock(opts: {
-    signal: AbortSignal;
-    onWait?: (pid: number) => void;
-    onTakeOver?: (why: string) => void;
-  }): Promise<() => void> {
+  lock(opts: LockOptions): Promise<() => void> {
     return takeLock(this.#lockFile, opts);
   }
 }
