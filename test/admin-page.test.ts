@@ -342,6 +342,11 @@ describe('the Client Authorization page in a real browser', () => {
     await page.goto((await server.cli(['admin-url'])).stdout.trim());
     await page.getByRole('button', { name: 'Add Secret', exact: true }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Generate' }).click();
+    await page.getByText('Copy it now').waitFor();
+    // The guard is set in an effect, which runs after the next frame.
+    await page.evaluate(
+      () => new Promise<void>((r) => requestAnimationFrame(() => setTimeout(r, 0))),
+    );
     await page.close({ runBeforeUnload: true });
     await expect.poll(() => leaves).toBe(2);
     // Nothing pending: the tab closes without a question.
