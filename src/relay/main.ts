@@ -20,6 +20,13 @@ export const DEFAULT_LIMITS: QueueLimits = {
   maxPerServer: 5_000,
 };
 
+const UNKNOWN_SERVER_REPLY = {
+  status: 404,
+  body: JSON.stringify({
+    error: { code: 'unknown_server', message: 'this relay does not know that server id' },
+  }),
+};
+
 export interface RelayStartOptions {
   readonly dataDir: string;
   readonly listen: { host: string; port: number };
@@ -75,6 +82,12 @@ export async function runRelay(opts: RelayStartOptions): Promise<void> {
     metrics: createRelayMetrics({ queues, fleet }),
     ...(opts.trustProxy ? { sourceOf: sourceBehind(opts.trustProxy) } : {}),
   });
+  // A server removed from the registry (here or on another instance) loses its tunnel at once.
+  const sweep = setInterval(() => {
+    const gone = queues.evict((id) => registry.has(id), UNKNOWN_SERVER_REPLY);
+    for (const serverId of gone) log.warn('tunnel.evicted', { serverId, reason: 'removed' });
+  }, 2_000);
+  sweep.unref();
   const listening = await listen(app, opts.listen);
   log.info('relay.listening', { url: listening.url, instance: fleet?.instanceId });
   opts.stdout.write(
@@ -82,6 +95,7 @@ export async function runRelay(opts: RelayStartOptions): Promise<void> {
   );
   const signal = await untilSignal();
   log.info('relay.stopping', { signal });
+  clearInterval(sweep);
   await listening.close(2_000);
   await fleet?.close();
   await log.close();

@@ -195,6 +195,27 @@ export class RelayQueues {
     }
   }
 
+  /**
+   * Drops the servers `keep` refuses (removed from the registry): their
+   * waiting polls end empty (the next one is refused) and the requests held
+   * for them fail now with `reply`.
+   */
+  evict(keep: (serverId: string) => boolean, reply: ReplyPayload): string[] {
+    const evicted: string[] = [];
+    for (const [serverId, lane] of this.#lanes) {
+      if (keep(serverId)) continue;
+      evicted.push(serverId);
+      this.#lanes.delete(serverId);
+      for (const poller of lane.pollers.splice(0)) poller([]);
+      for (const w of [...lane.queue.splice(0), ...lane.inflight.values()]) {
+        this.#release(w);
+        w.complete(reply);
+      }
+      lane.inflight.clear();
+    }
+    return evicted;
+  }
+
   /** The server's reply to a request it took; false if unknown (late or forged). */
   reply(serverId: string, id: string, reply: ReplyPayload): boolean {
     const lane = this.#lanes.get(serverId);

@@ -83,15 +83,17 @@ export interface FleetRelay {
   readonly url: string;
   readonly port: number;
   readonly instance: string;
+  readonly dataDir: string;
 }
 
 /** One relay instance in fleet mode, trusting nginx on loopback for the client's address. */
 export async function startFleetRelay(nats: string, args: string[] = []): Promise<FleetRelay> {
   const port = await freePort();
+  const dataDir = join(tempDir('cb-relay-'), 'relay');
   const proc = startProc(BIN.relay, [
     'start',
     '--data-dir',
-    join(tempDir('cb-relay-'), 'relay'),
+    dataDir,
     '--listen',
     `127.0.0.1:${port}`,
     '--nats',
@@ -101,7 +103,7 @@ export async function startFleetRelay(nats: string, args: string[] = []): Promis
     ...args,
   ]);
   const [, url, instance] = await proc.waitFor(/listening on (\S+) \(fleet instance (\S+)\)/);
-  return { proc, url: url as string, port, instance: instance as string };
+  return { proc, url: url as string, port, instance: instance as string, dataDir };
 }
 
 /** `add-server` against the fleet's bucket; returns the token file. */
