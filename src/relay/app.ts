@@ -62,6 +62,9 @@ const OFFLINE_REPLY = {
   retryAfter: '10',
 };
 
+/** In a fleet, a request is held where a poll of its server waits or ended this recently. */
+const FLEET_ACTIVE_MS = 1_000;
+
 const CLIENT_ROUTE =
   /^\/v1\/servers\/([A-Za-z0-9_-]{22})\/(hello|register\/start|register\/finish|status)$/;
 const TUNNEL_ROUTE = /^\/v1\/tunnel\/([A-Za-z0-9_-]{22})\/(poll|reply)$/;
@@ -76,48 +79,66 @@ export function createRelayApp(deps: RelayDeps): RequestListener {
   const { registry, queues, log, options, fleet, metrics } = deps;
   const sourceOf = deps.sourceOf ?? remoteAddressOf;
 
-  /** Holds a request in this instance's queue until the server answers, the timeout, or the client leaves. */
+  /**
+   * Holds a request in this instance's queue until the server answers, the
+   * timeout, or the client leaves. With `handbackMs` (fleet mode), a request
+   * no poll took by then is withdrawn ('handback') to be tried elsewhere.
+   */
   function holdHere(
     serverId: string,
     item: RelayItem,
     res: ServerResponse,
-  ): Promise<ReplyPayload | 'busy' | null> {
+    handbackMs?: number,
+  ): Promise<ReplyPayload | 'busy' | 'handback' | null> {
     return new Promise((resolve) => {
-      const timers: { timeout?: NodeJS.Timeout } = {};
-      const accepted = queues.submit(serverId, item, (reply) => {
+      const timers: { timeout?: NodeJS.Timeout; handback?: NodeJS.Timeout } = {};
+      const settle = (v: ReplyPayload | 'handback' | null): void => {
         clearTimeout(timers.timeout);
-        resolve(reply);
-      });
+        clearTimeout(timers.handback);
+        resolve(v);
+      };
+      const accepted = queues.submit(serverId, item, settle);
       if (!accepted) {
         resolve('busy');
         return;
       }
       timers.timeout = setTimeout(() => {
-        if (queues.cancel(serverId, item.id)) resolve(timeoutReply());
+        if (queues.cancel(serverId, item.id)) settle(timeoutReply());
       }, options.requestTimeoutMs);
+      if (handbackMs !== undefined)
+        timers.handback = setTimeout(() => {
+          if (queues.isQueued(serverId, item.id) && queues.cancel(serverId, item.id))
+            settle('handback');
+        }, handbackMs);
       res.on('close', () => {
-        if (!res.writableFinished && queues.cancel(serverId, item.id)) {
-          clearTimeout(timers.timeout);
-          resolve(null);
-        }
+        if (!res.writableFinished && queues.cancel(serverId, item.id)) settle(null);
       });
     });
   }
 
-  /** Here if a poll of the server waits here (or, alone or cut off from NATS, polled lately); else through the fleet. */
+  /**
+   * Here when the server polls here (a poll waits, or, in a fleet, one ended
+   * within a second; alone or cut off from NATS, within the online grace);
+   * else, or when no poll takes it within 2 s, through the fleet.
+   */
   async function deliver(
     serverId: string,
     item: Omit<RelayItem, 'id'>,
     res: ServerResponse,
   ): Promise<ReplyPayload | 'busy' | 'offline' | null> {
-    const here = fleet?.connected
-      ? queues.hasPoller(serverId)
-      : queues.isOnline(serverId, options.onlineGraceMs);
-    if (here) {
+    if (!fleet?.connected) {
+      if (!queues.isOnline(serverId, options.onlineGraceMs)) return 'offline';
       metrics?.requests.inc({ path: 'local' });
-      return holdHere(serverId, { ...item, id: fleet ? fleet.newId() : randomUUID() }, res);
+      const held = await holdHere(serverId, { ...item, id: fleet?.newId() ?? randomUUID() }, res);
+      return held === 'handback' ? 'offline' : held;
     }
-    if (!fleet?.connected) return 'offline';
+    if (queues.isActive(serverId, FLEET_ACTIVE_MS)) {
+      const held = await holdHere(serverId, { ...item, id: fleet.newId() }, res, 2_000);
+      if (held !== 'handback') {
+        metrics?.requests.inc({ path: 'local' });
+        return held;
+      }
+    }
     metrics?.requests.inc({ path: 'fleet' });
     const gone = new AbortController();
     res.on('close', () => {

@@ -3,12 +3,15 @@
  * directory, N relay instances in fleet mode, and nginx round-robin in
  * front of them (Debian's nats-server and nginx).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BIN, runProc, startCommand, startProc, tempDir } from './procs.ts';
 import type { Proc } from './procs.ts';
+
+/** Debian puts both in /usr/sbin, which an unprivileged user's PATH may lack. */
+const sbin = (name: string): string => (existsSync(`/usr/sbin/${name}`) ? `/usr/sbin/${name}` : name);
 
 /** A loopback port nobody listens on right now. */
 export function freePort(): Promise<number> {
@@ -53,7 +56,7 @@ export async function startNats(): Promise<NatsHandle> {
   const dir = tempDir('cb-nats-');
   const port = await freePort();
   const launch = async (): Promise<Proc> => {
-    const proc = startCommand('nats-server', [
+    const proc = startCommand(sbin('nats-server'), [
       '-js',
       '-a',
       '127.0.0.1',
@@ -159,7 +162,7 @@ ${ports.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=5s;`).joi
 }
 `;
   writeFileSync(join(dir, 'nginx.conf'), conf);
-  const proc = startCommand('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')]);
+  const proc = startCommand(sbin('nginx'), ['-p', dir, '-c', join(dir, 'nginx.conf')]);
   await untilListening(port);
   return { url: `http://127.0.0.1:${port}`, proc };
 }
