@@ -4,6 +4,7 @@
  * everything on loopback). Registrations per second, latency, and each relay
  * instance's peak memory.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, runProc, startServer, tempDir } from '../test/support/procs.ts';
 import { addFleetServer, startFleetRelay, startNats, startNginx } from '../test/support/fleet.ts';
@@ -28,6 +29,29 @@ export interface FleetRow {
   serverMiB: number;
   /** Requests each instance carried over NATS to another (from its /metrics). */
   crossed: number[];
+  /** CPU time (user + system) each relay instance spent, per registration (ms). */
+  relayCpuMsPerReg: number[];
+  /** NATS traffic per registration: messages and bytes into the NATS server. */
+  natsMsgsPerReg: number;
+  natsBytesPerReg: number;
+}
+
+/** CPU seconds (user + system) a process has used, from /proc. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+async function natsIn(monitorUrl: string): Promise<{ msgs: number; bytes: number }> {
+  const v = (await (await fetch(`${monitorUrl}/varz`)).json()) as {
+    in_msgs: number;
+    in_bytes: number;
+  };
+  return { msgs: v.in_msgs, bytes: v.in_bytes };
 }
 
 const SECRET = 'Fleet-Bench-Secret-26';
@@ -35,7 +59,8 @@ const SECRET = 'Fleet-Bench-Secret-26';
 async function fleetMetric(url: string, name: RegExp): Promise<number> {
   const res = await fetch(`${url}/metrics`);
   const m = name.exec(await res.text());
-  return m ? Number(m[1]) : NaN;
+  // prom-client prints a labelled counter only once it has counted something.
+  return m ? Number(m[1]) : 0;
 }
 
 /** One herd through nginx and `instances` relay instances joined by NATS. */
@@ -67,6 +92,8 @@ export async function benchFleet(
   });
   try {
     await server.proc.waitFor(/tunnel\.up/);
+    const cpu0 = relays.map((r) => cpuSeconds(r.proc.child.pid));
+    const nats0 = await natsIn(nats.monitorUrl);
     const herd = await runHerd({
       relayUrl: lb.url,
       serverId,
@@ -76,7 +103,14 @@ export async function benchFleet(
       concurrency,
     });
     const ids = [...herd.ids.values()];
+    const nats1 = await natsIn(nats.monitorUrl);
+    const regs = Math.max(1, ids.length);
     return {
+      relayCpuMsPerReg: relays.map(
+        (r, i) => ((cpuSeconds(r.proc.child.pid) - (cpu0[i] as number)) * 1000) / regs,
+      ),
+      natsMsgsPerReg: (nats1.msgs - nats0.msgs) / regs,
+      natsBytesPerReg: (nats1.bytes - nats0.bytes) / regs,
       instances,
       clients,
       concurrency,

@@ -11,7 +11,8 @@ import { BIN, runProc, startCommand, startProc, tempDir } from './procs.ts';
 import type { Proc } from './procs.ts';
 
 /** Debian puts both in /usr/sbin, which an unprivileged user's PATH may lack. */
-const sbin = (name: string): string => (existsSync(`/usr/sbin/${name}`) ? `/usr/sbin/${name}` : name);
+const sbin = (name: string): string =>
+  existsSync(`/usr/sbin/${name}`) ? `/usr/sbin/${name}` : name;
 
 /** A loopback port nobody listens on right now. */
 export function freePort(): Promise<number> {
@@ -45,6 +46,8 @@ export async function untilListening(port: number, timeoutMs = 15_000): Promise<
 
 export interface NatsHandle {
   readonly url: string;
+  /** The monitoring endpoint (`/varz` has the message and byte counts). */
+  readonly monitorUrl: string;
   proc: Proc;
   /** Stops it (the JetStream store stays on disk). */
   stop(): Promise<void>;
@@ -55,9 +58,12 @@ export interface NatsHandle {
 export async function startNats(): Promise<NatsHandle> {
   const dir = tempDir('cb-nats-');
   const port = await freePort();
+  const monitor = await freePort();
   const launch = async (): Promise<Proc> => {
     const proc = startCommand(sbin('nats-server'), [
       '-js',
+      '-m',
+      String(monitor),
       '-a',
       '127.0.0.1',
       '-p',
@@ -70,6 +76,7 @@ export async function startNats(): Promise<NatsHandle> {
   };
   const handle: NatsHandle = {
     url: `nats://127.0.0.1:${port}`,
+    monitorUrl: `http://127.0.0.1:${monitor}`,
     proc: await launch(),
     async stop() {
       await handle.proc.stop();
