@@ -7,7 +7,9 @@
 #   "platforms": what `npm run test:platforms` needs besides: wine runs the
 #     win-x64 executable, qemu-user the linux-arm64 one (with arm64 libc and
 #     libstdc++); osslsigncode signs, wixl builds the MSI.
-#   "all": both (CI).
+#   "fleet": what `npm run test:fleet` needs besides: nats-server (JetStream)
+#     joins the relay instances, nginx balances them.
+#   "all": every set (CI).
 # As root it installs them with apt; otherwise it stops at once and prints the
 # one command to run.
 set -euo pipefail
@@ -32,6 +34,10 @@ if [ "$what" = platforms ] || [ "$what" = all ]; then
   [ -e /usr/aarch64-linux-gnu/lib/libstdc++.so.6 ] || need+=(libstdc++6-arm64-cross)
   check osslsigncode osslsigncode
   check wixl wixl
+fi
+if [ "$what" = fleet ] || [ "$what" = all ]; then
+  [ -x /usr/sbin/nats-server ] || check nats-server nats-server
+  [ -x /usr/sbin/nginx ] || check nginx nginx-light
 fi
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -17,8 +17,12 @@ import {
   sendJson,
 } from '../common/http.ts';
 import type { Logger } from '../common/log.ts';
-import type { RelayQueues, ReplyPayload } from './queue.ts';
-import type { ServerRegistry } from './registry.ts';
+import type { Fleet } from './fleet.ts';
+import type { RelayMetrics } from './metrics.ts';
+import { serveOps } from './metrics.ts';
+import { timeoutReply } from './queue.ts';
+import type { RelayItem, RelayQueues, ReplyPayload } from './queue.ts';
+import type { RelayRegistry } from './registry.ts';
 
 export interface RelayOptions {
   /** How long a client request waits for the server's answer. */
@@ -39,10 +43,15 @@ export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
 };
 
 export interface RelayDeps {
-  readonly registry: ServerRegistry;
+  readonly registry: RelayRegistry;
   readonly queues: RelayQueues;
   readonly log: Logger;
   readonly options: RelayOptions;
+  /** Fleet mode: the NATS link to the other instances. */
+  readonly fleet?: Fleet;
+  readonly metrics?: RelayMetrics;
+  /** The client's address (behind a trusted load balancer: from X-Forwarded-For). */
+  readonly sourceOf?: (req: IncomingMessage) => string;
 }
 
 const OFFLINE_REPLY = {
@@ -52,6 +61,9 @@ const OFFLINE_REPLY = {
   }),
   retryAfter: '10',
 };
+
+/** In a fleet, a request is held where a poll of its server waits or ended this recently. */
+const FLEET_ACTIVE_MS = 1_000;
 
 const CLIENT_ROUTE =
   /^\/v1\/servers\/([A-Za-z0-9_-]{22})\/(hello|register\/start|register\/finish|unregister|status)$/;
@@ -72,7 +84,76 @@ function bearer(req: IncomingMessage): string {
 
 /** Builds the relay's request listener; it does not listen. */
 export function createRelayApp(deps: RelayDeps): RequestListener {
-  const { registry, queues, log, options } = deps;
+  const { registry, queues, log, options, fleet, metrics } = deps;
+  const sourceOf = deps.sourceOf ?? remoteAddressOf;
+
+  /**
+   * Holds a request in this instance's queue until the server answers, the
+   * timeout, or the client leaves. With `handbackMs` (fleet mode), a request
+   * no poll took by then is withdrawn ('handback') to be tried elsewhere.
+   */
+  function holdHere(
+    serverId: string,
+    item: RelayItem,
+    res: ServerResponse,
+    handbackMs?: number,
+  ): Promise<ReplyPayload | 'busy' | 'handback' | null> {
+    return new Promise((resolve) => {
+      const timers: { timeout?: NodeJS.Timeout; handback?: NodeJS.Timeout } = {};
+      const settle = (v: ReplyPayload | 'handback' | null): void => {
+        clearTimeout(timers.timeout);
+        clearTimeout(timers.handback);
+        resolve(v);
+      };
+      const accepted = queues.submit(serverId, item, settle);
+      if (!accepted) {
+        resolve('busy');
+        return;
+      }
+      timers.timeout = setTimeout(() => {
+        if (queues.cancel(serverId, item.id)) settle(timeoutReply());
+      }, options.requestTimeoutMs);
+      if (handbackMs !== undefined)
+        timers.handback = setTimeout(() => {
+          if (queues.isQueued(serverId, item.id) && queues.cancel(serverId, item.id))
+            settle('handback');
+        }, handbackMs);
+      res.on('close', () => {
+        if (!res.writableFinished && queues.cancel(serverId, item.id)) settle(null);
+      });
+    });
+  }
+
+  /**
+   * Here when the server polls here (a poll waits, or, in a fleet, one ended
+   * within a second; alone or cut off from NATS, within the online grace);
+   * else, or when no poll takes it within 2 s, through the fleet.
+   */
+  async function deliver(
+    serverId: string,
+    item: Omit<RelayItem, 'id'>,
+    res: ServerResponse,
+  ): Promise<ReplyPayload | 'busy' | 'offline' | null> {
+    if (!fleet?.connected) {
+      if (!queues.isOnline(serverId, options.onlineGraceMs)) return 'offline';
+      metrics?.requests.inc({ path: 'local' });
+      const held = await holdHere(serverId, { ...item, id: fleet?.newId() ?? randomUUID() }, res);
+      return held === 'handback' ? 'offline' : held;
+    }
+    if (queues.isActive(serverId, FLEET_ACTIVE_MS)) {
+      const held = await holdHere(serverId, { ...item, id: fleet.newId() }, res, 2_000);
+      if (held !== 'handback') {
+        metrics?.requests.inc({ path: 'local' });
+        return held;
+      }
+    }
+    metrics?.requests.inc({ path: 'fleet' });
+    const gone = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
+    return fleet.forward(serverId, item, gone.signal);
+  }
 
   async function client(
     req: IncomingMessage,
@@ -80,11 +161,18 @@ export function createRelayApp(deps: RelayDeps): RequestListener {
     serverId: string,
     route: string,
   ): Promise<void> {
+    if (!registry.ready)
+      throw new HttpError(503, 'relay_starting', 'the relay is still reading its registry', {
+        'retry-after': '2',
+      });
     if (!registry.has(serverId))
       throw new HttpError(404, 'unknown_server', 'this relay does not know that server id');
     if (route === 'status') {
       if (req.method !== 'GET') throw new HttpError(405, 'method_not_allowed', 'use GET');
-      sendJson(res, 200, { online: queues.isOnline(serverId, options.onlineGraceMs) });
+      const online =
+        queues.isOnline(serverId, options.onlineGraceMs) ||
+        (fleet?.connected === true && (await fleet.online(serverId)));
+      sendJson(res, 200, { online });
       return;
     }
     const kind = KIND_OF[route] ?? 'finish';
@@ -92,43 +180,17 @@ export function createRelayApp(deps: RelayDeps): RequestListener {
     if (req.method !== method) throw new HttpError(405, 'method_not_allowed', `use ${method}`);
     if (method === 'POST') requireJson(req);
     const body = kind === 'hello' ? '' : (await readBody(req)).toString('utf8');
-    if (!queues.isOnline(serverId, options.onlineGraceMs)) {
+    const reply = await deliver(serverId, { kind, body, source: sourceOf(req) }, res);
+    if (res.destroyed || reply === null) return;
+    if (reply === 'offline')
       throw new HttpError(503, 'server_offline', 'the server is not connected to the relay', {
         'retry-after': '10',
       });
-    }
-    const id = randomUUID();
-    const source = remoteAddressOf(req);
-    let timer: NodeJS.Timeout | undefined;
-    const answered = new Promise<ReplyPayload | null>((resolve) => {
-      const accepted = queues.submit(serverId, { id, kind, body, source }, resolve);
-      if (!accepted) {
-        resolve(null);
-        return;
-      }
-      timer = setTimeout(() => {
-        if (queues.cancel(serverId, id))
-          resolve({
-            status: 504,
-            body: JSON.stringify({
-              error: { code: 'relay_timeout', message: 'the server did not answer in time' },
-            }),
-          });
-      }, options.requestTimeoutMs);
-      res.on('close', () => {
-        if (!res.writableFinished && queues.cancel(serverId, id)) resolve(null);
+    if (reply === 'busy')
+      throw new HttpError(503, 'relay_busy', 'the relay is holding too many requests', {
+        'retry-after': '2',
       });
-    });
-    const reply = await answered;
-    clearTimeout(timer);
-    if (res.destroyed) return;
-    if (!reply) {
-      if (timer === undefined)
-        throw new HttpError(503, 'relay_busy', 'the relay is holding too many requests', {
-          'retry-after': '2',
-        });
-      return;
-    }
+    metrics?.replies.inc({ status: String(reply.status) });
     res.writeHead(reply.status, {
       'content-type': 'application/json; charset=utf-8',
       'cache-control': 'no-store',
@@ -181,7 +243,14 @@ export function createRelayApp(deps: RelayDeps): RequestListener {
     }
     const replies = parseReplies(parseJsonBody(await readBody(req, 1024 * 1024)));
     let unknown = 0;
-    for (const r of replies) if (!queues.reply(serverId, r.id, r)) unknown += 1;
+    await Promise.all(
+      replies.map(async (r) => {
+        const { id, ...reply } = r;
+        if (queues.reply(serverId, id, reply)) return;
+        // Fleet mode: a request another instance holds (its id names the instance).
+        if (!(fleet && (await fleet.forwardReply(serverId, id, reply)))) unknown += 1;
+      }),
+    );
     sendJson(res, 200, { accepted: replies.length - unknown, unknown });
   }
 
@@ -193,7 +262,8 @@ export function createRelayApp(deps: RelayDeps): RequestListener {
       ? client(req, res, clientMatch[1] as string, clientMatch[2] as string)
       : tunnelMatch
         ? tunnel(req, res, tunnelMatch[1] as string, tunnelMatch[2] as string)
-        : Promise.reject(new HttpError(404, 'not_found', 'no such endpoint'));
+        : (serveOps(req, res, path, { registry, queues, fleet, metrics }) ??
+          Promise.reject(new HttpError(404, 'not_found', 'no such endpoint')));
     work.catch((err: unknown) => {
       if (err instanceof HttpError) {
         sendError(res, err);

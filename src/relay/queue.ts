@@ -16,10 +16,19 @@ export interface ReplyPayload {
   readonly retryAfter?: string;
 }
 
+/** The answer to a request the server did not answer in time. */
+export const timeoutReply = (): ReplyPayload => ({
+  status: 504,
+  body: JSON.stringify({
+    error: { code: 'relay_timeout', message: 'the server did not answer in time' },
+  }),
+});
+
 interface Waiting {
   readonly item: RelayItem;
   readonly bytes: number;
   readonly complete: (reply: ReplyPayload | null) => void;
+  readonly lane: ServerLane;
 }
 
 export interface QueueLimits {
@@ -27,6 +36,8 @@ export interface QueueLimits {
   readonly maxItems: number;
   /** Bytes of request bodies held at once. */
   readonly maxBytes: number;
+  /** Requests held at once for one server, so one customer's flood cannot fill the relay. */
+  readonly maxPerServer: number;
 }
 
 type Poller = (items: RelayItem[]) => void;
@@ -36,6 +47,7 @@ class ServerLane {
   readonly inflight = new Map<string, Waiting>();
   readonly pollers: Poller[] = [];
   lastSeen = -Infinity;
+  held = 0;
 }
 
 export class RelayQueues {
@@ -44,6 +56,8 @@ export class RelayQueues {
   readonly #now: () => number;
   #items = 0;
   #bytes = 0;
+  /** Told of every poll (fleet mode: this instance now holds the server's tunnel). */
+  onPoll: ((serverId: string) => void) | undefined;
 
   constructor(limits: QueueLimits, now: () => number) {
     this.#limits = limits;
@@ -63,6 +77,29 @@ export class RelayQueues {
     return lane;
   }
 
+  /** Servers with a poll waiting here now. */
+  get tunnels(): number {
+    let n = 0;
+    for (const lane of this.#lanes.values()) if (lane.pollers.length > 0) n += 1;
+    return n;
+  }
+
+  /** A poll of this server is waiting here now. */
+  hasPoller(serverId: string): boolean {
+    return (this.#lanes.get(serverId)?.pollers.length ?? 0) > 0;
+  }
+
+  /** A poll is waiting, or one ended within `ms`: a request queued now is taken soon. */
+  isActive(serverId: string, ms: number): boolean {
+    const lane = this.#lanes.get(serverId);
+    return !!lane && (lane.pollers.length > 0 || this.#now() - lane.lastSeen <= ms);
+  }
+
+  /** The request is still waiting for a poll (not yet handed to the server). */
+  isQueued(serverId: string, id: string): boolean {
+    return this.#lanes.get(serverId)?.queue.some((w) => w.item.id === id) ?? false;
+  }
+
   /** Online: a poll is waiting now, or one ended within `graceMs`. */
   isOnline(serverId: string, graceMs: number): boolean {
     const lane = this.#lanes.get(serverId);
@@ -79,12 +116,17 @@ export class RelayQueues {
     complete: (reply: ReplyPayload | null) => void,
   ): boolean {
     const bytes = item.body.length;
-    if (this.#items + 1 > this.#limits.maxItems || this.#bytes + bytes > this.#limits.maxBytes)
+    const lane = this.#lane(serverId);
+    if (
+      this.#items + 1 > this.#limits.maxItems ||
+      this.#bytes + bytes > this.#limits.maxBytes ||
+      lane.held + 1 > this.#limits.maxPerServer
+    )
       return false;
     this.#items += 1;
     this.#bytes += bytes;
-    const lane = this.#lane(serverId);
-    const waiting: Waiting = { item, bytes, complete };
+    lane.held += 1;
+    const waiting: Waiting = { item, bytes, complete, lane };
     const poller = lane.pollers.shift();
     if (poller) {
       lane.inflight.set(item.id, waiting);
@@ -119,6 +161,7 @@ export class RelayQueues {
   poll(serverId: string, max: number, deliver: Poller): () => void {
     const lane = this.#lane(serverId);
     lane.lastSeen = this.#now();
+    this.onPoll?.(serverId);
     if (lane.queue.length > 0) {
       const taken = lane.queue.splice(0, max);
       for (const w of taken) lane.inflight.set(w.item.id, w);
@@ -152,6 +195,27 @@ export class RelayQueues {
     }
   }
 
+  /**
+   * Drops the servers `keep` refuses (removed from the registry): their
+   * waiting polls end empty (the next one is refused) and the requests held
+   * for them fail now with `reply`.
+   */
+  evict(keep: (serverId: string) => boolean, reply: ReplyPayload): string[] {
+    const evicted: string[] = [];
+    for (const [serverId, lane] of this.#lanes) {
+      if (keep(serverId)) continue;
+      evicted.push(serverId);
+      this.#lanes.delete(serverId);
+      for (const poller of lane.pollers.splice(0)) poller([]);
+      for (const w of [...lane.queue.splice(0), ...lane.inflight.values()]) {
+        this.#release(w);
+        w.complete(reply);
+      }
+      lane.inflight.clear();
+    }
+    return evicted;
+  }
+
   /** The server's reply to a request it took; false if unknown (late or forged). */
   reply(serverId: string, id: string, reply: ReplyPayload): boolean {
     const lane = this.#lanes.get(serverId);
@@ -166,5 +230,6 @@ export class RelayQueues {
   #release(w: Waiting): void {
     this.#items -= 1;
     this.#bytes -= w.bytes;
+    w.lane.held -= 1;
   }
 }

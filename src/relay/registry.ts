@@ -11,35 +11,61 @@ import { UserError } from '../common/errors.ts';
 import { ensurePrivateDir, writeFileAtomic } from '../common/files.ts';
 import { fromB64u } from '../protocol/index.ts';
 
-interface Entry {
+export interface Entry {
   readonly tokenHash: string;
   readonly addedAt: string;
 }
 
-const hashToken = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
+/** What the relay's HTTP surface asks of a registry, file or fleet. */
+export interface RelayRegistry {
+  /** False until the entries have been read (fleet mode, while NATS is not yet reached). */
+  readonly ready: boolean;
+  has(serverId: string): boolean;
+  /** Constant-time check of a presented tunnel token. */
+  verify(serverId: string, token: string): boolean;
+}
 
-/** Parses servers.json strictly: every entry a server id with a SHA-256 token hash. */
+export const hashToken = (token: string): Buffer =>
+  createHash('sha256').update(token, 'utf8').digest();
+
+/** One entry, checked strictly: a server id with a SHA-256 token hash. */
+export function parseEntry(id: string, e: unknown): Entry {
+  const entry = e as Partial<Entry> | null;
+  if (
+    !/^[A-Za-z0-9_-]{22}$/.test(id) ||
+    typeof entry?.tokenHash !== 'string' ||
+    !/^[0-9a-f]{64}$/.test(entry.tokenHash) ||
+    typeof entry.addedAt !== 'string'
+  )
+    throw new Error(`the entry for ${JSON.stringify(id.slice(0, 40))} is not valid`);
+  return { tokenHash: entry.tokenHash, addedAt: entry.addedAt };
+}
+
+/** Parses servers.json strictly. */
 function parseRegistry(text: string): Map<string, Entry> {
   const parsed = JSON.parse(text) as { servers?: unknown };
   const servers = parsed?.servers;
   if (typeof servers !== 'object' || servers === null || Array.isArray(servers))
     throw new Error('it has no "servers" object');
   const out = new Map<string, Entry>();
-  for (const [id, e] of Object.entries(servers as Record<string, unknown>)) {
-    const entry = e as Partial<Entry> | null;
-    if (
-      !/^[A-Za-z0-9_-]{22}$/.test(id) ||
-      typeof entry?.tokenHash !== 'string' ||
-      !/^[0-9a-f]{64}$/.test(entry.tokenHash) ||
-      typeof entry.addedAt !== 'string'
-    )
-      throw new Error(`the entry for ${JSON.stringify(id.slice(0, 40))} is not valid`);
-    out.set(id, { tokenHash: entry.tokenHash, addedAt: entry.addedAt });
-  }
+  for (const [id, e] of Object.entries(servers as Record<string, unknown>))
+    out.set(id, parseEntry(id, e));
   return out;
 }
 
-export class ServerRegistry {
+/** Refuses anything that is not a server id, naming where to find one. */
+export function checkServerId(serverId: string): void {
+  try {
+    fromB64u(serverId, 'server id', 16);
+  } catch {
+    throw new UserError('bad_server_id', `${JSON.stringify(serverId)} is not a server id`, {
+      hint: 'use the serverId that `bootstrap-server auth show` prints',
+    });
+  }
+}
+
+export class ServerRegistry implements RelayRegistry {
+  readonly ready = true;
   readonly #file: string;
   #mtimeMs = -1;
   #servers = new Map<string, Entry>();
@@ -98,13 +124,7 @@ export class ServerRegistry {
 
   /** Adds (or re-keys) a server and returns its new token, which is not stored. */
   add(serverId: string, now: Date): { token: string; replaced: boolean } {
-    try {
-      fromB64u(serverId, 'server id', 16);
-    } catch {
-      throw new UserError('bad_server_id', `${JSON.stringify(serverId)} is not a server id`, {
-        hint: 'use the serverId that `bootstrap-server auth show` prints',
-      });
-    }
+    checkServerId(serverId);
     this.#refresh();
     const replaced = this.#servers.has(serverId);
     const token = randomBytes(32).toString('base64url');
@@ -113,5 +133,17 @@ export class ServerRegistry {
     writeFileAtomic(this.#file, `${JSON.stringify({ servers }, null, 2)}\n`);
     this.#mtimeMs = -1;
     return { token, replaced };
+  }
+
+  /** Removes a server: its tunnel and its clients are refused from now on. False if unknown. */
+  remove(serverId: string): boolean {
+    checkServerId(serverId);
+    this.#refresh(true);
+    if (!this.#servers.has(serverId)) return false;
+    const servers = Object.fromEntries(this.#servers);
+    delete servers[serverId];
+    writeFileAtomic(this.#file, `${JSON.stringify({ servers }, null, 2)}\n`);
+    this.#mtimeMs = -1;
+    return true;
   }
 }

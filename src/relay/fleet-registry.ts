@@ -1,0 +1,104 @@
+/**
+ * The fleet's shared registry of servers: server id → SHA-256 of its tunnel
+ * token, in the NATS key-value bucket `cb-relay-servers` (JetStream). Every
+ * instance keeps a copy in memory, filled and kept current by a watch, so a
+ * token is checked without a round trip and an instance cut off from NATS
+ * keeps accepting the tunnels it knew. `add-server` and `remove-server`
+ * write the bucket; the change reaches every instance within moments.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { KV, NatsConnection } from 'nats';
+import { UserError } from '../common/errors.ts';
+import type { Logger } from '../common/log.ts';
+import { hashToken, parseEntry, checkServerId } from './registry.ts';
+import type { Entry, RelayRegistry } from './registry.ts';
+
+export const BUCKET = 'cb-relay-servers';
+
+async function openBucket(nc: NatsConnection): Promise<KV> {
+  try {
+    return await nc.jetstream().views.kv(BUCKET, { history: 1 });
+  } catch (err) {
+    throw new UserError(
+      'nats_unavailable',
+      `cannot open the NATS key-value bucket ${BUCKET}: ${(err as Error).message}`,
+      { hint: 'run nats-server with JetStream enabled (nats-server -js)' },
+    );
+  }
+}
+
+export class FleetRegistry implements RelayRegistry {
+  readonly #servers = new Map<string, Entry>();
+  #ready = false;
+
+  private constructor() {}
+
+  /** Opens the bucket and starts the watch; resolves once every entry has been read. */
+  static async open(nc: NatsConnection, log: Logger): Promise<FleetRegistry> {
+    const registry = new FleetRegistry();
+    const kv = await openBucket(nc);
+    let initialized!: () => void;
+    const loaded = new Promise<void>((resolve) => {
+      initialized = resolve;
+    });
+    const watch = await kv.watch({ initializedFn: () => initialized() });
+    void (async () => {
+      for await (const e of watch) {
+        if (e.operation === 'DEL' || e.operation === 'PURGE') {
+          if (registry.#servers.delete(e.key)) log.info('registry.removed', { serverId: e.key });
+          continue;
+        }
+        try {
+          registry.#servers.set(e.key, parseEntry(e.key, JSON.parse(e.string())));
+        } catch (err) {
+          log.error('registry.bad_entry', { key: e.key.slice(0, 40), err: (err as Error).message });
+        }
+      }
+    })();
+    await loaded;
+    registry.#ready = true;
+    return registry;
+  }
+
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  get size(): number {
+    return this.#servers.size;
+  }
+
+  has(serverId: string): boolean {
+    return this.#servers.has(serverId);
+  }
+
+  verify(serverId: string, token: string): boolean {
+    const entry = this.#servers.get(serverId);
+    if (!entry) return false;
+    return timingSafeEqual(Buffer.from(entry.tokenHash, 'hex'), hashToken(token));
+  }
+}
+
+/** `add-server` in fleet mode: a new token for the server, written to the bucket. */
+export async function addFleetServer(
+  nc: NatsConnection,
+  serverId: string,
+  now: Date,
+): Promise<{ token: string; replaced: boolean }> {
+  checkServerId(serverId);
+  const kv = await openBucket(nc);
+  const replaced = (await kv.get(serverId))?.operation === 'PUT';
+  const token = randomBytes(32).toString('base64url');
+  const entry: Entry = { tokenHash: hashToken(token).toString('hex'), addedAt: now.toISOString() };
+  await kv.put(serverId, JSON.stringify(entry));
+  return { token, replaced };
+}
+
+/** `remove-server` in fleet mode; false if the bucket did not have it. */
+export async function removeFleetServer(nc: NatsConnection, serverId: string): Promise<boolean> {
+  checkServerId(serverId);
+  const kv = await openBucket(nc);
+  const had = (await kv.get(serverId))?.operation === 'PUT';
+  if (had) await kv.purge(serverId);
+  return had;
+}

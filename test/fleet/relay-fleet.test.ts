@@ -1,0 +1,114 @@
+/**
+ * The relay as a fleet: three instances joined by NATS behind nginx.
+ * Requests that land on an instance without the server's tunnel travel
+ * over NATS; the registry is shared; each instance reports its health.
+ */
+import { join } from 'node:path';
+import { request } from 'undici';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runAgent } from '../support/agent.ts';
+import { addFleetServer, startFleetRelay, startNats, startNginx } from '../support/fleet.ts';
+import type { FleetRelay, NatsHandle, NginxHandle } from '../support/fleet.ts';
+import { BIN, runProc, startServer, tempDir, writeSecretFile } from '../support/procs.ts';
+import type { ServerHandle } from '../support/procs.ts';
+
+const SECRET = 'Fleet-Secret-2026-Q';
+
+async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await request(url);
+  return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
+}
+
+describe('the relay as a fleet', () => {
+  let nats: NatsHandle;
+  let relays: FleetRelay[];
+  let lb: NginxHandle;
+  let server: ServerHandle;
+  let secretFile: string;
+
+  beforeAll(async () => {
+    nats = await startNats();
+    relays = await Promise.all([0, 1, 2].map(() => startFleetRelay(nats.url)));
+    lb = await startNginx(relays.map((r) => r.port));
+    const dataDir = join(tempDir('cb-fleet-'), 'server');
+    const add = await runProc(
+      BIN.server,
+      ['auth', 'secret', 'add', '--data-dir', dataDir, '--kdf-log-n', '14'],
+      { input: SECRET },
+    );
+    expect(add.code, add.stderr).toBe(0);
+    const show = await runProc(BIN.server, ['auth', 'show', '--json', '--data-dir', dataDir]);
+    const { serverId } = JSON.parse(show.stdout) as { serverId: string };
+    // The server's tunnel goes to instance 0 only: every request landing on 1 or 2 must cross NATS.
+    const token = await addFleetServer(nats.url, serverId);
+    server = await startServer({
+      dataDir,
+      args: ['--relay', relays[0]!.url, '--relay-token-file', token],
+    });
+    await server.proc.waitFor(/tunnel\.up/);
+    secretFile = writeSecretFile(join(tempDir(), 'secret'), SECRET);
+  });
+
+  it('registers an agent whose requests land on an instance that does not hold the tunnel', async () => {
+    for (const other of [relays[1]!, relays[2]!]) {
+      const r = await runAgent([
+        'register',
+        '--relay',
+        other.url,
+        '--server-id',
+        server.serverId,
+        '--server-pin',
+        server.pin,
+        '--route',
+        'relay',
+        '--secret-file',
+        secretFile,
+        '--state-dir',
+        join(tempDir(), 'state'),
+        '--deadline',
+        '30',
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json.route).toBe('relay');
+    }
+    const metrics = await request(`${relays[1]!.url}/metrics`);
+    const text = await metrics.body.text();
+    expect(text).toMatch(/relay_client_requests_total\{path="fleet"\} [1-9]/);
+  });
+
+  it('answers /healthz, /readyz and the tunnel status for the whole fleet', async () => {
+    for (const r of relays) {
+      const h = await getJson(`${r.url}/healthz`);
+      expect(h.status).toBe(200);
+      expect(h.body).toMatchObject({ status: 'ok', mode: 'fleet', nats: 'connected' });
+      const ready = await getJson(`${r.url}/readyz`);
+      expect(ready).toMatchObject({ status: 200, body: { ready: true } });
+      const st = await getJson(`${r.url}/v1/servers/${server.serverId}/status`);
+      expect(st.body).toEqual({ online: true });
+    }
+  });
+
+  it('registers through nginx, direct route silent', async () => {
+    const r = await runAgent([
+      'register',
+      '--relay',
+      lb.url,
+      '--server',
+      'http://127.0.0.1:9',
+      '--server-id',
+      server.serverId,
+      '--server-pin',
+      server.pin,
+      '--secret-file',
+      secretFile,
+      '--state-dir',
+      join(tempDir(), 'state'),
+      '--deadline',
+      '30',
+      '--probe-timeout',
+      '1',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json.route).toBe('relay');
+  });
+});
