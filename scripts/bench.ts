@@ -23,6 +23,7 @@ import {
   benchStartup,
 } from './bench-agent.ts';
 import { breakdown, floorParts } from './bench-breakdown.ts';
+import { benchFleet } from './bench-fleet.ts';
 import { benchHerd } from './bench-herd.ts';
 import { printTable } from './bench-lib.ts';
 import { ensureRuntime } from './package/runtimes.ts';
@@ -30,7 +31,17 @@ import type { Target } from './package/runtimes.ts';
 import { benchQueued, benchThroughput } from './bench-server.ts';
 
 const quick = process.argv.includes('--quick');
-const ROWS = ['startup', 'direct', 'relay', 'slow', 'fallback', 'throughput', 'herd', 'queue'];
+const ROWS = [
+  'startup',
+  'direct',
+  'relay',
+  'slow',
+  'fallback',
+  'throughput',
+  'herd',
+  'fleet',
+  'queue',
+];
 const optionValue = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
   const v = i < 0 ? undefined : process.argv[i + 1];
@@ -255,6 +266,33 @@ try {
       );
     });
 
+  if (want('fleet'))
+    await guarded('fleet', async () => {
+      // One herd through nginx and one relay instance in fleet mode, then three, in this run.
+      for (const instances of [1, 3]) {
+        const fl = await benchFleet(instances, n.herd[0], n.herd[1]);
+        row(
+          {
+            row: 'fleet',
+            what: `${fl.clients} clients through nginx and ${instances} relay instance${instances > 1 ? 's' : ''} on NATS, concurrency ${fl.concurrency}`,
+            runs: String(fl.clients),
+            'median ms': f(fl.p50),
+            'p95 ms': f(fl.p95),
+            'total s': f(fl.seconds, 1),
+            ratio: `${f(fl.registered / fl.seconds)} regs/s`,
+            'peak MiB': `server ${f(fl.serverMiB)} / relay ${fl.relayMiB.map((m) => f(m)).join(', ')}`,
+            notes: `store: ${fl.storeRows} rows; clients got ${fl.registered} ids, ${fl.distinct} distinct; retries ${fl.retries}; relay CPU per registration ${fl.relayCpuMsPerReg.map((c) => f(c, 2)).join(', ')} ms; NATS per registration ${f(fl.natsMsgsPerReg, 1)} messages, ${f(fl.natsBytesPerReg)} bytes; requests carried over NATS ${fl.crossed.join(', ')}`,
+          },
+          [
+            ...fl.gaveUp,
+            ...(fl.storeRows === fl.registered
+              ? []
+              : [`store has ${fl.storeRows} rows for ${fl.registered} ids`]),
+          ],
+        );
+      }
+    });
+
   if (want('queue'))
     await guarded('queue', async () => {
       const q = await benchQueued(n.queued);
@@ -291,7 +329,7 @@ if (!quick && !only && !givenExe) {
     `| ${COLUMNS.map(() => '---').join(' | ')} |`,
     ...rows.slice(1).map((r) => `| ${r.join(' | ')} |`),
     '',
-    `Rows: \`startup\` is the single executable against a bare start of the Node runtime it embeds; \`direct\` and \`relay\` are whole registrations of the executable (fresh state each time, server scrypt at N=2^${KDF_LOG_N}) against the floor of that route measured in the same run (a bare start of the Node runtime the executable embeds, scrypt, three bare round trips), and \`slow\` the same on a link with ${SLOW_RTT_MS} ms round trips (a delaying proxy on loopback), where the derivation overlapping the probes shows; their \`parts\` rows are the medians of the agent's own \`--json\` timings (ms, and where each phase starts on the clock of main); \`fallback\` is a registration through the relay while direct is blackholed (iptables DROP) or silent, with \`--probe-timeout ${PROBE_TIMEOUT_S}\`; \`throughput\` drives the server with in-process clients sharing one PRS (median and p99 latency per registration); \`herd\` registers many clients through the relay on the agent's own handshake code (latency per client including retries; \`total s\` is the whole herd); \`queue\` holds many requests at the relay at once (latency per request; \`total s\` until the last answer). Store counts are SQL counts of the server's clients table, with no limit.`,
+    `Rows: \`startup\` is the single executable against a bare start of the Node runtime it embeds; \`direct\` and \`relay\` are whole registrations of the executable (fresh state each time, server scrypt at N=2^${KDF_LOG_N}) against the floor of that route measured in the same run (a bare start of the Node runtime the executable embeds, scrypt, three bare round trips), and \`slow\` the same on a link with ${SLOW_RTT_MS} ms round trips (a delaying proxy on loopback), where the derivation overlapping the probes shows; their \`parts\` rows are the medians of the agent's own \`--json\` timings (ms, and where each phase starts on the clock of main); \`fallback\` is a registration through the relay while direct is blackholed (iptables DROP) or silent, with \`--probe-timeout ${PROBE_TIMEOUT_S}\`; \`throughput\` drives the server with in-process clients sharing one PRS (median and p99 latency per registration); \`herd\` registers many clients through the relay on the agent's own handshake code (latency per client including retries; \`total s\` is the whole herd); \`fleet\` is the same herd through nginx round-robin and one, then three relay instances in fleet mode joined by nats-server (the server's tunnel also through nginx), with each instance's peak memory and CPU per registration and the NATS traffic per registration (from nats-server's /varz); \`queue\` holds many requests at the relay at once (latency per request; \`total s\` until the last answer). Store counts are SQL counts of the server's clients table, with no limit.`,
     '',
   ].join('\n');
   writeFileSync(join(ROOT, 'docs/benchmarks.md'), md);

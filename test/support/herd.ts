@@ -31,6 +31,8 @@ export interface HerdOptions {
   readonly label?: string;
   /** Each agent's own deadline (the agent's default is 120 s). */
   readonly agentDeadlineMs?: number;
+  /** Retries after which an agent gives up even within its deadline (default: none). */
+  readonly maxRetries?: number;
   /** Called after every agent that ends, with how many have ended. */
   readonly onEnded?: (ended: number) => void;
 }
@@ -112,7 +114,11 @@ export async function runHerd(o: HerdOptions): Promise<HerdResult> {
           const wait = retryable
             ? backoffMs(attempt, parseRetryAfter(err.retryAfter, Date.now()), Math.random)
             : 0;
-          if (!retryable || Date.now() + wait >= deadline) {
+          if (
+            !retryable ||
+            Date.now() + wait >= deadline ||
+            attempt >= (o.maxRetries ?? Infinity)
+          ) {
             failures.set(n, { code, retryable });
             return;
           }
