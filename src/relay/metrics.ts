@@ -106,6 +106,7 @@ export function serveOps(
       mode,
       ...(state.fleet ? { instance: state.fleet.instanceId, nats } : {}),
       tunnelsHeld: state.queues.tunnels,
+      tunnelsActive: state.queues.activeTunnels(2_000),
       inFlight: state.queues.held.items,
     });
     return Promise.resolve();

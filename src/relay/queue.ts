@@ -84,6 +84,14 @@ export class RelayQueues {
     return n;
   }
 
+  /** Servers that polled here within `ms` (a poll waits now, or one ended that recently). */
+  activeTunnels(ms: number): number {
+    let n = 0;
+    for (const lane of this.#lanes.values())
+      if (lane.pollers.length > 0 || this.#now() - lane.lastSeen <= ms) n += 1;
+    return n;
+  }
+
   /** A poll of this server is waiting here now. */
   hasPoller(serverId: string): boolean {
     return (this.#lanes.get(serverId)?.pollers.length ?? 0) > 0;

@@ -111,4 +111,66 @@ describe('the relay as a fleet', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.json.route).toBe('relay');
   });
+
+  it('moves a tunnel through nginx to the other instances when the ones holding it die', async () => {
+    // A second server whose tunnel goes through nginx; its four polls park on some instances.
+    const dataDir = join(tempDir('cb-fleet-'), 'server2');
+    const add = await runProc(
+      BIN.server,
+      ['auth', 'secret', 'add', '--data-dir', dataDir, '--kdf-log-n', '14'],
+      { input: SECRET },
+    );
+    expect(add.code, add.stderr).toBe(0);
+    const show = await runProc(BIN.server, ['auth', 'show', '--json', '--data-dir', dataDir]);
+    const { serverId } = JSON.parse(show.stdout) as { serverId: string };
+    const token = await addFleetServer(nats.url, serverId);
+    const second = await startServer({
+      dataDir,
+      args: ['--relay', lb.url, '--relay-token-file', token],
+    });
+    await second.proc.waitFor(/tunnel\.up/);
+    const held = async (): Promise<number[]> =>
+      Promise.all(
+        relays.map(async (r) => {
+          try {
+            return ((await getJson(`${r.url}/healthz`)).body.tunnelsHeld as number) ?? 0;
+          } catch {
+            return -1;
+          }
+        }),
+      );
+    // Both servers poll: server 1 only instance 0, this one wherever nginx sent its polls.
+    await expect.poll(async () => (await held()).reduce((a, b) => a + b, 0)).toBeGreaterThan(1);
+    const counts = await held();
+    // Kill every instance but one that holds a poll of this server (never instance 0, server 1's).
+    const victims = relays.filter((r, i) => i > 0 && (counts[i] ?? 0) > 0);
+    if (victims.length === 0) victims.push(relays[1]!);
+    const logBefore = second.proc.stderr.length;
+    const killedAt = Date.now();
+    for (const v of victims) v.proc.child.kill('SIGKILL');
+    const r = await runAgent([
+      'register',
+      '--relay',
+      lb.url,
+      '--server-id',
+      serverId,
+      '--server-pin',
+      second.pin,
+      '--route',
+      'relay',
+      '--secret-file',
+      secretFile,
+      '--state-dir',
+      join(tempDir(), 'state'),
+      '--deadline',
+      '60',
+    ]);
+    const registeredAfter = Date.now() - killedAt;
+    expect(r.code, r.stderr).toBe(0);
+    const after = second.proc.stderr.slice(logBefore);
+    const back = /tunnel\.up[^\n]*"downMs":(\d+)/.exec(after);
+    console.log(
+      `killed ${victims.length} instance(s) holding polls: ${/tunnel\.down/.test(after) ? `tunnel down, back after ${back?.[1] ?? '?'} ms` : 'the tunnel never dropped'}; an agent registered through nginx ${registeredAfter} ms after the kill`,
+    );
+  });
 });
