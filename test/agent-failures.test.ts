@@ -216,6 +216,23 @@ const ROWS: Row[] = [
       new RegExp(`the proxy 127\\.0\\.0\\.1:${portOf(downProxy)} refused the connection`),
     hint: () => /proxy/,
   },
+  // check classifies a route's failure as register does.
+  {
+    name: 'check: https:// to a plain-HTTP server',
+    args: () => ['check', '--server', d.server.url.replace(/^http:/, 'https:')],
+    exit: 2,
+    code: 'wrong_scheme',
+    message: () => /no usable route .*answered in plain HTTP, not TLS/,
+    hint: () => new RegExp(`^use --server http://127\\.0\\.0\\.1:${portOf(d.server.url)}:`),
+  },
+  {
+    name: 'check: a URL with a path too many (HTTP 404)',
+    args: () => ['check', '--server', `${d.server.url}/extra/path`],
+    exit: 2,
+    code: 'config',
+    message: () => /no usable route .*answered HTTP 404/,
+    hint: () => /check the URL .*no path/,
+  },
   // Usage errors carry a hint too (the README promises it on every failure).
   {
     name: 'no server and no relay',

@@ -4,7 +4,7 @@
  * without registering. It writes nothing: no state directory, no key, no
  * lock (the key it proves possession of lives in memory only).
  */
-import { AUTH_CODES } from './choose-route.ts';
+import { AUTH_CODES, CONFIG_CODES, PROXY_CODES, configHint } from './choose-route.ts';
 import { confirmSecretOn, obtainCheckSecret } from './check-secret.ts';
 import type { RouteVerdict } from './check-secret.ts';
 import type { AgentContext } from './context.ts';
@@ -14,20 +14,25 @@ import { probeRoutes, routeTargets } from './probe.ts';
 import type { ProbeSuccess, RouteReport } from './probe.ts';
 import { finalCode } from './retry.ts';
 
-/** Answers that mean the configured URL or server id is wrong, not that a route is down. */
-const CONFIG_CODES = new Set(['not_found', 'http_404', 'unknown_server', 'http_405']);
-
 /** The failure code of a route that did not answer hello as expected. */
 export function probeFailureCode(r: RouteReport): string {
   const code = r.errorCode ?? 'no_route';
-  if (AUTH_CODES.has(code)) return code;
-  if (CONFIG_CODES.has(code)) return 'config';
+  if (AUTH_CODES.has(code) || PROXY_CODES.has(code)) return code;
+  if (CONFIG_CODES.has(code)) return code === 'wrong_scheme' ? code : 'config';
   const final = finalCode(code);
   return final === 'busy' || final === 'no_route' ? final : 'no_route';
 }
 
 /** Worst first: what a deployment tool must act on decides the exit code. */
-const SEVERITY = ['config', 'usage', 'unpinned_relay', ...AUTH_CODES, 'invalid_secret'];
+const SEVERITY = [
+  'config',
+  'wrong_scheme',
+  ...PROXY_CODES,
+  'usage',
+  'unpinned_relay',
+  ...AUTH_CODES,
+  'invalid_secret',
+];
 function worst(verdicts: readonly RouteVerdict[]): RouteVerdict | undefined {
   const failed = verdicts.filter((v) => !v.ok);
   const rank = (v: RouteVerdict): number => {
@@ -41,8 +46,12 @@ function worst(verdicts: readonly RouteVerdict[]): RouteVerdict | undefined {
 function noRouteCode(verdicts: readonly RouteVerdict[]): string {
   const auth = verdicts.find((v) => AUTH_CODES.has(v.code));
   if (auth) return auth.code;
-  for (const code of ['config', 'busy'])
-    if (verdicts.length > 0 && verdicts.every((v) => v.code === code)) return code;
+  // A URL, scheme or proxy to fix on every route: waiting will not help (exit 2).
+  const fixable = (c: string): boolean =>
+    c === 'config' || c === 'wrong_scheme' || PROXY_CODES.has(c);
+  if (verdicts.length > 0 && verdicts.every((v) => fixable(v.code)))
+    return worst(verdicts)?.code ?? 'config';
+  if (verdicts.length > 0 && verdicts.every((v) => v.code === 'busy')) return 'busy';
   return 'no_route';
 }
 
@@ -85,13 +94,18 @@ export async function checkFlow(ctx: AgentContext): Promise<Outcome> {
       message: `${label(r.name)} not usable: ${r.error ?? 'unknown'}`,
     }));
   if (!best) {
+    const code = noRouteCode(verdicts);
     return outcomeOf(ctx, t0, {
       ...base,
       ok: false,
-      code: noRouteCode(verdicts),
+      code,
       checks: verdicts,
       message: `no usable route (${routes.map((r) => `${label(r.name)}: ${r.error ?? '?'}`).join('; ')})`,
-      hint: 'check the network, the URLs and any proxy, and --server-id / --server-pin against bootstrap-server client-config',
+      // The same words register would use for a URL or scheme to fix.
+      hint:
+        code === 'config' || code === 'wrong_scheme'
+          ? configHint(routes)
+          : 'check the network, the URLs and any proxy, and --server-id / --server-pin against bootstrap-server client-config',
     });
   }
   const toConfirm = s.allRoutes ? usable : [best];

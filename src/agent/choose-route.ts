@@ -21,7 +21,7 @@ export const AUTH_CODES = new Set([
 ]);
 
 /** Answers that mean the configured URL or server id is wrong, not that a route is down. */
-const CONFIG_CODES = new Set([
+export const CONFIG_CODES: ReadonlySet<string> = new Set([
   'not_found',
   'http_404',
   'unknown_server',
@@ -30,7 +30,7 @@ const CONFIG_CODES = new Set([
 ]);
 
 /** Proxy answers that another round will not change. */
-const PROXY_CODES = new Set(['proxy_auth', 'proxy_refused']);
+export const PROXY_CODES: ReadonlySet<string> = new Set(['proxy_auth', 'proxy_refused']);
 
 /** The flag that names a route's URL. */
 const flagOf = (r: RouteReport): string => (r.name === 'direct' ? '--server' : '--relay');
@@ -47,7 +47,7 @@ function authHint(r: RouteReport): string {
 }
 
 /** What to do about a configuration that names nothing that answers. */
-function configHint(reports: readonly RouteReport[]): string {
+export function configHint(reports: readonly RouteReport[]): string {
   const scheme = reports.find((r) => r.errorCode === 'wrong_scheme');
   if (scheme) {
     const other = scheme.url.startsWith('https:')
