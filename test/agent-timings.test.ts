@@ -116,8 +116,10 @@ describe('the key derivation overlaps the probes', () => {
     expect(json.code, JSON.stringify(json)).toBe('registered');
     const t = json.timings as Timings;
     expectOrdered(t);
-    // On the agent's clock: the derivation started while the probe was still waiting.
+    // On the agent's clock: the derivation started while the probe was still waiting, and even
+    // before the command itself (the command line starts it while the rest of the agent loads).
     expect((t.derivation as Span).startMs).toBeLessThan((t.probes as Span).endMs);
+    expect((t.derivation as Span).startMs).toBeLessThan((t.config as Span).endMs);
     // On the wall clock: before the proxy let hello go on to the server.
     const started = log.find((l) => l.message === 'derive.speculative_start');
     expect(started).toBeDefined();
@@ -153,6 +155,30 @@ describe('the key derivation overlaps the probes', () => {
     const t = json.timings as Timings;
     expect(t.handshake).toBeNull();
     expect(t.save).toBeNull();
+  });
+});
+
+describe('a machine registered already', () => {
+  it('derives nothing: the re-run of a deployment sends nothing and pays for no scrypt', async () => {
+    const dir = tempDir('cb-timings-');
+    const args = [
+      '--server',
+      atTest.server.url,
+      `--server-id=${atTest.serverId}`,
+      `--server-pin=${atTest.server.pin}`,
+      '--state-dir',
+      join(dir, 's'),
+      '--log-level',
+      'debug',
+    ];
+    const env = { CLIENT_BOOTSTRAP_SECRET: SECRET };
+    const first = await runAgent([...args, '--log-file', join(dir, 'first.log')], { env });
+    expect(first.json.code, JSON.stringify(first.json)).toBe('registered');
+    const again = await runAgent([...args, '--log-file', join(dir, 'again.log')], { env });
+    expect(again.code).toBe(0);
+    expect(again.json.code).not.toBe('registered');
+    expect((again.json.timings as Timings).derivation).toBeNull();
+    expect(logOf(join(dir, 'again.log')).some((l) => l.message.startsWith('derive.'))).toBe(false);
   });
 });
 
