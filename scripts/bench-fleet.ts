@@ -5,9 +5,7 @@
  * instance's peak memory.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { BIN, runProc, startServer, tempDir } from '../test/support/procs.ts';
-import { addFleetServer, startFleetRelay, startNats, startNginx } from '../test/support/fleet.ts';
+import { startFleetRelay, startFleetServer, startNats, startNginx } from '../test/support/fleet.ts';
 import { runHerd } from '../test/support/herd.ts';
 import { countStoredClients } from '../test/support/store-counts.ts';
 import { peakMemMiB, quantile } from './bench-lib.ts';
@@ -76,22 +74,9 @@ export async function benchFleet(
     ),
   );
   const lb = await startNginx(relays.map((r) => r.port));
-  const dataDir = join(tempDir('cb-bench-fleet-'), 'server');
-  const add = await runProc(
-    BIN.server,
-    ['auth', 'secret', 'add', '--data-dir', dataDir, '--kdf-log-n', '14'],
-    { input: SECRET },
-  );
-  if (add.code !== 0) throw new Error(add.stderr);
-  const show = await runProc(BIN.server, ['auth', 'show', '--json', '--data-dir', dataDir]);
-  const { serverId } = JSON.parse(show.stdout) as { serverId: string };
-  const token = await addFleetServer(nats.url, serverId);
-  const server = await startServer({
-    dataDir,
-    args: ['--relay', lb.url, '--relay-token-file', token],
-  });
+  const { server } = await startFleetServer(nats.url, lb.url, SECRET);
+  const { serverId, dataDir } = server;
   try {
-    await server.proc.waitFor(/tunnel\.up/);
     const cpu0 = relays.map((r) => cpuSeconds(r.proc.child.pid));
     const nats0 = await natsIn(nats.monitorUrl);
     const herd = await runHerd({

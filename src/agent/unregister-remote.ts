@@ -6,35 +6,14 @@
  * this only reports whether the server was told.
  */
 import type { Logger } from '../common/log.ts';
-import { canonicalBytes, parseErrorBody, signWith, toB64u } from '../protocol/index.ts';
+import { parseErrorBody, signUnregister } from '../protocol/index.ts';
 import type { SigningKey } from '../protocol/index.ts';
 import type { RouteName } from './route-choice.ts';
 import type { Registration } from './state.ts';
 import { TransportError } from './transport.ts';
 import type { Transport } from './transport.ts';
 
-/** The signature context: signed bytes are this, then the canonical body without `sig`. */
-export const UNREGISTER_CONTEXT = 'cb1 unregister';
-
-export interface UnregisterRequest {
-  readonly v: 1;
-  readonly clientId: string;
-  readonly serverId: string;
-  readonly time: number;
-  readonly sig: string;
-}
-
-/** Builds the signed request body. */
-export function signUnregister(
-  key: SigningKey,
-  clientId: string,
-  serverId: string,
-  time: number,
-): UnregisterRequest {
-  const body = { v: 1 as const, clientId, serverId, time: Math.floor(time) };
-  const sig = signWith(key.privateKey, UNREGISTER_CONTEXT, canonicalBytes(body));
-  return { ...body, sig: toB64u(sig) };
-}
+export { UNREGISTER_CONTEXT, signUnregister } from '../protocol/index.ts';
 
 export interface UnregisterTarget {
   readonly name: RouteName;

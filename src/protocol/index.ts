@@ -8,4 +8,5 @@ export * from './hello.ts';
 export * from './client-side.ts';
 export * from './server-side.ts';
 export * from './handshake-table.ts';
+export * from './unregister.ts';
 export { parseJsonText } from './schema.ts';

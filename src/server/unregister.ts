@@ -5,9 +5,15 @@
  * stable code; a success removes the client exactly as
  * `bootstrap-server clients remove ID` does.
  */
-import { canonicalBytes, fromB64u, verifyWith } from '../protocol/index.ts';
+import {
+  UNREGISTER_CONTEXT,
+  fromB64u,
+  parseUnregister,
+  unregisterSignedBytes,
+  verifyWith,
+} from '../protocol/index.ts';
+import type { UnregisterRequest } from '../protocol/index.ts';
 import { ProtocolError } from '../protocol/index.ts';
-import { expectShape, b64Field, intField, stringField } from '../protocol/schema.ts';
 import type { Logger } from '../common/log.ts';
 import { removeClient } from './clients.ts';
 import type { DataDir } from './data-dir.ts';
@@ -15,8 +21,6 @@ import { STATUS_OF } from './status-of.ts';
 import type { Channel, Reply } from './registration.ts';
 import { addressGroup } from './source.ts';
 
-/** The signature context: sig = Ed25519(clientKey, CTX || canonical(body without sig)). */
-export const CTX_UNREGISTER = 'cb1 unregister';
 /** How far the request's time may be from the server's clock. */
 export const UNREGISTER_SKEW_MS = 10 * 60_000;
 /** Requests one source (an IPv6 /64 as one) may make in a window. */
@@ -28,14 +32,6 @@ export interface UnregisterDeps {
   readonly dd: DataDir;
   readonly log: Logger;
   readonly now: () => number;
-}
-
-export interface UnregisterRequest {
-  readonly v: 1;
-  readonly clientId: string;
-  readonly serverId: string;
-  readonly time: number;
-  readonly sig: string;
 }
 
 /** An expected refusal of an unregister; its HTTP status comes from the server's one table. */
@@ -51,27 +47,6 @@ class Refusal extends Error {
   get status(): number {
     return STATUS_OF[this.code] ?? 400;
   }
-}
-
-/** Checks the shape of an unregister request (codes bad_request, unsupported_version). */
-export function parseUnregister(body: unknown): UnregisterRequest {
-  const what = 'the unregister request';
-  const obj = expectShape(body, what, ['v', 'clientId', 'serverId', 'time', 'sig']);
-  stringField(obj, 'clientId', what, 100, 1);
-  b64Field(obj, 'serverId', what, 16);
-  intField(obj, 'time', what, 0, Number.MAX_SAFE_INTEGER);
-  b64Field(obj, 'sig', what, 64);
-  return obj as unknown as UnregisterRequest;
-}
-
-/** The bytes the client signs: the canonical JSON of the request without `sig`. */
-export function unregisterSignedBytes(req: Omit<UnregisterRequest, 'sig'>): Buffer {
-  return canonicalBytes({
-    v: req.v,
-    clientId: req.clientId,
-    serverId: req.serverId,
-    time: req.time,
-  });
 }
 
 /** A fixed-window count per source, bounded in memory. */
@@ -124,7 +99,7 @@ export function createUnregisterService(deps: UnregisterDeps) {
       );
     const ok = verifyWith(
       fromB64u(client.clientKey, 'clientKey', 32),
-      CTX_UNREGISTER,
+      UNREGISTER_CONTEXT,
       unregisterSignedBytes(req),
       fromB64u(req.sig, 'sig', 64),
     );

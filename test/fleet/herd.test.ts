@@ -9,10 +9,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { addFleetServer, startFleetRelay, startNats, startNginx } from '../support/fleet.ts';
+import { startFleetRelay, startFleetServer, startNats, startNginx } from '../support/fleet.ts';
 import type { FleetRelay, NginxHandle } from '../support/fleet.ts';
 import { runHerd } from '../support/herd.ts';
-import { BIN, runProc, startServer, tempDir } from '../support/procs.ts';
 import type { ServerHandle } from '../support/procs.ts';
 
 const SECRET = 'Fleet-Herd-Secret-2026';
@@ -46,22 +45,8 @@ describe('a herd through nginx and three relay instances', () => {
     const nats = await startNats();
     relays = await Promise.all([0, 1, 2].map(() => startFleetRelay(nats.url)));
     lb = await startNginx(relays.map((r) => r.port));
-    const dataDir = join(tempDir('cb-fleet-'), 'server');
-    const add = await runProc(
-      BIN.server,
-      ['auth', 'secret', 'add', '--data-dir', dataDir, '--kdf-log-n', '14'],
-      { input: SECRET },
-    );
-    expect(add.code, add.stderr).toBe(0);
-    const show = await runProc(BIN.server, ['auth', 'show', '--json', '--data-dir', dataDir]);
-    const { serverId } = JSON.parse(show.stdout) as { serverId: string };
-    const token = await addFleetServer(nats.url, serverId);
     // The server's tunnel goes through the load balancer, as in production.
-    server = await startServer({
-      dataDir,
-      args: ['--relay', lb.url, '--relay-token-file', token],
-    });
-    await server.proc.waitFor(/tunnel\.up/);
+    ({ server } = await startFleetServer(nats.url, lb.url, SECRET));
   });
 
   it(`registers ${CLIENTS} agents, each exactly once`, async () => {

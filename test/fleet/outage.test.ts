@@ -8,35 +8,13 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { runAgent } from '../support/agent.ts';
-import { addFleetServer, startFleetRelay, startNats } from '../support/fleet.ts';
+import { startFleetRelay, startFleetServer, startNats } from '../support/fleet.ts';
 import type { FleetRelay, NatsHandle } from '../support/fleet.ts';
-import { BIN, runProc, startServer, tempDir, writeSecretFile } from '../support/procs.ts';
+import { BIN, runProc, tempDir, writeSecretFile } from '../support/procs.ts';
 import type { ServerHandle } from '../support/procs.ts';
 import { readFileSync } from 'node:fs';
 
 const SECRET = 'Fleet-Outage-Secret-26';
-
-async function newServer(
-  nats: string,
-  tunnelTo: string,
-): Promise<{ server: ServerHandle; token: string }> {
-  const dataDir = join(tempDir('cb-fleet-'), 'server');
-  const add = await runProc(
-    BIN.server,
-    ['auth', 'secret', 'add', '--data-dir', dataDir, '--kdf-log-n', '14'],
-    { input: SECRET },
-  );
-  expect(add.code, add.stderr).toBe(0);
-  const show = await runProc(BIN.server, ['auth', 'show', '--json', '--data-dir', dataDir]);
-  const { serverId } = JSON.parse(show.stdout) as { serverId: string };
-  const tokenFile = await addFleetServer(nats, serverId);
-  const server = await startServer({
-    dataDir,
-    args: ['--relay', tunnelTo, '--relay-token-file', tokenFile],
-  });
-  await server.proc.waitFor(/tunnel\.up/);
-  return { server, token: readFileSync(tokenFile, 'utf8').trim() };
-}
 
 async function json(
   url: string,
@@ -80,7 +58,7 @@ describe('the fleet on a bad day', () => {
   });
 
   it('keeps local tunnels working while NATS is down, refuses the rest with 503, and recovers', async () => {
-    const { server } = await newServer(nats.url, relays[0]!.url);
+    const { server } = await startFleetServer(nats.url, relays[0]!.url, SECRET);
     expect((await agentVia(relays[1]!.url, server, secretFile)).code).toBe(0);
     await nats.stop();
     onTestFinished(async () => {
@@ -118,8 +96,8 @@ describe('the fleet on a bad day', () => {
   });
 
   it("does not let one customer's flood starve another's registrations", async () => {
-    const a = await newServer(nats.url, relays[0]!.url);
-    const b = await newServer(nats.url, relays[0]!.url);
+    const a = await startFleetServer(nats.url, relays[0]!.url, SECRET);
+    const b = await startFleetServer(nats.url, relays[0]!.url, SECRET);
     // Customer A's server stops answering (SIGSTOP): its requests pile up at the relay.
     a.server.proc.child.kill('SIGSTOP');
     try {
@@ -146,7 +124,7 @@ describe('the fleet on a bad day', () => {
   });
 
   it('shares the registry: a wrong token is refused everywhere, a removed server everywhere', async () => {
-    const { server } = await newServer(nats.url, relays[0]!.url);
+    const { server } = await startFleetServer(nats.url, relays[0]!.url, SECRET);
     for (const r of relays) {
       const wrong = await request(`${r.url}/v1/tunnel/${server.serverId}/poll`, {
         method: 'POST',

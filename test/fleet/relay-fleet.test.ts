@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runAgent } from '../support/agent.ts';
-import { addFleetServer, startFleetRelay, startNats, startNginx } from '../support/fleet.ts';
+import { startFleetRelay, startFleetServer, startNats, startNginx } from '../support/fleet.ts';
 import type { FleetRelay, NatsHandle, NginxHandle } from '../support/fleet.ts';
-import { BIN, runProc, startServer, tempDir, writeSecretFile } from '../support/procs.ts';
+import { tempDir, writeSecretFile } from '../support/procs.ts';
 import type { ServerHandle } from '../support/procs.ts';
 
 const SECRET = 'Fleet-Secret-2026-Q';
@@ -30,22 +30,8 @@ describe('the relay as a fleet', () => {
     nats = await startNats();
     relays = await Promise.all([0, 1, 2].map(() => startFleetRelay(nats.url)));
     lb = await startNginx(relays.map((r) => r.port));
-    const dataDir = join(tempDir('cb-fleet-'), 'server');
-    const add = await runProc(
-      BIN.server,
-      ['auth', 'secret', 'add', '--data-dir', dataDir, '--kdf-log-n', '14'],
-      { input: SECRET },
-    );
-    expect(add.code, add.stderr).toBe(0);
-    const show = await runProc(BIN.server, ['auth', 'show', '--json', '--data-dir', dataDir]);
-    const { serverId } = JSON.parse(show.stdout) as { serverId: string };
     // The server's tunnel goes to instance 0 only: every request landing on 1 or 2 must cross NATS.
-    const token = await addFleetServer(nats.url, serverId);
-    server = await startServer({
-      dataDir,
-      args: ['--relay', relays[0]!.url, '--relay-token-file', token],
-    });
-    await server.proc.waitFor(/tunnel\.up/);
+    ({ server } = await startFleetServer(nats.url, relays[0]!.url, SECRET));
     secretFile = writeSecretFile(join(tempDir(), 'secret'), SECRET);
   });
 
@@ -114,21 +100,8 @@ describe('the relay as a fleet', () => {
 
   it('moves a tunnel through nginx to the other instances when the ones holding it die', async () => {
     // A second server whose tunnel goes through nginx; its four polls park on some instances.
-    const dataDir = join(tempDir('cb-fleet-'), 'server2');
-    const add = await runProc(
-      BIN.server,
-      ['auth', 'secret', 'add', '--data-dir', dataDir, '--kdf-log-n', '14'],
-      { input: SECRET },
-    );
-    expect(add.code, add.stderr).toBe(0);
-    const show = await runProc(BIN.server, ['auth', 'show', '--json', '--data-dir', dataDir]);
-    const { serverId } = JSON.parse(show.stdout) as { serverId: string };
-    const token = await addFleetServer(nats.url, serverId);
-    const second = await startServer({
-      dataDir,
-      args: ['--relay', lb.url, '--relay-token-file', token],
-    });
-    await second.proc.waitFor(/tunnel\.up/);
+    const { server: second } = await startFleetServer(nats.url, lb.url, SECRET);
+    const serverId = second.serverId;
     const held = async (): Promise<number[]> =>
       Promise.all(
         relays.map(async (r) => {

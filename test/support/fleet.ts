@@ -3,12 +3,12 @@
  * directory, N relay instances in fleet mode, and nginx round-robin in
  * front of them (Debian's nats-server and nginx).
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BIN, runProc, startCommand, startProc, tempDir } from './procs.ts';
-import type { Proc } from './procs.ts';
+import { BIN, runProc, startCommand, startProc, startServer, tempDir } from './procs.ts';
+import type { Proc, ServerHandle } from './procs.ts';
 
 /** Debian puts both in /usr/sbin, which an unprivileged user's PATH may lack. */
 const sbin = (name: string): string =>
@@ -172,4 +172,37 @@ ${ports.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=5s;`).joi
   const proc = startCommand(sbin('nginx'), ['-p', dir, '-c', join(dir, 'nginx.conf')]);
   await untilListening(port);
   return { url: `http://127.0.0.1:${port}`, proc };
+}
+
+export interface FleetServer {
+  readonly server: ServerHandle;
+  /** The tunnel token, as the relay issued it. */
+  readonly token: string;
+}
+
+/**
+ * A server with one secret, registered in the fleet's bucket, its tunnel to
+ * `tunnelTo` (one instance, or the load balancer), up.
+ */
+export async function startFleetServer(
+  nats: string,
+  tunnelTo: string,
+  secret: string,
+): Promise<FleetServer> {
+  const dataDir = join(tempDir('cb-fleet-'), 'server');
+  const add = await runProc(
+    BIN.server,
+    ['auth', 'secret', 'add', '--data-dir', dataDir, '--kdf-log-n', '14'],
+    { input: secret },
+  );
+  if (add.code !== 0) throw new Error(`auth secret add failed: ${add.stderr}`);
+  const show = await runProc(BIN.server, ['auth', 'show', '--json', '--data-dir', dataDir]);
+  const { serverId } = JSON.parse(show.stdout) as { serverId: string };
+  const tokenFile = await addFleetServer(nats, serverId);
+  const server = await startServer({
+    dataDir,
+    args: ['--relay', tunnelTo, '--relay-token-file', tokenFile],
+  });
+  await server.proc.waitFor(/tunnel\.up/);
+  return { server, token: readFileSync(tokenFile, 'utf8').trim() };
 }
