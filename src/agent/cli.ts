@@ -4,8 +4,6 @@
  * runs, so --help and --version load no network, log or crypto code.
  */
 import type { Readable, Writable } from 'node:stream';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import yargs from 'yargs';
 import { UserError } from '../common/errors.ts';
 import type { TtyInput } from '../common/prompt.ts';
@@ -24,7 +22,6 @@ import {
 } from './cli-options.ts';
 import type { RenderMode } from './render.ts';
 import type { RunCommand } from './windows-acl.ts';
-import type { EarlyKey } from './speculative-key.ts';
 
 export interface AgentCliDeps extends ConfigEnv {
   readonly stdin: Readable & TtyInput;
@@ -42,41 +39,6 @@ export interface AgentCliDeps extends ConfigEnv {
 type Command = 'register' | 'check' | 'status' | 'unregister';
 
 const EPILOGUE = `Exit codes:\n${EXIT_MEANINGS.map(([c, m, a]) => `  ${c}  ${m} (${a})`).join('\n')}\n\nEnvironment: CLIENT_BOOTSTRAP_SERVER, _RELAY, _SERVER_ID, _SERVER_PIN, _ROUTE, _SECRET, _SECRET_FILE, _CONFIG, _STATE_DIR, _DEADLINE, _PROBE_TIMEOUT, _PROXY, _PROXY_AUTH_FILE, _CA_FILE, _CA_SYSTEM, _LOG_LEVEL, _LOG_FILE, _NO_INTERACTIVE, _ALLOW_UNPINNED_RELAY; HTTPS_PROXY, HTTP_PROXY, NO_PROXY.`;
-
-/**
- * A registration with a known server id and a secret already given (flag,
- * environment or file) starts deriving the key at once. Not when this machine
- * is registered already (the common re-run of a deployment sends nothing and
- * must not pay for scrypt), and never for a prompt. Anything unexpected here
- * leaves the normal path to report it.
- */
-async function startEarlyDerivation(
-  command: Command,
-  settings: AgentSettings,
-  deps: AgentCliDeps,
-): Promise<EarlyKey | undefined> {
-  const source = settings.secret;
-  if (command !== 'register' || !settings.serverId || settings.force) return undefined;
-  if (source.kind !== 'flag' && source.kind !== 'env' && source.kind !== 'file') return undefined;
-  if (existsSync(join(settings.stateDir, 'state.json'))) return undefined;
-  try {
-    const [{ Secret }, { startEarlyKey }, { decodeSecretFile }, { Timings }] = await Promise.all([
-      import('../protocol/index.ts'),
-      import('./speculative-key.ts'),
-      import('./secret-file.ts'),
-      import('./timings.ts'),
-    ]);
-    const secret = Secret.from(
-      source.kind === 'file'
-        ? decodeSecretFile(deps.readBytes(source.path), `the secret file ${source.path}`)
-        : source.secret.reveal(),
-    );
-    const clock = new Timings();
-    return startEarlyKey(secret, settings.serverId, () => clock.sinceMain());
-  } catch {
-    return undefined;
-  }
-}
 
 /** Runs the agent CLI; never throws. */
 export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<number> {
@@ -176,8 +138,6 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
       deps.stderr,
       { terminal: deps },
     );
-    // The key derivation starts now, while the rest of the agent loads and the routes are probed.
-    const early = await startEarlyDerivation(chosen.command, settings, deps);
     const { execute } = await import('./execute.ts');
     const outcome = await execute(chosen.command, settings, reporter, {
       stdin: deps.stdin,
@@ -190,7 +150,6 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
       platform: deps.platform,
       runCommand: deps.runCommand,
       ...(deps.interrupt ? { interrupt: deps.interrupt } : {}),
-      ...(early ? { early } : {}),
     });
     reporter.finish(outcome);
     return deploymentExitCode(outcome.exitCode, retryAs);

@@ -9,7 +9,6 @@ import type { AgentSettings, SecretSource } from './config.ts';
 import type { Deadline } from './deadline.ts';
 import type { MachineFacts } from './machine.ts';
 import type { Reporter } from './render.ts';
-import type { EarlyKey } from './speculative-key.ts';
 import { decodeSecretFile, readSecretStream } from './secret-file.ts';
 import type { Transport } from './transport.ts';
 
@@ -31,8 +30,6 @@ export interface AgentContext {
   readonly readBytes: (path: string) => Buffer;
   readonly machine: () => Promise<MachineFacts>;
   readonly logFile: string | null;
-  /** A key derivation started by the command line before the context existed. */
-  readonly early?: EarlyKey;
 }
 
 /** Reads a secret given on the command line, environment, file or stdin; null when none was. */

@@ -27,7 +27,6 @@ import { createTransport } from './transport.ts';
 import { runtimeSystemStore, trustedRoots } from './trust.ts';
 import { protectWindowsDirs } from './windows-acl.ts';
 import type { RunCommand } from './windows-acl.ts';
-import type { EarlyKey } from './speculative-key.ts';
 
 export type Command = 'register' | 'check' | 'status' | 'unregister';
 
@@ -44,8 +43,6 @@ export interface ExecuteDeps {
   readonly runCommand: RunCommand;
   /** Aborted with 'SIGINT' or 'SIGTERM' when the process is told to stop. */
   readonly interrupt?: AbortSignal;
-  /** A key derivation the command line started before this module loaded. */
-  readonly early?: EarlyKey;
 }
 
 /** Commands that only read: they write no file they were not asked for. */
@@ -188,7 +185,6 @@ async function executeLogged(
       readBytes: deps.readBytes,
       machine: machineFacts,
       logFile,
-      ...(deps.early ? { early: deps.early } : {}),
     };
     try {
       if (command === 'status') return statusFlow(ctx);

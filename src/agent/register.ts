@@ -135,16 +135,8 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
         '--secret is visible to other users in the process list; prefer --secret-file or CLIENT_BOOTSTRAP_SECRET',
       );
     // The key derivation starts now when the server id is known, while the routes are probed.
-    let early = ctx.early;
-    const newKeys = (given: Secret): KeyDeriver => {
-      const k = new KeyDeriver(given, {
-        log: ctx.log,
-        ...(timings ? { timings } : {}),
-        ...(early ? { early } : {}),
-      });
-      early = undefined; // adopted or wiped: once only
-      return k;
-    };
+    const newKeys = (given: Secret): KeyDeriver =>
+      new KeyDeriver(given, { log: ctx.log, ...(timings ? { timings } : {}) });
     let keys = secret ? newKeys(secret) : undefined;
     const expectedServerId =
       s.serverId ?? (saved && sameServer(saved, s) ? saved.serverId : undefined);

@@ -15,42 +15,6 @@ import { DEFAULT_KDF, derivePrs, fromB64u } from '../protocol/index.ts';
 import type { Hello, KdfParams, Prs, Secret } from '../protocol/index.ts';
 import type { Timings } from './timings.ts';
 
-/**
- * A derivation started before the run's context exists (by the command line,
- * right after the settings are read, so that loading the rest of the agent
- * overlaps it). A `KeyDeriver` adopts it when its secret and server id match.
- */
-export interface EarlyKey {
-  readonly secret: Secret;
-  readonly serverId: string;
-  /** When it started, in ms on the clock of main (`performance.now()` since the main mark). */
-  readonly startedAt: number;
-  readonly result: Promise<{ prs: Prs; doneAtNow: number } | { error: unknown }>;
-}
-
-/** Starts an early derivation with the default parameters; undefined when `serverId` is not one. */
-export function startEarlyKey(
-  secret: Secret,
-  serverId: string,
-  now: () => number,
-): EarlyKey | undefined {
-  let salt: Buffer;
-  try {
-    salt = fromB64u(serverId, 'serverId', 16);
-  } catch {
-    return undefined;
-  }
-  return {
-    secret,
-    serverId,
-    startedAt: now(),
-    result: derivePrs(secret, salt, DEFAULT_KDF).then(
-      (prs) => ({ prs, doneAtNow: now() }),
-      (error: unknown) => ({ error }),
-    ),
-  };
-}
-
 /** Two derivations run at once only while they fit in this much memory together. */
 const MAX_CONCURRENT_KDF_BYTES = 256 * 1024 * 1024;
 
@@ -70,23 +34,12 @@ export class KeyDeriver {
   readonly #secret: Secret;
   readonly #log: Logger;
   readonly #timings: Timings | undefined;
-  #early: EarlyKey | undefined;
   #current: Derivation | undefined;
 
-  constructor(secret: Secret, deps: { log: Logger; timings?: Timings; early?: EarlyKey }) {
+  constructor(secret: Secret, deps: { log: Logger; timings?: Timings }) {
     this.#secret = secret;
     this.#log = deps.log;
     this.#timings = deps.timings;
-    // Only a derivation of this very secret may stand in for this one.
-    if (deps.early && deps.early.secret.use().equals(secret.use())) this.#early = deps.early;
-    else if (deps.early) KeyDeriver.discard(deps.early);
-  }
-
-  /** Wipes an early key nobody will use. */
-  static discard(early: EarlyKey): void {
-    void early.result.then((r) => {
-      if ('prs' in r) r.prs.wipe();
-    });
   }
 
   /**
@@ -96,14 +49,6 @@ export class KeyDeriver {
    */
   speculate(serverId: string): void {
     if (this.#current) return;
-    const early = this.#early;
-    this.#early = undefined;
-    if (early?.serverId === serverId) {
-      this.#current = this.#adopt(early);
-      this.#log.debug('derive.speculative_start', { early: true, N: DEFAULT_KDF.N });
-      return;
-    }
-    if (early) KeyDeriver.discard(early);
     let salt: Buffer;
     try {
       salt = fromB64u(serverId, 'serverId', 16);
@@ -166,21 +111,6 @@ export class KeyDeriver {
     void c?.result.then((r) => {
       if ('prs' in r) r.prs.wipe();
     });
-  }
-
-  #adopt(early: EarlyKey): Derivation {
-    this.#timings?.start('derivation', early.startedAt);
-    const d: Derivation = {
-      key: keyOf(early.serverId, DEFAULT_KDF),
-      bytes: kdfBytes(DEFAULT_KDF),
-      speculative: true,
-      done: false,
-      result: early.result.then((r) => ('prs' in r ? { prs: r.prs, doneAt: r.doneAtNow } : r)),
-    };
-    void d.result.then(() => {
-      d.done = true;
-    });
-    return d;
   }
 
   #begin(key: string, salt: Buffer, kdf: KdfParams, speculative: boolean): Derivation {
