@@ -165,7 +165,7 @@ export function createRelayApp(deps: RelayDeps): RequestListener {
       throw new HttpError(503, 'relay_starting', 'the relay is still reading its registry', {
         'retry-after': '2',
       });
-    if (!registry.has(serverId))
+    if (!registry.has(serverId) && !(await registry.lookup?.(serverId)))
       throw new HttpError(404, 'unknown_server', 'this relay does not know that server id');
     if (route === 'status') {
       if (req.method !== 'GET') throw new HttpError(405, 'method_not_allowed', 'use GET');
@@ -206,6 +206,7 @@ export function createRelayApp(deps: RelayDeps): RequestListener {
     route: string,
   ): Promise<void> {
     if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST');
+    if (!registry.has(serverId)) await registry.lookup?.(serverId);
     if (!registry.verify(serverId, bearer(req))) {
       log.warn('tunnel.unauthorized', { serverId, source: remoteAddressOf(req) });
       throw new HttpError(401, 'unauthorized', 'the tunnel token is not valid for this server');

@@ -29,14 +29,17 @@ async function openBucket(nc: NatsConnection): Promise<KV> {
 
 export class FleetRegistry implements RelayRegistry {
   readonly #servers = new Map<string, Entry>();
+  readonly #kv: KV;
   #ready = false;
 
-  private constructor() {}
+  private constructor(kv: KV) {
+    this.#kv = kv;
+  }
 
   /** Opens the bucket and starts the watch; resolves once every entry has been read. */
   static async open(nc: NatsConnection, log: Logger): Promise<FleetRegistry> {
-    const registry = new FleetRegistry();
     const kv = await openBucket(nc);
+    const registry = new FleetRegistry(kv);
     let initialized!: () => void;
     const loaded = new Promise<void>((resolve) => {
       initialized = resolve;
@@ -66,6 +69,24 @@ export class FleetRegistry implements RelayRegistry {
 
   get size(): number {
     return this.#servers.size;
+  }
+
+  /**
+   * A server not (yet) in the copy is read from the bucket itself, so one
+   * just added is known here before the watch brings it. False when the
+   * bucket has no such server or cannot be reached.
+   */
+  async lookup(serverId: string): Promise<boolean> {
+    if (this.#servers.has(serverId)) return true;
+    if (!/^[A-Za-z0-9_-]{22}$/.test(serverId)) return false;
+    try {
+      const e = await this.#kv.get(serverId);
+      if (e?.operation !== 'PUT') return false;
+      this.#servers.set(serverId, parseEntry(serverId, JSON.parse(e.string())));
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   has(serverId: string): boolean {

@@ -21,6 +21,8 @@ export interface RelayRegistry {
   /** False until the entries have been read (fleet mode, while NATS is not yet reached). */
   readonly ready: boolean;
   has(serverId: string): boolean;
+  /** Fleet mode: asks the shared registry for a server the local copy does not have yet. */
+  lookup?(serverId: string): Promise<boolean>;
   /** Constant-time check of a presented tunnel token. */
   verify(serverId: string, token: string): boolean;
 }
