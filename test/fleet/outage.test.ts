@@ -7,11 +7,14 @@
 import { join } from 'node:path';
 import { request } from 'undici';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { runAgent } from '../support/agent.ts';
-import { startFleetRelay, startFleetServer, startNats } from '../support/fleet.ts';
+import {
+  registerViaRelay,
+  startFleetRelay,
+  startFleetServer,
+  startNats,
+} from '../support/fleet.ts';
 import type { FleetRelay, NatsHandle } from '../support/fleet.ts';
 import { BIN, runProc, tempDir, writeSecretFile } from '../support/procs.ts';
-import type { ServerHandle } from '../support/procs.ts';
 import { readFileSync } from 'node:fs';
 
 const SECRET = 'Fleet-Outage-Secret-26';
@@ -22,26 +25,6 @@ async function json(
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await request(url, init);
   return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
-}
-
-function agentVia(relay: string, server: ServerHandle, secretFile: string, deadline = '30') {
-  return runAgent([
-    'register',
-    '--relay',
-    relay,
-    '--server-id',
-    server.serverId,
-    '--server-pin',
-    server.pin,
-    '--route',
-    'relay',
-    '--secret-file',
-    secretFile,
-    '--state-dir',
-    join(tempDir(), 'state'),
-    '--deadline',
-    deadline,
-  ]);
 }
 
 describe('the fleet on a bad day', () => {
@@ -59,7 +42,7 @@ describe('the fleet on a bad day', () => {
 
   it('keeps local tunnels working while NATS is down, refuses the rest with 503, and recovers', async () => {
     const { server } = await startFleetServer(nats.url, relays[0]!.url, SECRET);
-    expect((await agentVia(relays[1]!.url, server, secretFile)).code).toBe(0);
+    expect((await registerViaRelay(relays[1]!.url, server, secretFile)).code).toBe(0);
     await nats.stop();
     onTestFinished(async () => {
       if (nats.proc.child.exitCode !== null || nats.proc.child.signalCode !== null)
@@ -72,7 +55,7 @@ describe('the fleet on a bad day', () => {
       expect((await json(`${r.url}/readyz`)).status).toBe(503);
     }
     // The instance holding the tunnel still serves it.
-    const local = await agentVia(relays[0]!.url, server, secretFile);
+    const local = await registerViaRelay(relays[0]!.url, server, secretFile);
     expect(local.code, local.stderr).toBe(0);
     // Another instance cannot reach it: 503 server_offline, which the agent retries (exit 5 at its deadline).
     const hello = await request(`${relays[1]!.url}/v1/servers/${server.serverId}/hello`);
@@ -81,7 +64,7 @@ describe('the fleet on a bad day', () => {
     expect(((await hello.body.json()) as { error: { code: string } }).error.code).toBe(
       'server_offline',
     );
-    const remote = await agentVia(relays[1]!.url, server, secretFile, '3');
+    const remote = await registerViaRelay(relays[1]!.url, server, secretFile, '3');
     // Exit 5 or 8: "retry later" either way, never a permanent code.
     expect([5, 8], JSON.stringify(remote.json)).toContain(remote.code);
     const log = readFileSync(join(relays[1]!.dataDir, 'relay.log'), 'utf8');
@@ -91,7 +74,7 @@ describe('the fleet on a bad day', () => {
       await expect
         .poll(async () => (await json(`${r.url}/readyz`)).status, { timeout: 20_000 })
         .toBe(200);
-    const again = await agentVia(relays[2]!.url, server, secretFile);
+    const again = await registerViaRelay(relays[2]!.url, server, secretFile);
     expect(again.code, again.stderr).toBe(0);
   });
 
@@ -110,7 +93,7 @@ describe('the fleet on a bad day', () => {
           .catch(() => ({ status: 0, code: 'network' })),
       );
       // While A's requests are held, B's agent registers through the same instances.
-      const okB = await agentVia(relays[1]!.url, b.server, secretFile);
+      const okB = await registerViaRelay(relays[1]!.url, b.server, secretFile);
       expect(okB.code, okB.stderr).toBe(0);
       a.server.proc.child.kill('SIGCONT');
       const answers = await Promise.all(pending);

@@ -7,7 +7,13 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runAgent } from '../support/agent.ts';
-import { startFleetRelay, startFleetServer, startNats, startNginx } from '../support/fleet.ts';
+import {
+  registerViaRelay,
+  startFleetRelay,
+  startFleetServer,
+  startNats,
+  startNginx,
+} from '../support/fleet.ts';
 import type { FleetRelay, NatsHandle, NginxHandle } from '../support/fleet.ts';
 import { tempDir, writeSecretFile } from '../support/procs.ts';
 import type { ServerHandle } from '../support/procs.ts';
@@ -37,23 +43,7 @@ describe('the relay as a fleet', () => {
 
   it('registers an agent whose requests land on an instance that does not hold the tunnel', async () => {
     for (const other of [relays[1]!, relays[2]!]) {
-      const r = await runAgent([
-        'register',
-        '--relay',
-        other.url,
-        '--server-id',
-        server.serverId,
-        '--server-pin',
-        server.pin,
-        '--route',
-        'relay',
-        '--secret-file',
-        secretFile,
-        '--state-dir',
-        join(tempDir(), 'state'),
-        '--deadline',
-        '30',
-      ]);
+      const r = await registerViaRelay(other.url, server, secretFile);
       expect(r.code, r.stderr).toBe(0);
       expect(r.json.route).toBe('relay');
     }

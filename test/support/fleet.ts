@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BIN, runProc, startCommand, startProc, startServer, tempDir } from './procs.ts';
 import type { Proc, ServerHandle } from './procs.ts';
+import { runAgent } from './agent.ts';
+import type { AgentRun } from './agent.ts';
 
 /** Debian puts both in /usr/sbin, which an unprivileged user's PATH may lack. */
 const sbin = (name: string): string =>
@@ -205,4 +207,30 @@ export async function startFleetServer(
   });
   await server.proc.waitFor(/tunnel\.up/);
   return { server, token: readFileSync(tokenFile, 'utf8').trim() };
+}
+
+/** The agent registering through `relay` (one instance or the balancer), relay route only. */
+export function registerViaRelay(
+  relay: string,
+  server: ServerHandle,
+  secretFile: string,
+  deadline = '30',
+): Promise<AgentRun> {
+  return runAgent([
+    'register',
+    '--relay',
+    relay,
+    '--server-id',
+    server.serverId,
+    '--server-pin',
+    server.pin,
+    '--route',
+    'relay',
+    '--secret-file',
+    secretFile,
+    '--state-dir',
+    join(tempDir(), 'state'),
+    '--deadline',
+    deadline,
+  ]);
 }
