@@ -60,6 +60,8 @@ export interface StartContext {
   readonly secrets: readonly ActiveSecret[];
   readonly now: number;
   readonly ttlMs?: number;
+  /** The handshake id, when the caller reserved one before answering (default: a fresh one). */
+  readonly hsId?: string;
 }
 
 function shuffled<T>(items: readonly T[]): T[] {
@@ -119,7 +121,7 @@ export function answerStart(m1: M1, ctx: StartContext): { m2: M2; pending: Pendi
 
   const core = {
     v: 1 as const,
-    hsId: toB64u(randomBytes(16)),
+    hsId: ctx.hsId ?? newHandshakeId(),
     serverKey: identity.serverKey,
     sEph: toB64u(eph.public),
     seenAs: ctx.seenAs,
@@ -150,6 +152,71 @@ export function answerStart(m1: M1, ctx: StartContext): { m2: M2; pending: Pendi
     openKeys: ctx.secretRequired ? null : deriveSessionKeys(dhe, Buffer.alloc(0), th),
   };
   return { m2, pending };
+}
+
+/** A fresh handshake id (16 random bytes, base64url). */
+export function newHandshakeId(): string {
+  return toB64u(randomBytes(16));
+}
+
+/** A pending handshake as bytes-free JSON text, to keep in a shared store or pass to a worker. */
+export function encodePending(p: PendingHandshake): string {
+  const keys = (k: SessionKeys): Record<string, string> => ({
+    kC2S: toB64u(k.kC2S),
+    kS2C: toB64u(k.kS2C),
+    macA: toB64u(k.macA),
+    macB: toB64u(k.macB),
+  });
+  return JSON.stringify({
+    hsId: p.hsId,
+    expiresAt: p.expiresAt,
+    th: toB64u(p.th),
+    seenAs: p.seenAs,
+    secretRequired: p.secretRequired,
+    candidates: p.candidates.map((c) => ({ secretId: c.secretId, keys: keys(c.keys) })),
+    openKeys: p.openKeys ? keys(p.openKeys) : null,
+  });
+}
+
+/** Reads what encodePending wrote; anything else is a ProtocolError (stored data is checked too). */
+export function decodePending(text: string): PendingHandshake {
+  try {
+    const o = JSON.parse(text) as {
+      hsId: string;
+      expiresAt: number;
+      th: string;
+      seenAs: SeenAs;
+      secretRequired: boolean;
+      candidates: { secretId: string; keys: Record<string, string> }[];
+      openKeys: Record<string, string> | null;
+    };
+    const keys = (k: Record<string, string>): SessionKeys => ({
+      kC2S: fromB64u(k.kC2S as string, 'kC2S', 32),
+      kS2C: fromB64u(k.kS2C as string, 'kS2C', 32),
+      macA: fromB64u(k.macA as string, 'macA', 32),
+      macB: fromB64u(k.macB as string, 'macB', 32),
+    });
+    if (
+      typeof o.hsId !== 'string' ||
+      typeof o.expiresAt !== 'number' ||
+      !Array.isArray(o.candidates)
+    )
+      throw new Error('fields missing');
+    return {
+      hsId: o.hsId,
+      expiresAt: o.expiresAt,
+      th: fromB64u(o.th, 'th', 32),
+      seenAs: o.seenAs,
+      secretRequired: o.secretRequired === true,
+      candidates: o.candidates.map((c) => ({ secretId: String(c.secretId), keys: keys(c.keys) })),
+      openKeys: o.openKeys ? keys(o.openKeys) : null,
+    };
+  } catch (err) {
+    throw new ProtocolError(
+      'handshake_unknown',
+      `a stored handshake is unreadable: ${(err as Error).message}`,
+    );
+  }
 }
 
 function transcriptOf(m1: M1, core: Parameters<typeof m2CoreBytes>[0]): Buffer {

@@ -46,7 +46,8 @@ export const DEFAULT_LIMITS: GuessLimits = {
   maxKeys: 100_000,
 };
 
-interface Entry {
+/** What is remembered of one source: the state every decision reads and changes. */
+export interface LimiterEntry {
   failures: number;
   windowStart: number;
   blockedUntil: number;
@@ -64,26 +65,96 @@ export type Admission =
       readonly retryAfterMs: number;
     };
 
+/** A source never seen before. */
+export function freshEntry(now: number, o: GuessLimits): LimiterEntry {
+  return {
+    failures: 0,
+    windowStart: now,
+    blockedUntil: 0,
+    successes: 0,
+    successStart: now,
+    tokens: o.startBurst,
+    refilledAt: now,
+  };
+}
+
+/** Ends the windows that ran out; call before every decision. */
+export function refreshEntry(e: LimiterEntry, now: number, o: GuessLimits): LimiterEntry {
+  // The window runs from the first failure, and never ends while the source is blocked.
+  if (e.failures > 0 && now - e.windowStart > o.windowMs && e.blockedUntil <= now) {
+    e.failures = 0;
+  }
+  if (now - e.successStart > o.successWindowMs) {
+    e.successes = 0;
+    e.successStart = now;
+  }
+  return e;
+}
+
+/** The guesses a source may have in its window: the base plus its success bonus. */
+export function limitOf(e: LimiterEntry, o: GuessLimits): number {
+  return o.threshold + Math.min(e.successes, o.maxSuccessBonus);
+}
+
+/**
+ * Whether a start may be answered (the entry is refreshed first). `open`
+ * is what the source holds open; `withShare` whether this start would test
+ * a guess. Refusals cost nothing and count nothing.
+ */
+export function admitEntry(
+  e: LimiterEntry,
+  now: number,
+  o: GuessLimits,
+  open: { open: number; guesses: number },
+  withShare: boolean,
+  networkOpen = 0,
+): Admission {
+  e.tokens = Math.min(o.startBurst, e.tokens + ((now - e.refilledAt) / 1000) * o.startsPerSecond);
+  e.refilledAt = now;
+  if (e.tokens < 1) {
+    const ms = ((1 - e.tokens) / o.startsPerSecond) * 1000;
+    return { ok: false, reason: 'start_rate', retryAfterMs: Math.max(1000, ms) };
+  }
+  if (open.open >= o.maxOpenPerSource)
+    return { ok: false, reason: 'open_limit', retryAfterMs: o.shortRetryMs };
+  if (networkOpen >= o.maxOpenPerNetwork)
+    return { ok: false, reason: 'network_limit', retryAfterMs: o.shortRetryMs };
+  if (withShare) {
+    if (e.blockedUntil > now)
+      return { ok: false, reason: 'blocked', retryAfterMs: e.blockedUntil - now };
+    const limit = limitOf(e, o);
+    // Past the limit on failures alone, one guess at a time once each block has run out.
+    const full = e.failures >= limit ? open.guesses > 0 : e.failures + open.guesses >= limit;
+    if (full) return { ok: false, reason: 'guess_limit', retryAfterMs: o.shortRetryMs };
+  }
+  e.tokens -= 1;
+  return { ok: true };
+}
+
+/** A definite failed guess; returns how long the source is now blocked (0 if not). */
+export function failEntry(e: LimiterEntry, now: number, o: GuessLimits): number {
+  if (e.failures === 0) e.windowStart = now;
+  e.failures += 1;
+  const excess = e.failures - limitOf(e, o);
+  if (excess < 0) return 0;
+  const block = Math.min(o.maxBlockMs, o.baseBlockMs * 2 ** Math.min(excess, 30));
+  e.blockedUntil = now + block;
+  return block;
+}
+
+/** The in-memory limiter of one server process: entries by source key, least recent evicted. */
 export class GuessLimiter {
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries = new Map<string, LimiterEntry>();
   readonly opts: GuessLimits;
 
   constructor(opts: Partial<GuessLimits> = {}) {
     this.opts = { ...DEFAULT_LIMITS, ...opts };
   }
 
-  #entry(key: string, now: number): Entry {
+  #entry(key: string, now: number): LimiterEntry {
     let e = this.#entries.get(key);
     if (!e) {
-      e = {
-        failures: 0,
-        windowStart: now,
-        blockedUntil: 0,
-        successes: 0,
-        successStart: now,
-        tokens: this.opts.startBurst,
-        refilledAt: now,
-      };
+      e = freshEntry(now, this.opts);
       this.#entries.set(key, e);
       this.#evict(now);
     } else {
@@ -91,32 +162,14 @@ export class GuessLimiter {
       this.#entries.delete(key);
       this.#entries.set(key, e);
     }
-    // The window runs from the first failure, and never ends while the source is blocked.
-    if (e.failures > 0 && now - e.windowStart > this.opts.windowMs && e.blockedUntil <= now) {
-      e.failures = 0;
-    }
-    if (now - e.successStart > this.opts.successWindowMs) {
-      e.successes = 0;
-      e.successStart = now;
-    }
-    return e;
-  }
-
-  #limitOf(e: Entry): number {
-    return this.opts.threshold + Math.min(e.successes, this.opts.maxSuccessBonus);
+    return refreshEntry(e, now, this.opts);
   }
 
   /** The guesses a source may have in its window: the base plus its success bonus. */
   limitFor(key: string, now: number): number {
-    const e = this.#entry(key, now);
-    return this.#limitOf(e);
+    return limitOf(this.#entry(key, now), this.opts);
   }
 
-  /**
-   * Whether a start from `key` may be answered. `open` is what the
-   * handshake table holds for the source; `withShare` whether this start
-   * would test a guess. Refusals cost nothing and count nothing.
-   */
   admitStart(
     key: string,
     now: number,
@@ -124,41 +177,11 @@ export class GuessLimiter {
     withShare: boolean,
     networkOpen = 0,
   ): Admission {
-    const o = this.opts;
-    const e = this.#entry(key, now);
-    e.tokens = Math.min(o.startBurst, e.tokens + ((now - e.refilledAt) / 1000) * o.startsPerSecond);
-    e.refilledAt = now;
-    if (e.tokens < 1) {
-      const ms = ((1 - e.tokens) / o.startsPerSecond) * 1000;
-      return { ok: false, reason: 'start_rate', retryAfterMs: Math.max(1000, ms) };
-    }
-    if (open.open >= o.maxOpenPerSource)
-      return { ok: false, reason: 'open_limit', retryAfterMs: o.shortRetryMs };
-    if (networkOpen >= o.maxOpenPerNetwork)
-      return { ok: false, reason: 'network_limit', retryAfterMs: o.shortRetryMs };
-    if (withShare) {
-      if (e.blockedUntil > now)
-        return { ok: false, reason: 'blocked', retryAfterMs: e.blockedUntil - now };
-      const limit = this.#limitOf(e);
-      // Past the limit on failures alone, one guess at a time once each block has run out.
-      const full = e.failures >= limit ? open.guesses > 0 : e.failures + open.guesses >= limit;
-      if (full) return { ok: false, reason: 'guess_limit', retryAfterMs: o.shortRetryMs };
-    }
-    e.tokens -= 1;
-    return { ok: true };
+    return admitEntry(this.#entry(key, now), now, this.opts, open, withShare, networkOpen);
   }
 
-  /** A definite failed guess; returns how long the source is now blocked (0 if not). */
   recordFailure(key: string, now: number): number {
-    const o = this.opts;
-    const e = this.#entry(key, now);
-    if (e.failures === 0) e.windowStart = now;
-    e.failures += 1;
-    const excess = e.failures - this.#limitOf(e);
-    if (excess < 0) return 0;
-    const block = Math.min(o.maxBlockMs, o.baseBlockMs * 2 ** Math.min(excess, 30));
-    e.blockedUntil = now + block;
-    return block;
+    return failEntry(this.#entry(key, now), now, this.opts);
   }
 
   /** A registration that proved a secret: it widens the source's failure budget. */
