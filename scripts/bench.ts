@@ -4,7 +4,7 @@
  * --exe names one), starts what it needs on loopback, measures side by side
  * in one run, prints the table, and (full runs of this commit's own build)
  * writes docs/benchmarks.md with the commit it measured. `--only` runs some
- * rows (startup, direct, relay, slow, fallback, throughput, herd, queue).
+ * rows (startup, direct, relay, slow, fallback, throughput, herd, fleet, estate, queue).
  * Every error is reported in its row; the exit code is 1 when there was any.
  */
 import { execFileSync } from 'node:child_process';
@@ -24,6 +24,8 @@ import {
 } from './bench-agent.ts';
 import { breakdown, floorParts } from './bench-breakdown.ts';
 import { benchFleet } from './bench-fleet.ts';
+import { benchEstate } from './bench-estate.ts';
+import type { EstateRow } from './bench-estate.ts';
 import { benchHerd } from './bench-herd.ts';
 import { printTable } from './bench-lib.ts';
 import { ensureRuntime } from './package/runtimes.ts';
@@ -40,6 +42,7 @@ const ROWS = [
   'throughput',
   'herd',
   'fleet',
+  'estate',
   'queue',
 ];
 const optionValue = (name: string): string | undefined => {
@@ -132,6 +135,38 @@ function row(cells: Record<string, string>, errors: readonly string[] = []): voi
   const notes = [cells.notes ?? '', e.note].filter(Boolean).join('; ');
   rows.push(
     COLUMNS.map((c) => (c === 'errors' ? e.count : c === 'notes' ? notes : (cells[c] ?? ''))),
+  );
+}
+
+function estateRow(e: EstateRow): void {
+  const where =
+    e.kind === 'sqlite'
+      ? 'SQLite, 1 instance'
+      : `PostgreSQL, ${e.instances} instance${e.instances > 1 ? 's' : ''}`;
+  const pool =
+    e.workers === 'cores'
+      ? 'pool of one thread per core'
+      : e.workers === 0
+        ? 'no pool'
+        : `${e.workers} threads`;
+  row(
+    {
+      row: 'estate',
+      what: `${e.clients} clients direct through nginx; ${where}; ${e.secrets} secret${e.secrets > 1 ? 's' : ''}, ${pool}; concurrency ${e.concurrency}`,
+      runs: String(e.clients),
+      'median ms': f(e.p50),
+      'p95 ms': f(e.p95),
+      'total s': f(e.seconds, 1),
+      ratio: `${f(e.registered / e.seconds)} regs/s`,
+      'peak MiB': e.peakMiB.map((m) => f(m)).join(', '),
+      notes: `server CPU per registration ${e.cpuMsPerReg.map((c) => f(c, 2)).join(' + ')} ms; store: ${e.storeRows} rows for ${e.registered} ids; retries ${e.retries}`,
+    },
+    [
+      ...e.gaveUp,
+      ...(e.storeRows === e.registered
+        ? []
+        : [`store has ${e.storeRows} rows for ${e.registered} ids`]),
+    ],
   );
 }
 
@@ -291,6 +326,20 @@ try {
           ],
         );
       }
+    });
+
+  if (want('estate'))
+    await guarded('estate', async () => {
+      // The same herd on SQLite, on PostgreSQL with one instance and with two; then 16 secrets, pool off and on.
+      const [clients, concurrency] = quick ? [300, 50] : [3_000, 100];
+      const runs: Parameters<typeof benchEstate>[0][] = [
+        { kind: 'sqlite', instances: 1, secrets: 1, workers: 'cores', clients, concurrency },
+        { kind: 'postgres', instances: 1, secrets: 1, workers: 'cores', clients, concurrency },
+        { kind: 'postgres', instances: 2, secrets: 1, workers: 'cores', clients, concurrency },
+        { kind: 'sqlite', instances: 1, secrets: 16, workers: 0, clients, concurrency },
+        { kind: 'sqlite', instances: 1, secrets: 16, workers: 'cores', clients, concurrency },
+      ];
+      for (const run of runs) estateRow(await benchEstate(run));
     });
 
   if (want('queue'))

@@ -1,4 +1,5 @@
 /** One registration handshake (M1..M4) over a chosen route. */
+import { isTransient } from './retry.ts';
 import { UserError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import {
@@ -83,7 +84,10 @@ function rateLimited(
 
 function replyError(step: string, reply: HttpReply): AttemptError {
   const err = parseErrorBody(reply.json);
-  const code = err?.code ?? `http_${reply.status}`;
+  const named = err?.code ?? `http_${reply.status}`;
+  // The protocol says to retry every 502, 503 and 504: one with a code this agent does not know is still one.
+  const code =
+    [502, 503, 504].includes(reply.status) && !isTransient(named) ? `http_${reply.status}` : named;
   if (reply.status === 429) return rateLimited(step, reply, err?.message);
   const hint = HINTS[code];
   return new AttemptError(

@@ -12,7 +12,7 @@ import { VERSION } from '../version.ts';
 import { runRelay } from './main.ts';
 import { ServerRegistry } from './registry.ts';
 import { addFleetServer, removeFleetServer } from './fleet-registry.ts';
-import { parseTrustedProxies } from './forwarded.ts';
+import { parseTrustedProxies } from '../common/forwarded.ts';
 import type { NatsConnection } from 'nats';
 
 const PROGRAM = 'bootstrap-relay';

@@ -10,7 +10,7 @@ import type { QueueLimits } from './queue.ts';
 import { ServerRegistry } from './registry.ts';
 import type { RelayRegistry } from './registry.ts';
 import type { Fleet } from './fleet.ts';
-import { sourceBehind } from './forwarded.ts';
+import { sourceBehind } from '../common/forwarded.ts';
 import { createRelayMetrics } from './metrics.ts';
 import type { BlockList } from 'node:net';
 

@@ -5,20 +5,20 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { toB64u } from '../protocol/index.ts';
-import type { Store } from './store.ts';
+import type { ServerStore } from './store-api.ts';
 
 function hashOf(token: string): string {
   return toB64u(createHash('sha256').update(token, 'utf8').digest());
 }
 
 /** Makes a token, stores its hash, and returns the token (the only time it exists in clear). */
-export function mintAdminToken(
-  store: Store,
+export async function mintAdminToken(
+  store: ServerStore,
   opts: { label: string; validMs: number | null; now: number },
-): { token: string; expiresAt: string | null } {
+): Promise<{ token: string; expiresAt: string | null }> {
   const token = toB64u(randomBytes(32));
   const expiresAt = opts.validMs === null ? null : new Date(opts.now + opts.validMs).toISOString();
-  store.addAdminToken({
+  await store.addAdminToken({
     hash: hashOf(token),
     label: opts.label,
     createdAt: new Date(opts.now).toISOString(),
@@ -28,20 +28,24 @@ export function mintAdminToken(
 }
 
 /** Whether a presented token is valid now. The lookup is by hash, so it leaks no timing about the token. */
-export function isAdminToken(store: Store, presented: string, now: number): boolean {
+export async function isAdminToken(
+  store: ServerStore,
+  presented: string,
+  now: number,
+): Promise<boolean> {
   if (presented.length === 0 || presented.length > 200) return false;
   return store.isAdminTokenValid(hashOf(presented), new Date(now).toISOString());
 }
 
 /** Moves a token stored in clear by an earlier version to its hash. */
-export function migrateClearAdminToken(store: Store, now: number): void {
-  const clear = store.getSetting('admin_token');
+export async function migrateClearAdminToken(store: ServerStore, now: number): Promise<void> {
+  const clear = await store.getSetting('admin_token');
   if (clear === undefined) return;
-  store.addAdminToken({
+  await store.addAdminToken({
     hash: hashOf(clear),
     label: 'from an earlier version',
     createdAt: new Date(now).toISOString(),
     expiresAt: null,
   });
-  store.deleteSetting('admin_token');
+  await store.deleteSetting('admin_token');
 }

@@ -40,18 +40,18 @@ export interface Actor {
   readonly source?: string;
 }
 
-export function showSettings(dd: DataDir, now = new Date()): Settings {
-  const mode = readMode(dd.store);
-  const secrets = dd.store.secrets.list(now.toISOString());
+export async function showSettings(dd: DataDir, now = new Date()): Promise<Settings> {
+  const mode = await readMode(dd.store);
+  const secrets = await dd.store.secrets.list(now.toISOString());
   return {
     serverId: dd.identity.serverId,
     pin: dd.identity.pin,
     mode,
     secrets,
     maxSecrets: MAX_SHARES,
-    clients: dd.store.countClients(),
+    clients: await dd.store.countClients(),
     kdf: dd.kdf,
-    guessAlarm: readAlarm(dd.store),
+    guessAlarm: await readAlarm(dd.store),
     warning: noSecretWarning(mode, secrets),
   };
 }
@@ -65,9 +65,9 @@ export function parseMode(value: string): AuthMode {
   return value as AuthMode;
 }
 
-export function setMode(dd: DataDir, mode: AuthMode, actor: Actor, now: Date): void {
-  dd.store.setSetting('mode', mode);
-  dd.store.audit(
+export async function setMode(dd: DataDir, mode: AuthMode, actor: Actor, now: Date): Promise<void> {
+  await dd.store.setSetting('mode', mode);
+  await dd.store.audit(
     {
       event: 'admin.mode',
       route: actor.via,
@@ -142,13 +142,18 @@ export async function addSecret(
   return generated ? { ...row, generated } : row;
 }
 
-export function removeSecret(dd: DataDir, id: string, actor: Actor, now: Date): void {
-  if (!dd.store.secrets.remove(id, now.toISOString())) {
+export async function removeSecret(
+  dd: DataDir,
+  id: string,
+  actor: Actor,
+  now: Date,
+): Promise<void> {
+  if (!(await dd.store.secrets.remove(id, now.toISOString()))) {
     throw new UserError('unknown_secret', `no active secret has the id ${JSON.stringify(id)}`, {
       hint: 'list them with: bootstrap-server auth secret list',
     });
   }
-  dd.store.audit(
+  await dd.store.audit(
     {
       event: 'admin.secret.remove',
       route: actor.via,
@@ -160,7 +165,7 @@ export function removeSecret(dd: DataDir, id: string, actor: Actor, now: Date): 
   );
 }
 
-export function listClients(dd: DataDir, limit?: number): ClientRow[] {
+export function listClients(dd: DataDir, limit?: number): Promise<ClientRow[]> {
   return dd.store.listClients(limit);
 }
 
@@ -168,7 +173,7 @@ export function listClients(dd: DataDir, limit?: number): ClientRow[] {
 export function listClientsPage(
   dd: DataDir,
   page: { limit: number; offset: number },
-): { clients: ClientRow[]; total: number } {
+): Promise<{ clients: ClientRow[]; total: number }> {
   return dd.store.listClientsPage(page);
 }
 
@@ -209,8 +214,8 @@ export async function applyChanges(
   actor: Actor,
   now: Date,
 ): Promise<{ added: Omit<AddedSecret, 'generated'>[] }> {
-  const active = dd.store.secrets.usableWithPrs(now.toISOString());
-  const listed = dd.store.secrets.list(now.toISOString());
+  const active = await dd.store.secrets.usableWithPrs(now.toISOString());
+  const listed = await dd.store.secrets.list(now.toISOString());
   const removing = new Set(changes.remove ?? []);
   for (const id of removing) {
     if (!listed.some((s) => s.id === id))
@@ -264,10 +269,11 @@ export async function applyChanges(
       maxUses: add.limits?.maxUses ?? null,
     });
   }
-  for (const id of removing) removeSecret(dd, id, actor, now);
-  const added = prepared.map((p) => {
+  for (const id of removing) await removeSecret(dd, id, actor, now);
+  const added: Omit<AddedSecret, 'generated'>[] = [];
+  for (const p of prepared) {
     const id = `sec_${randomBytes(5).toString('hex')}`;
-    const stored = dd.store.secrets.add(
+    const stored = await dd.store.secrets.add(
       {
         id,
         label: p.label,
@@ -282,7 +288,7 @@ export async function applyChanges(
     p.prs.fill(0);
     // Another administrator filled the last places since the check above.
     if (!stored) throw tooMany();
-    dd.store.audit(
+    await dd.store.audit(
       {
         event: 'admin.secret.add',
         route: actor.via,
@@ -293,8 +299,9 @@ export async function applyChanges(
       },
       now.toISOString(),
     );
-    return { id, label: p.label, weak: p.weak, expiresAt: p.expiresAt, maxUses: p.maxUses };
-  });
-  if (changes.mode && changes.mode !== readMode(dd.store)) setMode(dd, changes.mode, actor, now);
+    added.push({ id, label: p.label, weak: p.weak, expiresAt: p.expiresAt, maxUses: p.maxUses });
+  }
+  if (changes.mode && changes.mode !== (await readMode(dd.store)))
+    await setMode(dd, changes.mode, actor, now);
   return { added };
 }

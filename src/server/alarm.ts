@@ -5,8 +5,7 @@
  * page see it) and in the audit; it locks nobody out.
  */
 import type { Logger } from '../common/log.ts';
-import type { GuessAlarm } from './rate-limit.ts';
-import type { Store } from './store.ts';
+import type { ServerStore } from './store-api.ts';
 
 /** The setting that records the server-wide guessing alarm. */
 export const ALARM_SETTING = 'guess_alarm';
@@ -20,8 +19,8 @@ export interface AlarmState {
 }
 
 /** The alarm as last recorded; null when never raised or unreadable. */
-export function readAlarm(store: Store): AlarmState | null {
-  const text = store.getSetting(ALARM_SETTING);
+export async function readAlarm(store: ServerStore): Promise<AlarmState | null> {
+  const text = await store.getSetting(ALARM_SETTING);
   if (text === undefined) return null;
   try {
     const v = JSON.parse(text) as AlarmState;
@@ -33,22 +32,25 @@ export function readAlarm(store: Store): AlarmState | null {
 
 /** Returns the check to run after each failed guess (and, with `onlyClear`, on each sweep). */
 export function createAlarmCheck(deps: {
-  store: Store;
-  alarm: GuessAlarm;
+  store: ServerStore;
+  /** Failed guesses in the hour up to a time, over every source (and instance). */
+  lastHour: (now: number) => Promise<number>;
+  threshold: number;
   log: Logger;
   iso: () => string;
-}): (now: number, onlyClear?: boolean) => void {
-  const { store, log, iso } = deps;
-  let alarmActive = readAlarm(store)?.active === true;
-  return (now, onlyClear = false) => {
+}): (now: number, onlyClear?: boolean) => Promise<void> {
+  const { store, log, iso, threshold } = deps;
+  // Read on first use: another instance may have raised it since.
+  let alarmActive: boolean | undefined;
+  return async (now, onlyClear = false) => {
+    alarmActive ??= (await readAlarm(store))?.active === true;
     if (onlyClear && !alarmActive) return;
-    const failedLastHour = deps.alarm.lastHour(now);
-    const threshold = deps.alarm.threshold;
+    const failedLastHour = await deps.lastHour(now);
     const raise = !alarmActive && failedLastHour >= threshold;
     const clear = alarmActive && failedLastHour < threshold / 2;
     if (!raise && !clear) return;
     alarmActive = raise;
-    const previous = readAlarm(store);
+    const previous = await readAlarm(store);
     const state: AlarmState = raise
       ? { active: true, raisedAt: iso(), failedLastHour, threshold }
       : {
@@ -58,8 +60,8 @@ export function createAlarmCheck(deps: {
           failedLastHour,
           threshold,
         };
-    store.setSetting(ALARM_SETTING, JSON.stringify(state));
-    store.audit(
+    await store.setSetting(ALARM_SETTING, JSON.stringify(state));
+    await store.audit(
       {
         event: 'alarm',
         outcome: raise ? 'raised' : 'cleared',

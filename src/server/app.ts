@@ -36,6 +36,9 @@ import { formatInstallCommand, defaultSecretPath, INSTALL_SHELLS } from './insta
 import type { InstallShell } from './install-command.ts';
 import { limitsFromBody } from './secrets-expiry.ts';
 import type { TunnelState } from './tunnel.ts';
+import { serveServerOps } from './ops.ts';
+import type { ServerMetrics } from './ops.ts';
+import { STORE_RETRY_AFTER_S } from './store-api.ts';
 
 export interface ServerAppDeps {
   readonly dd: DataDir;
@@ -48,6 +51,13 @@ export interface ServerAppDeps {
   readonly adminHosts: () => ReadonlySet<string>;
   /** The relay tunnel's state, for the page. */
   readonly tunnel: () => TunnelState;
+  /** The client's address (default: the peer's; behind a trusted balancer, from X-Forwarded-For). */
+  readonly sourceOf?: (req: IncomingMessage) => string;
+  /** Readiness and metrics for /healthz, /readyz and /metrics. */
+  readonly ops?: {
+    readonly readiness: () => Promise<{ ready: boolean; reason?: string }>;
+    readonly metrics?: ServerMetrics;
+  };
 }
 
 const ROUTES: Record<string, { method: string; kind: MessageKind }> = {
@@ -61,7 +71,15 @@ function guard(res: ServerResponse, log: Logger, work: Promise<void>): void {
   work.catch((err: unknown) => {
     if (err instanceof HttpError) return sendError(res, err);
     if (err instanceof UserError)
-      return sendError(res, new HttpError(STATUS_OF_ADMIN[err.code] ?? 400, err.code, err.message));
+      return sendError(
+        res,
+        new HttpError(
+          STATUS_OF_ADMIN[err.code] ?? 400,
+          err.code,
+          err.message,
+          err.code === 'store_unavailable' ? { 'retry-after': String(STORE_RETRY_AFTER_S) } : {},
+        ),
+      );
     log.error('server.bug', { err });
     sendError(res, new HttpError(500, 'internal', 'the server failed; see its log'));
   });
@@ -77,6 +95,7 @@ const STATUS_OF_ADMIN: Record<string, number> = {
   bad_label: 400,
   bad_expiry: 400,
   bad_max_uses: 400,
+  store_unavailable: 503,
 };
 
 /** The registration listener: direct clients. */
@@ -87,15 +106,24 @@ export function createRegistrationApp(deps: ServerAppDeps): RequestListener {
       deps.log,
       (async () => {
         const path = (req.url ?? '/').split('?')[0] as string;
+        // Probes for the load balancer: health and readiness, never the metrics.
+        const ops =
+          deps.ops && (path === '/healthz' || path === '/readyz')
+            ? serveServerOps(req, res, path, {
+                store: deps.dd.store,
+                readiness: deps.ops.readiness,
+              })
+            : null;
+        if (ops) return ops;
         const route = ROUTES[path];
         if (!route) throw new HttpError(404, 'not_found', 'no such endpoint');
         if (req.method !== route.method)
           throw new HttpError(405, 'method_not_allowed', `use ${route.method}`);
         if (route.method === 'POST') requireJson(req);
         const body = route.method === 'POST' ? parseJsonBody(await readBody(req)) : null;
-        const reply = deps.service.handle(route.kind, body, {
+        const reply = await deps.service.handle(route.kind, body, {
           route: 'direct',
-          source: remoteAddressOf(req),
+          source: (deps.sourceOf ?? remoteAddressOf)(req),
         });
         sendJson(res, reply.status, reply.body, reply.headers);
       })(),
@@ -123,15 +151,19 @@ export function createAdminApp(deps: ServerAppDeps): RequestListener {
       );
     }
     if (!path.startsWith('/admin/v1/')) {
+      const ops = deps.ops
+        ? serveServerOps(req, res, path, { store: dd.store, ...deps.ops })
+        : null;
+      if (ops) return ops;
       if (servePage(req, res, path)) return;
       throw new HttpError(404, 'not_found', 'no such endpoint');
     }
     const header = req.headers.authorization ?? '';
     if (
       !header.startsWith('Bearer ') ||
-      !isAdminToken(dd.store, header.slice(7).trim(), deps.now())
+      !(await isAdminToken(dd.store, header.slice(7).trim(), deps.now()))
     ) {
-      dd.store.auditRepeated(
+      await dd.store.auditRepeated(
         { event: 'admin.auth', route: 'api', source, outcome: 'refused', reason: 'unauthorized' },
         now().toISOString(),
       );
@@ -146,14 +178,14 @@ export function createAdminApp(deps: ServerAppDeps): RequestListener {
     const secretMatch = /^\/admin\/v1\/secrets\/([A-Za-z0-9_-]{1,40})$/.exec(path);
     const clientMatch = /^\/admin\/v1\/clients\/([A-Za-z0-9_-]{1,100})$/.exec(path);
     if (key === 'GET /admin/v1/settings')
-      return sendJson(res, 200, { ...showSettings(dd, now()), tunnel: deps.tunnel() });
+      return sendJson(res, 200, { ...(await showSettings(dd, now())), tunnel: deps.tunnel() });
     if (key === 'PUT /admin/v1/mode') {
       const body = parseJsonBody(await readBody(req)) as { mode?: unknown };
-      setMode(dd, parseMode(typeof body?.mode === 'string' ? body.mode : ''), actor, now());
-      return sendJson(res, 200, showSettings(dd));
+      await setMode(dd, parseMode(typeof body?.mode === 'string' ? body.mode : ''), actor, now());
+      return sendJson(res, 200, await showSettings(dd));
     }
     if (key === 'GET /admin/v1/secrets')
-      return sendJson(res, 200, dd.store.secrets.list(now().toISOString()));
+      return sendJson(res, 200, await dd.store.secrets.list(now().toISOString()));
     if (key === 'POST /admin/v1/secrets') {
       const body = parseJsonBody(await readBody(req)) as {
         secret?: unknown;
@@ -188,11 +220,11 @@ export function createAdminApp(deps: ServerAppDeps): RequestListener {
       );
     }
     if (secretMatch && req.method === 'DELETE') {
-      removeSecret(dd, secretMatch[1] as string, actor, now());
+      await removeSecret(dd, secretMatch[1] as string, actor, now());
       return sendJson(res, 200, { removed: secretMatch[1] });
     }
     if (clientMatch && req.method === 'DELETE') {
-      const removed = removeClient(dd, clientMatch[1] as string, actor, now());
+      const removed = await removeClient(dd, clientMatch[1] as string, actor, now());
       deps.log.info('client.removed', { clientId: removed.clientId, via: 'api', source });
       return sendJson(res, 200, { removed: removed.clientId, hostname: removed.hostname });
     }
@@ -220,7 +252,7 @@ export function createAdminApp(deps: ServerAppDeps): RequestListener {
       );
       const offset = Math.max(0, Math.floor(Number(url.searchParams.get('offset') ?? '0')) || 0);
       // The body stays an array; the total travels in a header so a page is never mistaken for all.
-      const page = listClientsPage(dd, { limit, offset });
+      const page = await listClientsPage(dd, { limit, offset });
       return sendJson(res, 200, page.clients, { 'x-total-count': String(page.total) });
     }
     if (key === 'GET /admin/v1/audit') {
@@ -229,12 +261,12 @@ export function createAdminApp(deps: ServerAppDeps): RequestListener {
         Math.max(1, Number(url.searchParams.get('limit') ?? '50') || 50),
       );
       const event = url.searchParams.get('event') ?? undefined;
-      return sendJson(res, 200, dd.store.listAudit(limit, event));
+      return sendJson(res, 200, await dd.store.listAudit(limit, event));
     }
     if (key === 'POST /admin/v1/apply') {
       const changes = parseChanges(parseJsonBody(await readBody(req)), now());
       const { added } = await applyChanges(dd, changes, actor, now());
-      return sendJson(res, 200, { added, settings: showSettings(dd) });
+      return sendJson(res, 200, { added, settings: await showSettings(dd) });
     }
     if (key === 'GET /admin/v1/client-config')
       return sendJson(res, 200, clientConfig(dd, deps.urls()));

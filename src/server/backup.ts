@@ -13,15 +13,24 @@ import { importSigningKey, serverIdentity } from '../protocol/index.ts';
 import type { DataDir } from './data-dir.ts';
 import { runningServerPid } from './pid-file.ts';
 import { Store } from './store.ts';
+import { SqliteStore } from './store-sqlite.ts';
 
 /** Writes a backup of the open data directory to `to` (0600); refuses to overwrite. */
 export async function backupDataDir(dd: DataDir, to: string): Promise<{ bytes: number }> {
+  if (!(dd.store instanceof SqliteStore))
+    throw new UserError(
+      'usage',
+      `backup copies a data directory's SQLite database; the estate in ${dd.store.location} is backed up with PostgreSQL's own tools`,
+      {
+        hint: 'pg_dump --format=custom (and pg_restore) keep the identity, secrets, clients and audit',
+      },
+    );
   if (existsSync(to))
     throw new UserError('usage', `${to} exists already; name a new file for the backup`);
   const partial = `${to}.partial`;
   rmSync(partial, { force: true });
   try {
-    await dd.store.backupTo(partial);
+    await dd.store.sync.backupTo(partial);
     chmodSync(partial, 0o600);
     const check = describeBackup(partial);
     if (check.serverId !== dd.identity.serverId)

@@ -17,8 +17,8 @@ export function authCommands(y: Argv<CliGlobals>, cli: ServerCli): Argv<CliGloba
       'show the mode, the server identity and the secrets',
       (z) => z.option('json', { type: 'boolean', default: false }),
       (a) =>
-        withDir(a, (dd) => {
-          const s = showSettings(dd, deps.now());
+        withDir(a, async (dd) => {
+          const s = await showSettings(dd, deps.now());
           if (a.json) return out(`${JSON.stringify(s, null, 2)}\n`);
           const active = s.secrets.filter((x) => x.state === 'active').length;
           out(
@@ -39,11 +39,11 @@ export function authCommands(y: Argv<CliGlobals>, cli: ServerCli): Argv<CliGloba
       (a) =>
         withDir(
           a,
-          (dd) => {
+          async (dd) => {
             const mode = parseMode(a.mode);
-            setMode(dd, mode, { via: 'cli' }, deps.now());
+            await setMode(dd, mode, { via: 'cli' }, deps.now());
             out(`mode: ${mode} (${describeMode(mode)})\n`);
-            const warning = showSettings(dd, deps.now()).warning;
+            const warning = (await showSettings(dd, deps.now())).warning;
             if (warning) deps.stderr.write(`${PROGRAM}: warning: ${warning}\n`);
           },
           { create: true },
@@ -124,8 +124,8 @@ export function authCommands(y: Argv<CliGlobals>, cli: ServerCli): Argv<CliGloba
           'list the secrets (never the secrets themselves), with their limits and uses',
           (w) => w.option('json', { type: 'boolean', default: false }),
           (a) =>
-            withDir(a, (dd) => {
-              const rows = dd.store.secrets.list(deps.now().toISOString());
+            withDir(a, async (dd) => {
+              const rows = await dd.store.secrets.list(deps.now().toISOString());
               out(a.json ? `${JSON.stringify(rows, null, 2)}\n` : secretsTable(rows));
             }),
         )
@@ -134,8 +134,8 @@ export function authCommands(y: Argv<CliGlobals>, cli: ServerCli): Argv<CliGloba
           'remove a secret (clients registered with it stay registered)',
           (w) => w.positional('id', { type: 'string', demandOption: true }),
           (a) =>
-            withDir(a, (dd) => {
-              removeSecret(dd, a.id, { via: 'cli' }, deps.now());
+            withDir(a, async (dd) => {
+              await removeSecret(dd, a.id, { via: 'cli' }, deps.now());
               out(
                 `removed secret ${a.id}; command lines that carry it must be updated. Clients registered with it stay registered.\n`,
               );

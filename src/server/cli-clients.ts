@@ -22,10 +22,10 @@ export function clientsCommands(y: Argv<CliGlobals>, cli: ServerCli): Argv<CliGl
           })
           .option('offset', { type: 'number', default: 0, describe: 'skip this many first' }),
       (a) =>
-        withDir(a, (dd) => {
+        withDir(a, async (dd) => {
           const limit = a.limit > 0 ? Math.floor(a.limit) : -1;
           const offset = Math.max(0, Math.floor(a.offset));
-          const { clients: rows, total } = listClientsPage(dd, { limit, offset });
+          const { clients: rows, total } = await listClientsPage(dd, { limit, offset });
           out(
             a.json
               ? `${JSON.stringify(rows, null, 2)}\n`
@@ -56,8 +56,8 @@ export function clientsCommands(y: Argv<CliGlobals>, cli: ServerCli): Argv<CliGl
           .positional('id', { type: 'string', demandOption: true, describe: 'its clientId' })
           .option('json', { type: 'boolean', default: false }),
       (a) =>
-        withDir(a, (dd) => {
-          const removed = removeClient(dd, a.id, { via: 'cli' }, deps.now());
+        withDir(a, async (dd) => {
+          const removed = await removeClient(dd, a.id, { via: 'cli' }, deps.now());
           out(
             a.json
               ? `${JSON.stringify({ removed: removed.clientId, hostname: removed.hostname }, null, 2)}\n`

@@ -25,7 +25,7 @@ export interface ServerCli {
    * others name a directory that is not there.
    */
   readonly withDir: (
-    a: { dataDir: string; kdfLogN?: number | undefined },
+    a: { dataDir: string; kdfLogN?: number | undefined; store?: string | undefined },
     fn: (dd: DataDir) => Promise<void> | void,
     opts?: { create?: boolean },
   ) => Promise<void>;
@@ -72,12 +72,12 @@ export function table(rows: Record<string, unknown>[], columns: string[]): strin
 
 /** Runs the server CLI; never throws. */
 
-export function urlsFor(
+export async function urlsFor(
   dd: DataDir,
   a: { serverUrl?: string; relayUrl?: string },
-): { serverUrl?: string; relayUrl?: string } {
-  const serverUrl = a.serverUrl ?? dd.store.getSetting('server_url');
-  const relayUrl = a.relayUrl ?? dd.store.getSetting('relay_url');
+): Promise<{ serverUrl?: string; relayUrl?: string }> {
+  const serverUrl = a.serverUrl ?? (await dd.store.getSetting('server_url'));
+  const relayUrl = a.relayUrl ?? (await dd.store.getSetting('relay_url'));
   return { ...(serverUrl ? { serverUrl } : {}), ...(relayUrl ? { relayUrl } : {}) };
 }
 

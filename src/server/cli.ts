@@ -5,6 +5,7 @@ import type { CliDeps } from '../common/cli.ts';
 import { runGuarded, usageFailure } from '../common/cli.ts';
 import { UserError } from '../common/errors.ts';
 import { parseListen } from '../common/http.ts';
+import { parseTrustedProxies } from '../common/forwarded.ts';
 import { LOG_LEVELS } from '../common/log.ts';
 import type { LogLevel } from '../common/log.ts';
 import { clientConfig } from './admin.ts';
@@ -37,14 +38,15 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
     async () => {
       const out = (text: string): void => void deps.stdout.write(text);
       const withDir: ServerCli['withDir'] = async (a, fn, opts = {}) => {
-        const dd = openDataDir(a.dataDir, {
+        const dd = await openDataDir(a.dataDir, {
           ...(a.kdfLogN === undefined ? {} : { kdfLogN: a.kdfLogN }),
+          ...(a.store ? { storeUrl: a.store } : {}),
           mustExist: opts.create !== true,
         });
         try {
           await fn(dd);
         } finally {
-          dd.store.close();
+          await dd.store.close();
         }
       };
       const ctx: ServerCli = { deps, out, withDir };
@@ -55,6 +57,13 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
           type: 'string',
           default: defaultServerDataDir(deps.env),
           describe: 'data directory (made by start, auth mode or auth secret add)',
+        })
+        .option('store', {
+          type: 'string',
+          default: deps.env.BOOTSTRAP_SERVER_STORE,
+          defaultDescription: '$BOOTSTRAP_SERVER_STORE, else the SQLite file in --data-dir',
+          describe:
+            'postgres://USER@HOST:PORT/DB: keep the estate in PostgreSQL, shared by several instances (give the password in PGPASSWORD or ~/.pgpass, not in the URL)',
         })
         .option('kdf-log-n', {
           type: 'number',
@@ -123,6 +132,17 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
                 hidden: true,
                 describe: 'open handshakes held at once, over all sources',
               })
+              .option('trust-proxy', {
+                type: 'string',
+                describe:
+                  'load balancers (addresses or CIDR ranges) whose X-Forwarded-For names the client, so the guess limits count clients, not the balancer [env BOOTSTRAP_SERVER_TRUST_PROXY]',
+              })
+              .option('workers', {
+                type: 'number',
+                defaultDescription: 'one per core',
+                describe:
+                  'threads that compute the handshakes (0: on the main thread); the main thread stays free for the network and the store',
+              })
               .option('log-level', { choices: LOG_LEVELS, default: 'info' }),
           async (a) => {
             if (!!a.tlsCert !== !!a.tlsKey)
@@ -139,8 +159,17 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
                 throw new UserError('usage', `--${name} must be a whole number of at least ${min}`);
               return v;
             };
+            if (
+              a.workers !== undefined &&
+              (!Number.isInteger(a.workers) || a.workers < 0 || a.workers > 256)
+            )
+              throw new UserError('usage', '--workers must be a whole number from 0 to 256');
+            const trust = a.trustProxy ?? deps.env.BOOTSTRAP_SERVER_TRUST_PROXY;
             await runServer({
               dataDir: a.dataDir,
+              ...(a.store ? { store: a.store } : {}),
+              ...(a.workers === undefined ? {} : { workers: a.workers }),
+              ...(trust ? { trustProxy: parseTrustedProxies(trust) } : {}),
               ...(a.adminHost
                 ? {
                     adminHosts: a.adminHost
@@ -186,15 +215,15 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
               describe: 'how long the link works',
             }),
           (a) =>
-            withDir(a, (dd) => {
-              const url = dd.store.getSetting('admin_url');
+            withDir(a, async (dd) => {
+              const url = await dd.store.getSetting('admin_url');
               if (!url)
                 throw new UserError(
                   'not_started',
                   'the server has not been started yet, so the admin page has no address',
                   { hint: 'run bootstrap-server start first' },
                 );
-              const { token } = mintAdminToken(dd.store, {
+              const { token } = await mintAdminToken(dd.store, {
                 label: 'admin-url',
                 validMs: validHours(a.validHours) * 3_600_000,
                 now: deps.now().getTime(),
@@ -222,12 +251,12 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
                 describe: 'revoke every admin token and sign-in link',
               }),
           (a) =>
-            withDir(a, (dd) => {
+            withDir(a, async (dd) => {
               if (a.revokeAll) {
-                out(`revoked ${dd.store.revokeAdminTokens()} admin tokens\n`);
+                out(`revoked ${await dd.store.revokeAdminTokens()} admin tokens\n`);
                 return;
               }
-              const { token, expiresAt } = mintAdminToken(dd.store, {
+              const { token, expiresAt } = await mintAdminToken(dd.store, {
                 label: a.label.slice(0, 100),
                 validMs: a.validHours === undefined ? null : validHours(a.validHours) * 3_600_000,
                 now: deps.now().getTime(),
@@ -276,8 +305,8 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
           "print the agent's client-bootstrap.json",
           (y) => y.option('server-url', { type: 'string' }).option('relay-url', { type: 'string' }),
           (a) =>
-            withDir(a, (dd) => {
-              out(`${JSON.stringify(clientConfig(dd, urlsFor(dd, a)), null, 2)}\n`);
+            withDir(a, async (dd) => {
+              out(`${JSON.stringify(clientConfig(dd, await urlsFor(dd, a)), null, 2)}\n`);
             }),
         )
         .command(
@@ -298,8 +327,8 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
                 describe: 'quote the command for this shell',
               }),
           (a) =>
-            withDir(a, (dd) => {
-              const c = clientConfig(dd, urlsFor(dd, a));
+            withDir(a, async (dd) => {
+              const c = clientConfig(dd, await urlsFor(dd, a));
               out(
                 formatInstallCommand(
                   {

@@ -17,13 +17,13 @@ export interface RemovalActor {
 }
 
 /** Removes a client by its id; an unknown id is a UserError `unknown_client`. */
-export function removeClient(
+export async function removeClient(
   dd: DataDir,
   clientId: string,
   actor: RemovalActor,
   now: Date,
-): ClientRow {
-  const removed = dd.store.removeClient(clientId);
+): Promise<ClientRow> {
+  const removed = await dd.store.removeClient(clientId);
   if (!removed) {
     throw new UserError(
       'unknown_client',
@@ -33,7 +33,7 @@ export function removeClient(
       },
     );
   }
-  dd.store.audit(
+  await dd.store.audit(
     {
       event: 'client.removed',
       route: actor.route ?? actor.via,

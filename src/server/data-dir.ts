@@ -22,10 +22,12 @@ import type { KdfParams, ServerIdentity } from '../protocol/index.ts';
 import { migrateClearAdminToken } from './admin-token.ts';
 import { AUTH_MODES, Store } from './store.ts';
 import type { AuthMode } from './store.ts';
+import type { ServerStore } from './store-api.ts';
+import { SqliteStore } from './store-sqlite.ts';
 
 export interface DataDir {
   readonly dir: string;
-  readonly store: Store;
+  readonly store: ServerStore;
   readonly identity: ServerIdentity;
   readonly kdf: KdfParams;
 }
@@ -35,6 +37,14 @@ export interface OpenOptions {
   readonly kdfLogN?: number;
   /** For commands that only read or use a server: a directory that is not there is an error, never created. */
   readonly mustExist?: boolean;
+  /**
+   * A PostgreSQL URL: the estate lives there instead of in the directory's
+   * SQLite file. The directory then holds only this instance's log, pid
+   * file and identity record, and only `start` makes it (`instance`).
+   */
+  readonly storeUrl?: string;
+  /** With storeUrl: this is a running instance, which keeps its own identity record in `dir`. */
+  readonly instance?: boolean;
 }
 
 /** The mode a new server starts in: every client needs a secret. */
@@ -110,8 +120,12 @@ function holdsIdentity(dbPath: string): boolean {
 }
 
 /** Reads one stored setting and checks it, naming the setting when it is damaged. */
-function checked<T>(store: Store, key: string, parse: (value: string) => T): T | undefined {
-  const value = store.getSetting(key);
+async function checked<T>(
+  store: ServerStore,
+  key: string,
+  parse: (value: string) => T,
+): Promise<T | undefined> {
+  const value = await store.getSetting(key);
   if (value === undefined) return undefined;
   try {
     return parse(value);
@@ -128,7 +142,8 @@ function checked<T>(store: Store, key: string, parse: (value: string) => T): T |
  * server that every pinned agent would refuse. Every stored setting is
  * checked before anything uses it.
  */
-export function openDataDir(dir: string, opts: OpenOptions = {}): DataDir {
+export async function openDataDir(dir: string, opts: OpenOptions = {}): Promise<DataDir> {
+  if (opts.storeUrl !== undefined) return openShared(dir, opts.storeUrl, opts);
   const dbPath = join(dir, 'server.db');
   const markerPath = join(dir, 'identity.json');
   const marker = readMarker(markerPath);
@@ -147,36 +162,64 @@ export function openDataDir(dir: string, opts: OpenOptions = {}): DataDir {
   // Checked before the store is opened for writing, so nothing is created in its place.
   if (marker && !holdsIdentity(dbPath)) throw identityLost(dir, marker, NO_IDENTITY);
   closeSync(openSync(dbPath, 'a', 0o600)); // so SQLite's files inherit 0600
-  let store: Store;
+  let store: SqliteStore;
   try {
-    store = new Store(dbPath);
+    store = new SqliteStore(new Store(dbPath), dbPath);
   } catch (err) {
     return asDamage(err, dbPath);
   }
   try {
-    return initialise(dir, store, marker, markerPath, opts);
+    return await initialise(dir, store, marker, markerPath, opts);
   } catch (err) {
-    store.close();
+    await store.close();
     if (err instanceof UserError) throw err;
     return asDamage(err, dbPath);
   }
 }
 
-function initialise(
+/**
+ * Opens the estate in PostgreSQL. Only a running instance (`start`) may
+ * create its identity in an empty database; the instance's directory
+ * records which server it served, so an instance pointed at another or an
+ * emptied database stops instead of answering as a new server.
+ */
+async function openShared(dir: string, url: string, opts: OpenOptions): Promise<DataDir> {
+  const { PgStore } = await import('./store-pg.ts');
+  const store = await PgStore.open(url);
+  try {
+    const markerPath = join(dir, 'identity.json');
+    const marker = opts.instance ? readMarker(markerPath) : null;
+    if (opts.mustExist && (await store.getSetting('server_id')) === undefined) {
+      throw new UserError('no_data_dir', `the store ${store.location} holds no server yet`, {
+        hint: 'start a server on it first (bootstrap-server start --store URL), or copy a data directory into it with bootstrap-server store migrate',
+      });
+    }
+    if (opts.instance) ensurePrivateDir(dir);
+    return await initialise(dir, store, marker, opts.instance ? markerPath : null, opts);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+async function initialise(
   dir: string,
-  store: Store,
+  store: ServerStore,
   marker: IdentityMarker | null,
-  markerPath: string,
+  markerPath: string | null,
   opts: OpenOptions,
-): DataDir {
-  const storedId = checked(store, 'server_id', (v) => (fromB64u(v, 'server_id', 16), v));
+): Promise<DataDir> {
+  const storedId = await checked(store, 'server_id', (v) => (fromB64u(v, 'server_id', 16), v));
   if (storedId === undefined && marker) throw identityLost(dir, marker, NO_IDENTITY);
   const fresh = createServerIdentity();
   const kdf: KdfParams = { ...DEFAULT_KDF, N: 2 ** (opts.kdfLogN ?? Math.log2(DEFAULT_KDF.N)) };
   validateKdf(kdf);
-  const serverId = store.initSetting('server_id', fresh.serverId);
-  store.initSetting('server_key', exportPrivateKeyPem(fresh.key.privateKey));
-  const key = checked(store, 'server_key', importSigningKey) as ReturnType<typeof importSigningKey>;
+  // Inserted once: instances starting together on an empty store agree on one identity.
+  const serverId = await store.initSetting('server_id', fresh.serverId);
+  await store.initSetting('server_key', exportPrivateKeyPem(fresh.key.privateKey));
+  const key = (await checked(store, 'server_key', importSigningKey)) as ReturnType<
+    typeof importSigningKey
+  >;
   const identity = serverIdentity(serverId, key);
   if (marker && (marker.serverId !== identity.serverId || marker.pin !== identity.pin)) {
     throw new UserError(
@@ -185,7 +228,7 @@ function initialise(
       { hint: RESTORE_HINT },
     );
   }
-  if (!marker) {
+  if (!marker && markerPath !== null) {
     const record: IdentityMarker = {
       serverId: identity.serverId,
       pin: identity.pin,
@@ -193,22 +236,22 @@ function initialise(
     };
     writeFileAtomic(markerPath, `${JSON.stringify(record, null, 2)}\n`);
   }
-  migrateClearAdminToken(store, Date.now());
-  store.initSetting('kdf', JSON.stringify(kdf));
-  const storedKdf = checked(store, 'kdf', (v) => {
+  await migrateClearAdminToken(store, Date.now());
+  await store.initSetting('kdf', JSON.stringify(kdf));
+  const storedKdf = (await checked(store, 'kdf', (v) => {
     const k = JSON.parse(v) as KdfParams;
     validateKdf(k);
     return k;
-  }) as KdfParams;
-  store.initSetting('mode', INITIAL_MODE);
-  checked(store, 'mode', (v) => {
+  })) as KdfParams;
+  await store.initSetting('mode', INITIAL_MODE);
+  await checked(store, 'mode', (v) => {
     if (!(AUTH_MODES as readonly string[]).includes(v)) throw new Error(`unknown mode ${v}`);
   });
   return { dir, store, identity, kdf: storedKdf };
 }
 
 /** The Client Authorization mode in force. */
-export function readMode(store: Store): AuthMode {
-  const mode = store.getSetting('mode');
+export async function readMode(store: ServerStore): Promise<AuthMode> {
+  const mode = await store.getSetting('mode');
   return (AUTH_MODES as readonly string[]).includes(mode ?? '') ? (mode as AuthMode) : INITIAL_MODE;
 }

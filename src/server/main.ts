@@ -1,22 +1,26 @@
 /** `bootstrap-server start`: listens, keeps the relay tunnel, shuts down cleanly. */
 import { readFileSync } from 'node:fs';
-import { hostname, networkInterfaces } from 'node:os';
+import { availableParallelism, hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, BlockList } from 'node:net';
+import { sourceBehind } from '../common/forwarded.ts';
 import { Agent } from 'undici';
 import { UserError } from '../common/errors.ts';
 import { createLogger } from '../common/log.ts';
 import type { LogLevel } from '../common/log.ts';
 import { listenOrExplain, untilSignal } from '../common/serve.ts';
 import type { Listening } from '../common/serve.ts';
-import { HandshakeTable } from '../protocol/index.ts';
 import { createAdminApp, createRegistrationApp } from './app.ts';
 import { DEFAULT_INTRANET, parseIntranet } from './classify.ts';
 import { openDataDir, readMode } from './data-dir.ts';
 import { claimDataDir } from './pid-file.ts';
-import { GuessAlarm, GuessLimiter } from './rate-limit.ts';
 import type { GuessLimits } from './rate-limit.ts';
-import { createRegistrationService } from './registration.ts';
+import { createRegistrationService, inlineSteps } from './registration.ts';
+import type { HandshakeSteps } from './registration.ts';
+import { createReadiness, createServerMetrics, timedStore } from './ops.ts';
+import type { RegistrationState } from './state-api.ts';
+import { MemoryState } from './state-memory.ts';
+import type { DataDir } from './data-dir.ts';
 import { DEFAULT_AUDIT_RETENTION } from './store.ts';
 import type { AuditRetention } from './store.ts';
 
@@ -33,6 +37,12 @@ import { showSettings } from './admin.ts';
 
 export interface ServerStartOptions {
   readonly dataDir: string;
+  /** A PostgreSQL URL shared by several instances; else the SQLite file in dataDir. */
+  readonly store?: string;
+  /** Threads of the handshake pool (0: on the event loop; default: one per core). */
+  readonly workers?: number;
+  /** Load balancers whose X-Forwarded-For names the client. */
+  readonly trustProxy?: BlockList;
   readonly listen: { host: string; port: number };
   readonly adminListen: { host: string; port: number };
   readonly relayUrl?: string;
@@ -116,19 +126,22 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
       throw new UserError('usage', `--relay ${JSON.stringify(opts.relayUrl)} is not a URL`);
     }
   }
-  const dd = openDataDir(opts.dataDir, opts.kdfLogN === undefined ? {} : { kdfLogN: opts.kdfLogN });
+  const opened = await openDataDir(opts.dataDir, {
+    ...(opts.kdfLogN === undefined ? {} : { kdfLogN: opts.kdfLogN }),
+    ...(opts.store ? { storeUrl: opts.store, instance: true } : {}),
+  });
   let release: () => void;
   try {
-    const problems = dd.store.quickCheck();
+    const problems = await opened.store.quickCheck();
     if (problems.length > 0)
       throw new UserError(
         'data_damaged',
-        `the database in ${opts.dataDir} is damaged: ${problems.join('; ')}`,
+        `the database ${opened.store.location} is damaged: ${problems.join('; ')}`,
         { hint: 'restore it from a backup: bootstrap-server restore --data-dir DIR --from FILE' },
       );
     release = claimDataDir(opts.dataDir);
   } catch (err) {
-    dd.store.close();
+    await opened.store.close();
     throw err;
   }
   const log = createLogger({
@@ -138,17 +151,52 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
     console: opts.stderr,
     consoleLevel: 'info',
   });
-  dd.store.setAuditRetention(opts.auditRetention ?? DEFAULT_AUDIT_RETENTION, Date.now());
+  const threads = opts.workers ?? availableParallelism();
+  const memory =
+    opened.store.kind === 'postgres'
+      ? null
+      : new MemoryState({
+          ...(opts.limits ? { limits: opts.limits } : {}),
+          maxHandshakes: opts.maxHandshakes ?? 10_000,
+          alarmThreshold: opts.guessAlarm ?? DEFAULT_GUESS_ALARM,
+        });
+  const metrics = createServerMetrics({
+    instance: `${hostname()}:${process.pid}`,
+    storeKind: opened.store.kind,
+    threads,
+    ...(memory ? { openHandshakes: () => memory.size } : {}),
+  });
+  const dd: DataDir = { ...opened, store: timedStore(opened.store, metrics) };
+  let state: RegistrationState;
+  let steps: HandshakeSteps & { close?: () => Promise<void> };
+  try {
+    await dd.store.setAuditRetention(opts.auditRetention ?? DEFAULT_AUDIT_RETENTION, Date.now());
+    state = memory ?? (await sharedState(opened, opts));
+    steps =
+      threads > 0
+        ? (await import('./handshake-crypto.ts')).pooledCrypto(dd.identity, { threads })
+        : inlineSteps(dd.identity);
+  } catch (err) {
+    release();
+    await opened.store.close();
+    await log.close();
+    throw err;
+  }
   const service = createRegistrationService({
     dd,
     intranet,
     now: Date.now,
     log,
-    table: new HandshakeTable(opts.maxHandshakes ?? 10_000),
-    limiter: new GuessLimiter(opts.limits),
-    alarm: new GuessAlarm(opts.guessAlarm ?? DEFAULT_GUESS_ALARM),
+    state,
+    steps,
+    alarmThreshold: opts.guessAlarm ?? DEFAULT_GUESS_ALARM,
+    observe: ({ kind, outcome, seconds }) => {
+      metrics.requests.inc({ kind, outcome });
+      metrics.latency.observe({ kind }, seconds);
+    },
     ...(opts.handshakeTtlMs === undefined ? {} : { handshakeTtlMs: opts.handshakeTtlMs }),
   });
+  const readiness = createReadiness(dd.store, Date.now);
   let serverUrl = '';
   let adminHosts: ReadonlySet<string> = new Set();
   let tunnelState: TunnelState = opts.relayUrl
@@ -162,11 +210,15 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
     urls: () => ({ serverUrl, ...(opts.relayUrl ? { relayUrl: opts.relayUrl } : {}) }),
     adminHosts: () => adminHosts,
     tunnel: () => tunnelState,
+    ops: { readiness, metrics },
+    ...(opts.trustProxy ? { sourceOf: sourceBehind(opts.trustProxy) } : {}),
   };
   const closeAll = async (listening: Listening[]): Promise<void> => {
     await Promise.all(listening.map((l) => l.close(0)));
+    await steps.close?.();
+    await state.close();
     release();
-    dd.store.close();
+    await dd.store.close();
     await log.close();
   };
   let main: Listening;
@@ -195,12 +247,21 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
     throw err;
   }
   adminHosts = hostsOf(admin.server.address() as AddressInfo, opts.adminHosts ?? []);
-  const sweeper = setInterval(() => service.sweep(), 1_000);
+  const sweeper = setInterval(() => {
+    service.sweep().catch((err: unknown) => log.warn('server.sweep_failed', { err }));
+  }, 1_000);
   sweeper.unref();
   serverUrl = main.url;
-  dd.store.setSetting('server_url', main.url);
-  dd.store.setSetting('admin_url', admin.url);
-  if (opts.relayUrl) dd.store.setSetting('relay_url', opts.relayUrl);
+  try {
+    // With several instances these name the last one started: what install-command prints by default.
+    await dd.store.setSetting('server_url', main.url);
+    await dd.store.setSetting('admin_url', admin.url);
+    if (opts.relayUrl) await dd.store.setSetting('relay_url', opts.relayUrl);
+  } catch (err) {
+    clearInterval(sweeper);
+    await closeAll([main, admin]);
+    throw err;
+  }
   log.info('server.listening', {
     url: main.url,
     admin: admin.url,
@@ -208,9 +269,9 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
     pin: dd.identity.pin,
   });
   opts.stdout.write(`listening on ${main.url}\nadmin on ${admin.url}\n`);
-  const warning = showSettings(dd).warning;
+  const warning = (await showSettings(dd)).warning;
   if (warning) {
-    log.warn('server.no_active_secret', { mode: readMode(dd.store) });
+    log.warn('server.no_active_secret', { mode: await readMode(dd.store) });
     opts.stderr.write(`bootstrap-server: warning: ${warning}\n`);
   }
 
@@ -243,7 +304,20 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
   stop.abort();
   await Promise.all([main.close(), admin.close(), tunnel]);
   await dispatcher.close();
+  await steps.close?.();
+  await state.close();
   release();
-  dd.store.close();
+  await dd.store.close();
   await log.close();
+}
+
+/** The registration state the instances on one PostgreSQL store share. */
+async function sharedState(dd: DataDir, opts: ServerStartOptions): Promise<RegistrationState> {
+  const { PgRegistrationState } = await import('./state-pg.ts');
+  const { PgStore } = await import('./store-pg.ts');
+  if (!(dd.store instanceof PgStore)) throw new Error('a shared state needs the PostgreSQL store');
+  return new PgRegistrationState(dd.store, {
+    limits: opts.limits ?? {},
+    maxHandshakes: opts.maxHandshakes ?? 10_000,
+  });
 }

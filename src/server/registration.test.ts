@@ -12,7 +12,6 @@ import { floodM1 } from '../../test/support/attacker.ts';
 import { DETAILS } from '../../test/support/exchange.ts';
 import { silentLogger } from '../common/log.ts';
 import {
-  HandshakeTable,
   Secret,
   continueRegistration,
   derivePrs,
@@ -25,7 +24,7 @@ import type { SigningKey } from '../protocol/index.ts';
 import { addSecret } from './admin.ts';
 import { parseIntranet } from './classify.ts';
 import { openDataDir } from './data-dir.ts';
-import { GuessAlarm, GuessLimiter } from './rate-limit.ts';
+import { MemoryState } from './state-memory.ts';
 import { createRegistrationService } from './registration.ts';
 import type { Channel } from './registration.ts';
 import { sourceKey } from './source.ts';
@@ -36,24 +35,23 @@ const root = mkdtempSync(join(tmpdir(), 'cb-registration-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 async function service() {
-  const dd = openDataDir(join(root, `server-${Math.random()}`), { kdfLogN: 14 });
+  const dd = await openDataDir(join(root, `server-${Math.random()}`), { kdfLogN: 14 });
   await addSecret(
     dd,
     { secret: Secret.from(SECRET), allowWeak: false },
     { via: 'cli' },
     new Date(),
   );
-  const limiter = new GuessLimiter();
+  const state = new MemoryState({ maxHandshakes: 10_000, alarmThreshold: 1_000_000 });
   const svc = createRegistrationService({
     dd,
     intranet: parseIntranet(['127.0.0.0/8']),
     now: Date.now,
     log: silentLogger,
-    table: new HandshakeTable(10_000),
-    limiter,
-    alarm: new GuessAlarm(1_000_000),
+    state,
+    alarmThreshold: 1_000_000,
   });
-  return { dd, svc, limiter };
+  return { dd, svc, limiter: state.limiter };
 }
 
 describe('one network holds only a share of the table', () => {
@@ -66,25 +64,25 @@ describe('one network holds only a share of the table', () => {
           route: 'relay',
           source: `2001:db8:77:${net.toString(16)}::${i + 1}`,
         };
-        const r = svc.handle('start', floodM1(dd.identity.serverId), channel);
+        const r = await svc.handle('start', floodM1(dd.identity.serverId), channel);
         statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
       }
     }
     expect(statuses.get(200)).toBe(1_000);
     expect(statuses.get(429)).toBe(100);
-    const other = svc.handle('start', floodM1(dd.identity.serverId), {
+    const other = await svc.handle('start', floodM1(dd.identity.serverId), {
       route: 'relay',
       source: '2001:db8:78::1',
     });
     expect(other.status).toBe(200);
-    dd.store.close();
+    await dd.store.close();
   });
 });
 
 describe('what the relay reports', () => {
   it('a request that names no client address is refused, never counted under made-up text', async () => {
     const { dd, svc } = await service();
-    const reply = answerRelayRequest(
+    const reply = await answerRelayRequest(
       {
         id: 'r1',
         kind: 'start',
@@ -95,7 +93,7 @@ describe('what the relay reports', () => {
     );
     expect(reply.status).toBe(400);
     expect(reply.body).toMatch(/no client address/);
-    dd.store.close();
+    await dd.store.close();
   });
 });
 
@@ -112,14 +110,14 @@ describe('the success bonus', () => {
       dd.kdf,
     );
     const start = startRegistration({ serverId: dd.identity.serverId, prs });
-    const r2 = svc.handle('start', start.m1, channel);
+    const r2 = await svc.handle('start', start.m1, channel);
     const step = continueRegistration(start, parseM2(r2.body), {
       trust: { pin: dd.identity.pin, allowTofu: false },
       clientKey: key,
       details: DETAILS,
     });
     if (step.kind !== 'finish') throw new Error('no matching share');
-    return svc.handle('finish', step.m3, channel).status;
+    return (await svc.handle('finish', step.m3, channel)).status;
   }
 
   it('grows with new clients, not with one key registered again and again', async () => {
@@ -130,6 +128,6 @@ describe('the success bonus', () => {
     expect(limiter.limitFor(sourceKey(channel), Date.now())).toBe(11);
     expect(await registerOnce(svc, dd, generateSigningKey(), channel)).toBe(200);
     expect(limiter.limitFor(sourceKey(channel), Date.now())).toBe(12);
-    dd.store.close();
+    await dd.store.close();
   });
 });

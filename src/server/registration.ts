@@ -7,31 +7,47 @@
 import { randomUUID } from 'node:crypto';
 import type { BlockList } from 'node:net';
 import type { Logger } from '../common/log.ts';
+import { performance } from 'node:perf_hooks';
 import {
+  HANDSHAKE_TTL_MS,
   Prs,
   ProtocolError,
   answerFinish,
   answerStart,
   createHello,
   isAbortBody,
+  isGuess,
+  newHandshakeId,
   parseAbort,
   parseM1,
   parseM3,
   toB64u,
 } from '../protocol/index.ts';
-import { isGuess } from '../protocol/index.ts';
-import type { HandshakeTable, OpenHandshake, SeenAs } from '../protocol/index.ts';
+import type {
+  AcceptedRegistration,
+  M1,
+  M2,
+  M3,
+  PendingHandshake,
+  SeenAs,
+  ServerIdentity,
+  StartContext,
+} from '../protocol/index.ts';
 import { classify, isSecretRequired } from './classify.ts';
 import type { DataDir } from './data-dir.ts';
 import { readMode } from './data-dir.ts';
-import type { GuessAlarm, GuessLimiter } from './rate-limit.ts';
 import { createAlarmCheck } from './alarm.ts';
+import type { RegistrationState, TakenHandshake } from './state-api.ts';
+import { STORE_RETRY_AFTER_S, StoreUnavailable } from './store-api.ts';
 import { addressGroup, networkKey, sourceKey } from './source.ts';
 import { createRetiredAudit } from './secrets-retired.ts';
 import { createUnregisterService } from './unregister.ts';
 import { STATUS_OF } from './status-of.ts';
 
 export type MessageKind = 'hello' | 'start' | 'finish' | 'unregister';
+
+/** Requests this close together share one sweep of expired handshakes. */
+const SWEEP_MS = 250;
 
 /** Where a request came from, as the server itself observed it. */
 export interface Channel {
@@ -48,16 +64,40 @@ export interface Reply {
 
 export { STATUS_OF } from './status-of.ts';
 
+/** The handshake's CPU-heavy steps: in this thread, or on the worker pool (handshake-crypto.ts). */
+export interface HandshakeSteps {
+  start(
+    m1: M1,
+    ctx: Omit<StartContext, 'identity'>,
+  ): Promise<{ m2: M2; pending: PendingHandshake }>;
+  finish(pending: PendingHandshake, m3: M3): Promise<AcceptedRegistration>;
+}
+
+/** The steps run inline, on the event loop. */
+export function inlineSteps(identity: ServerIdentity): HandshakeSteps {
+  /* eslint-disable @typescript-eslint/require-await -- async so that a throw becomes a rejection, as from the pool */
+  return {
+    start: async (m1, ctx) => answerStart(m1, { ...ctx, identity }),
+    finish: async (pending, m3) => answerFinish(pending, m3, identity),
+  };
+  /* eslint-enable @typescript-eslint/require-await */
+}
+
 export interface RegistrationDeps {
   readonly dd: DataDir;
   readonly intranet: BlockList;
   readonly now: () => number;
   readonly log: Logger;
-  readonly table: HandshakeTable;
-  readonly limiter: GuessLimiter;
-  readonly alarm: GuessAlarm;
+  /** Handshakes, guess counters and the alarm count: in memory, or shared by the instances. */
+  readonly state: RegistrationState;
+  /** Failed guesses per hour, over every source, that raise the alarm. */
+  readonly alarmThreshold: number;
+  /** Where the CPU-heavy steps run (default: inline). */
+  readonly steps?: HandshakeSteps;
   /** How long a handshake stays open between M2 and M3 (default 60 s). */
   readonly handshakeTtlMs?: number;
+  /** Called with each request's outcome, for the metrics. */
+  readonly observe?: (o: { kind: MessageKind; outcome: string; seconds: number }) => void;
 }
 
 function errorReply(code: string, message: string, headers?: Record<string, string>): Reply {
@@ -69,17 +109,33 @@ function errorReply(code: string, message: string, headers?: Record<string, stri
 }
 
 export interface RegistrationService {
-  handle: (kind: MessageKind, body: unknown, channel: Channel) => Reply;
-  /** Counts expired guesses as failures and clears a spent alarm; call it every few seconds. */
-  sweep: () => void;
+  handle: (kind: MessageKind, body: unknown, channel: Channel) => Promise<Reply>;
+  /** Counts expired guesses as failures and clears a spent alarm; call it every second or so. */
+  sweep: () => Promise<void>;
+}
+
+/** The reply while the store does not answer: retry shortly, nothing was written. */
+function storeDown(): Reply {
+  return errorReply(
+    'store_unavailable',
+    'the server cannot reach its database; nothing was registered, retry shortly',
+    { 'retry-after': String(STORE_RETRY_AFTER_S) },
+  );
 }
 
 export function createRegistrationService(deps: RegistrationDeps): RegistrationService {
-  const { dd, log, table, limiter } = deps;
+  const { dd, log, state } = deps;
+  const steps = deps.steps ?? inlineSteps(dd.identity);
   const iso = (): string => new Date(deps.now()).toISOString();
-  const checkAlarm = createAlarmCheck({ store: dd.store, alarm: deps.alarm, log, iso });
+  const checkAlarm = createAlarmCheck({
+    store: dd.store,
+    lastHour: (now) => state.alarmLastHour(now),
+    threshold: deps.alarmThreshold,
+    log,
+    iso,
+  });
 
-  function audit(
+  async function audit(
     channel: Channel,
     outcome: string,
     fields: {
@@ -88,17 +144,22 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
       clientId?: string | null;
       keyFingerprint?: string | null;
     },
-  ): void {
-    dd.store.audit(
+  ): Promise<void> {
+    await dd.store.audit(
       { event: 'register', route: channel.route, source: channel.source, outcome, ...fields },
       iso(),
     );
   }
 
   /** A refusal: one merged audit row per source and reason, nothing counted. */
-  function refuse(channel: Channel, outcome: string, code: string, reply: Reply): Reply {
+  async function refuse(
+    channel: Channel,
+    outcome: string,
+    code: string,
+    reply: Reply,
+  ): Promise<Reply> {
     // Merged by the source's group (an IPv6 /64 as one), so hopping addresses adds no rows.
-    dd.store.auditRepeated(
+    await dd.store.auditRepeated(
       {
         event: 'register',
         route: channel.route,
@@ -116,64 +177,87 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
    * A definite failed guess, charged (and audited) to the source that
    * received the shares, whoever sent the finish. `key` is its source key.
    */
-  function failGuess(key: string, reason: string): void {
+  async function failGuess(key: string, reason: string): Promise<void> {
     const now = deps.now();
     const sep = key.indexOf(':');
     const route = key.slice(0, sep) === 'relay' ? 'relay' : 'direct';
     const source = key.slice(sep + 1);
-    const blockMs = limiter.recordFailure(key, now);
-    deps.alarm.record(now);
-    dd.store.auditRepeated(
+    const blockMs = await state.recordFailure(key, now);
+    await state.alarmRecord(now);
+    await dd.store.auditRepeated(
       { event: 'register', route, source, outcome: 'failed_guess', reason },
       iso(),
     );
     log.info('register.failed_guess', { route, source, reason });
     if (blockMs > 0) log.warn('register.throttled', { source: key, blockMs });
-    checkAlarm(now);
+    await checkAlarm(now);
   }
 
   /** A handshake that carried shares and was never finished: a failed guess. */
-  function expired(open: OpenHandshake): void {
-    if (isGuess(open.pending)) failGuess(open.source, 'unfinished');
+  async function expired(open: TakenHandshake): Promise<void> {
+    if (open.guess) await failGuess(open.source, 'unfinished');
   }
 
   const retired = createRetiredAudit({ store: dd.store, log, now: deps.now });
 
-  function sweep(): void {
-    for (const open of table.prune(deps.now())) expired(open);
-    checkAlarm(deps.now(), true);
-    retired.sweep();
+  let sweeping: Promise<void> | null = null;
+  let sweptAt = -Infinity;
+  /** One sweep at a time; requests between sweeps less than SWEEP_MS apart skip it. */
+  function sweep(force = true): Promise<void> {
+    if (sweeping) return sweeping;
+    if (!force && deps.now() - sweptAt < SWEEP_MS) return Promise.resolve();
+    sweptAt = deps.now();
+    sweeping = (async () => {
+      for (const open of await state.prune(deps.now())) await expired(open);
+      await checkAlarm(deps.now(), true);
+      await retired.sweep();
+    })().finally(() => {
+      sweeping = null;
+    });
+    return sweeping;
   }
 
-  function policy(channel: Channel): { seenAs: SeenAs; secretRequired: boolean } {
+  async function policy(channel: Channel): Promise<{ seenAs: SeenAs; secretRequired: boolean }> {
     const seenAs = classify(channel, deps.intranet);
-    return { seenAs, secretRequired: isSecretRequired(readMode(dd.store), seenAs) };
+    return { seenAs, secretRequired: isSecretRequired(await readMode(dd.store), seenAs) };
   }
 
-  function hello(channel: Channel): Reply {
-    const { seenAs, secretRequired } = policy(channel);
+  async function hello(channel: Channel): Promise<Reply> {
+    const { seenAs, secretRequired } = await policy(channel);
     return {
       status: 200,
       body: createHello(dd.identity, { seenAs, secretRequired, kdf: dd.kdf, now: deps.now() }),
     };
   }
 
-  function start(body: unknown, channel: Channel): Reply {
+  async function start(body: unknown, channel: Channel): Promise<Reply> {
     const m1 = parseM1(body);
     const key = sourceKey(channel);
-    const { seenAs, secretRequired } = policy(channel);
-    const active = m1.Ya === undefined ? [] : dd.store.secrets.usableWithPrs(iso());
-    // Decided before any crypto: a refused start costs the server a lookup.
-    const network = networkKey(channel);
-    const admission = limiter.admitStart(
-      key,
-      deps.now(),
-      table.openFor(key),
-      active.length > 0,
-      table.openFor(network).open,
-    );
+    const { seenAs, secretRequired } = await policy(channel);
+    const active = m1.Ya === undefined ? [] : await dd.store.secrets.usableWithPrs(iso());
+    // Decided, and the handshake reserved, before any crypto: a refused start costs a lookup.
+    const now = deps.now();
+    const ttlMs = deps.handshakeTtlMs ?? HANDSHAKE_TTL_MS;
+    const hsId = newHandshakeId();
+    const admission = await state.admitStart({
+      hsId,
+      source: key,
+      network: networkKey(channel),
+      guess: active.length > 0,
+      expiresAt: now + ttlMs,
+      now,
+    });
     if (!admission.ok) {
       const seconds = Math.ceil(admission.retryAfterMs / 1000);
+      if (admission.reason === 'busy')
+        return refuse(
+          channel,
+          'throttled',
+          'busy',
+          errorReply('busy', 'too many registrations are in progress; retry shortly', {
+            'retry-after': String(seconds),
+          }),
+        );
       return refuse(
         channel,
         'throttled',
@@ -187,80 +271,86 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
         ),
       );
     }
-    // An admitted start that offers shares says first which secrets stopped being offered.
-    if (m1.Ya !== undefined) retired.check();
-    const { m2, pending } = answerStart(m1, {
-      identity: dd.identity,
-      seenAs,
-      secretRequired,
-      secrets: active.map((s) => ({ id: s.id, prs: Prs.fromBytes(s.prs) })),
-      now: deps.now(),
-      ...(deps.handshakeTtlMs === undefined ? {} : { ttlMs: deps.handshakeTtlMs }),
-    });
-    if (!table.add(pending, deps.now(), key, expired, network)) {
-      return refuse(
-        channel,
-        'throttled',
-        'busy',
-        errorReply('busy', 'too many registrations are in progress; retry shortly', {
-          'retry-after': '1',
-        }),
-      );
+    let answer: { m2: M2; pending: PendingHandshake };
+    try {
+      // An admitted start that offers shares says first which secrets stopped being offered.
+      if (m1.Ya !== undefined) await retired.check();
+      answer = await steps.start(m1, {
+        seenAs,
+        secretRequired,
+        secrets: active.map((s) => ({ id: s.id, prs: Prs.fromBytes(s.prs) })),
+        now,
+        ttlMs,
+        hsId,
+      });
+      await state.open(answer.pending);
+    } catch (err) {
+      // Nothing was sent: the reservation goes, and counts as nothing.
+      await state.cancel(hsId).catch(() => undefined);
+      throw err;
     }
     log.debug('register.start', {
       route: channel.route,
       source: channel.source,
       seenAs,
       secretRequired,
-      shares: m2.shares.length,
+      shares: answer.m2.shares.length,
     });
-    return { status: 200, body: m2 };
+    return { status: 200, body: answer.m2 };
   }
 
   /** Takes the handshake an M3 or abort names; a live one, or null after auditing why not. */
-  function takeOpen(hsId: string, channel: Channel): OpenHandshake | null {
-    const r = table.remove(hsId, deps.now());
-    if (!r.found) {
-      refuse(channel, 'failed', 'handshake_unknown', { status: 409, body: null });
+  async function takeOpen(
+    hsId: string,
+    channel: Channel,
+  ): Promise<{ source: string; pending: PendingHandshake } | null> {
+    const r = await state.take(hsId, deps.now());
+    if (!r.found || (!r.expired && r.open.pending === null)) {
+      await refuse(channel, 'failed', 'handshake_unknown', { status: 409, body: null });
       return null;
     }
-    if (r.expired) {
-      expired(r.open);
+    if (r.expired || r.open.pending === null) {
+      await expired(r.open);
       return null;
     }
-    return r.open;
+    return { source: r.open.source, pending: r.open.pending };
   }
 
-  function finish(body: unknown, channel: Channel): Reply {
+  async function finish(body: unknown, channel: Channel): Promise<Reply> {
     const gone = errorReply(
       'handshake_expired',
       'the handshake is unknown, already used or expired; start again',
     );
     if (isAbortBody(body)) {
       const abort = parseAbort(body);
-      const open = takeOpen(abort.hsId, channel);
-      if (open && isGuess(open.pending)) failGuess(open.source, 'no-matching-share');
+      const open = await takeOpen(abort.hsId, channel);
+      if (open && isGuess(open.pending)) await failGuess(open.source, 'no-matching-share');
       return { status: 200, body: { aborted: true } };
     }
     const m3 = parseM3(body);
-    const open = takeOpen(m3.hsId, channel);
+    const open = await takeOpen(m3.hsId, channel);
     if (!open) return gone;
     const { pending } = open;
-    let accepted;
+    let accepted: AcceptedRegistration;
     try {
-      accepted = answerFinish(pending, m3, dd.identity);
+      accepted = await steps.finish(pending, m3);
     } catch (err) {
       // Whatever failed, a guess that was not proven is a failed guess.
-      if (err instanceof ProtocolError && isGuess(pending)) failGuess(open.source, err.code);
+      if (err instanceof ProtocolError && isGuess(pending)) await failGuess(open.source, err.code);
       throw err;
     }
     const fingerprint = toB64u(accepted.clientKeyFingerprint);
-    if (accepted.unprovenShares) failGuess(open.source, 'no-matching-share');
+    if (accepted.unprovenShares) await failGuess(open.source, 'no-matching-share');
     // Removed, expired or used up since M2 (another registration took the last use): told apart only in the audit.
-    if (accepted.secretId !== null && !dd.store.secrets.isUsable(accepted.secretId, iso())) {
-      const state = dd.store.secrets.list(iso()).find((s) => s.id === accepted.secretId)?.state;
-      audit(channel, 'failed', {
-        reason: state === 'expired' || state === 'used_up' ? state : 'secret_revoked',
+    if (
+      accepted.secretId !== null &&
+      !(await dd.store.secrets.isUsable(accepted.secretId, iso()))
+    ) {
+      const listed = await dd.store.secrets.list(iso());
+      const secretState = listed.find((s) => s.id === accepted.secretId)?.state;
+      await audit(channel, 'failed', {
+        reason:
+          secretState === 'expired' || secretState === 'used_up' ? secretState : 'secret_revoked',
         secretId: accepted.secretId,
         keyFingerprint: fingerprint,
       });
@@ -270,10 +360,13 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
       );
     }
     if (accepted.details.verifyOnly) {
-      audit(channel, 'verified', { secretId: accepted.secretId, keyFingerprint: fingerprint });
+      await audit(channel, 'verified', {
+        secretId: accepted.secretId,
+        keyFingerprint: fingerprint,
+      });
       return { status: 200, body: accepted.respondVerified() };
     }
-    const { client, created } = dd.store.registerClient({
+    const { client, created } = await dd.store.registerClient({
       clientId: randomUUID(),
       keyFingerprint: fingerprint,
       clientKey: accepted.details.clientKey,
@@ -290,12 +383,12 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
       supersededBy: null,
     });
     if (accepted.secretId) {
-      dd.store.secrets.markUsed(accepted.secretId, iso(), created);
-      if (created) retired.check();
+      await dd.store.secrets.markUsed(accepted.secretId, iso(), created);
+      if (created) await retired.check();
       // Only a new client widens the budget: re-registering one key over and over must not.
-      if (created) limiter.recordSuccess(open.source, deps.now());
+      if (created) await state.recordSuccess(open.source, deps.now());
     }
-    audit(channel, created ? 'registered' : 're-registered', {
+    await audit(channel, created ? 'registered' : 're-registered', {
       secretId: accepted.secretId,
       clientId: client.clientId,
       keyFingerprint: fingerprint,
@@ -315,20 +408,47 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
 
   const unregister = createUnregisterService({ dd, log, now: deps.now });
 
-  return {
-    sweep,
-    handle: (kind, body, channel) => {
-      sweep();
-      if (kind === 'unregister') return unregister(body, channel);
-      try {
-        if (kind === 'hello') return hello(channel);
-        if (kind === 'start') return start(body, channel);
-        return finish(body, channel);
-      } catch (err) {
-        if (err instanceof ProtocolError)
-          return refuse(channel, 'failed', err.code, errorReply(err.code, err.message));
-        throw err;
+  async function answer(kind: MessageKind, body: unknown, channel: Channel): Promise<Reply> {
+    try {
+      await sweep(false);
+      if (kind === 'unregister') return await unregister(body, channel);
+      if (kind === 'hello') return await hello(channel);
+      if (kind === 'start') return await start(body, channel);
+      return await finish(body, channel);
+    } catch (err) {
+      if (err instanceof StoreUnavailable) {
+        log.warn('store.unavailable', { kind, err: err.message });
+        return storeDown();
       }
+      if (err instanceof ProtocolError) {
+        try {
+          return await refuse(channel, 'failed', err.code, errorReply(err.code, err.message));
+        } catch (auditErr) {
+          if (auditErr instanceof StoreUnavailable) return storeDown();
+          throw auditErr;
+        }
+      }
+      throw err;
+    }
+  }
+
+  return {
+    sweep: () => sweep(true),
+    handle: async (kind, body, channel) => {
+      const started = performance.now();
+      const reply = await answer(kind, body, channel);
+      deps.observe?.({
+        kind,
+        outcome: reply.status === 200 ? 'ok' : codeOf(reply),
+        seconds: (performance.now() - started) / 1000,
+      });
+      return reply;
     },
   };
+}
+
+/** The error code of a refusal (for the metrics). */
+function codeOf(reply: Reply): string {
+  const body = reply.body as { error?: { code?: unknown } } | null;
+  return typeof body?.error?.code === 'string' ? body.error.code : `http_${reply.status}`;
 }

@@ -5,19 +5,19 @@
  * the sweep, so a flood of requests does not cost a query each.
  */
 import type { Logger } from '../common/log.ts';
-import type { Store } from './store.ts';
+import type { ServerStore } from './store-api.ts';
 
 export function createRetiredAudit(deps: {
-  readonly store: Store;
+  readonly store: ServerStore;
   readonly log: Logger;
   readonly now: () => number;
-}): { readonly check: () => void; readonly sweep: () => void } {
+}): { readonly check: () => Promise<void>; readonly sweep: () => Promise<void> } {
   let checkedAt = -Infinity;
-  const check = (): void => {
+  const check = async (): Promise<void> => {
     checkedAt = deps.now();
     const iso = new Date(checkedAt).toISOString();
-    for (const r of deps.store.secrets.takeNewlyRetired(iso)) {
-      deps.store.audit(
+    for (const r of await deps.store.secrets.takeNewlyRetired(iso)) {
+      await deps.store.audit(
         { event: 'secret.retired', outcome: r.reason, reason: r.reason, secretId: r.id },
         iso,
       );
@@ -26,8 +26,8 @@ export function createRetiredAudit(deps: {
   };
   return {
     check,
-    sweep: () => {
-      if (deps.now() - checkedAt >= 1000) check();
+    sweep: async () => {
+      if (deps.now() - checkedAt >= 1000) await check();
     },
   };
 }

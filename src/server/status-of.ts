@@ -17,6 +17,7 @@ export const STATUS_OF: Record<string, number> = {
   handshake_unknown: 409,
   rate_limited: 429,
   busy: 503,
+  store_unavailable: 503,
   unknown_client: 404,
   stale_request: 400,
   bad_signature: 403,

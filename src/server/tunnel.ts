@@ -15,7 +15,7 @@ export interface TunnelDeps {
   readonly relayUrl: string;
   readonly serverId: string;
   readonly token: string;
-  readonly handle: (kind: MessageKind, body: unknown, channel: Channel) => Reply;
+  readonly handle: (kind: MessageKind, body: unknown, channel: Channel) => Promise<Reply>;
   readonly log: Logger;
   readonly dispatcher: Dispatcher;
   readonly signal: AbortSignal;
@@ -45,10 +45,11 @@ interface RelayRequest {
 const KINDS: readonly string[] = ['hello', 'start', 'finish', 'unregister'];
 
 /** Answers one client request the relay carried; exported for its unit test. */
-export function answerRelayRequest(
+export async function answerRelayRequest(
   item: RelayRequest,
   handle: TunnelDeps['handle'],
-): { id: string; status: number; body: string; retryAfter?: string } {
+  log?: Logger,
+): Promise<{ id: string; status: number; body: string; retryAfter?: string }> {
   const refusal = (message: string) => ({
     id: item.id,
     status: 400,
@@ -65,10 +66,17 @@ export function answerRelayRequest(
       return refusal('the request body is not valid JSON');
     }
   }
-  const reply = handle(item.kind as MessageKind, body, {
-    route: 'relay',
-    source,
-  });
+  let reply: Reply;
+  try {
+    reply = await handle(item.kind as MessageKind, body, { route: 'relay', source });
+  } catch (err) {
+    // A bug answers this one request, not the whole batch the relay is waiting on.
+    log?.error('server.bug', { err });
+    reply = {
+      status: 500,
+      body: { error: { code: 'internal', message: 'the server failed; see its log' } },
+    };
+  }
   const retryAfter = reply.headers?.['retry-after'];
   return {
     id: item.id,
@@ -201,7 +209,9 @@ export async function runTunnel(deps: TunnelDeps): Promise<void> {
           ? payload.requests.filter(isRelayRequest)
           : [];
         if (items.length === 0) continue;
-        const replies = items.map((item) => answerRelayRequest(item, deps.handle));
+        const replies = await Promise.all(
+          items.map((item) => answerRelayRequest(item, deps.handle, deps.log)),
+        );
         const sent = await request(replyUrl, {
           method: 'POST',
           headers,

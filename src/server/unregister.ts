@@ -70,7 +70,7 @@ export function createUnregisterService(deps: UnregisterDeps) {
   const { dd, log } = deps;
   const limited = createWindowLimiter(UNREGISTER_LIMIT);
 
-  function check(body: unknown, channel: Channel): UnregisterRequest {
+  async function check(body: unknown, channel: Channel): Promise<UnregisterRequest> {
     const group = addressGroup(channel.source);
     const waitMs = limited(`${channel.route}:${group}`, deps.now());
     if (waitMs > 0) {
@@ -90,7 +90,7 @@ export function createUnregisterService(deps: UnregisterDeps) {
     }
     if (req.serverId !== dd.identity.serverId)
       throw new Refusal('wrong_server', 'the request names another server id');
-    const client = dd.store.clientById(req.clientId);
+    const client = await dd.store.clientById(req.clientId);
     if (!client) throw new Refusal('unknown_client', 'this server has no client with that id');
     if (Math.abs(req.time - deps.now()) > UNREGISTER_SKEW_MS)
       throw new Refusal(
@@ -111,11 +111,11 @@ export function createUnregisterService(deps: UnregisterDeps) {
     return req;
   }
 
-  return (body: unknown, channel: Channel): Reply => {
+  return async (body: unknown, channel: Channel): Promise<Reply> => {
     const iso = new Date(deps.now()).toISOString();
     try {
-      const req = check(body, channel);
-      const removed = removeClient(
+      const req = await check(body, channel);
+      const removed = await removeClient(
         dd,
         req.clientId,
         { via: 'client', source: channel.source, route: channel.route },
@@ -130,7 +130,7 @@ export function createUnregisterService(deps: UnregisterDeps) {
       return { status: 200, body: { v: 1, clientId: removed.clientId, removed: true } };
     } catch (err) {
       if (!(err instanceof Refusal)) throw err;
-      dd.store.auditRepeated(
+      await dd.store.auditRepeated(
         {
           event: 'unregister',
           route: channel.route,

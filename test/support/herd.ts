@@ -1,5 +1,5 @@
 /**
- * A herd of agents registering through a relay at once, on the agent's own
+ * A herd of agents registering at once, through a relay or straight to a server, on the agent's own
  * handshake, retry and transport code, sharing one derived PRS. Each agent
  * has a machine of its own (its own client key and address) and retries
  * transient answers as the agent does, within its own deadline, so it ends
@@ -21,7 +21,9 @@ import {
 } from '../../src/protocol/index.ts';
 
 export interface HerdOptions {
-  readonly relayUrl: string;
+  /** Through a relay (route relay), or straight to a server or its load balancer (route direct). */
+  readonly relayUrl?: string;
+  readonly serverUrl?: string;
   readonly serverId: string;
   readonly pin: string;
   readonly secret: string;
@@ -53,8 +55,12 @@ export interface HerdResult {
 
 /** Runs the herd; resolves when every agent has ended. */
 export async function runHerd(o: HerdOptions): Promise<HerdResult> {
-  const target = routeTargets({ relay: o.relayUrl, serverId: o.serverId, route: 'relay' })[0];
-  if (!target) throw new Error('no relay target');
+  const target = routeTargets(
+    o.serverUrl
+      ? { server: o.serverUrl, route: 'direct' }
+      : { ...(o.relayUrl ? { relay: o.relayUrl } : {}), serverId: o.serverId, route: 'relay' },
+  )[0];
+  if (!target) throw new Error('the herd needs a relayUrl or a serverUrl');
   const first = createTransport({ connectTimeoutMs: 10_000 });
   // A herd is many machines: each worker connects from an address of its own (127.1.x.y).
   const transports = Array.from({ length: o.concurrency }, (_, w) =>

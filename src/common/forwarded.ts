@@ -7,8 +7,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
-import { UserError } from '../common/errors.ts';
-import { remoteAddressOf } from '../common/http.ts';
+import { UserError } from './errors.ts';
+import { remoteAddressOf } from './http.ts';
 
 const plain = (a: string): string => (a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a);
 

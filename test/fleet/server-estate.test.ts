@@ -1,0 +1,255 @@
+/**
+ * Two server instances on one PostgreSQL, behind nginx round-robin: one
+ * identity, handshakes that survive a change of instance, a replayed
+ * finish refused by every instance, guess limits that hold for the estate,
+ * and herds that lose nothing when an instance is killed or PostgreSQL
+ * restarts.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  Secret,
+  continueRegistration,
+  derivePrs,
+  fromB64u,
+  generateSigningKey,
+  parseM2,
+  startRegistration,
+} from '../../src/protocol/index.ts';
+import { guessByM1, prsOfGuess } from '../support/attacker.ts';
+import { DETAILS } from '../support/exchange.ts';
+import { balance, createEstate, okRequests } from '../support/estate.ts';
+import type { Estate, EstateInstance } from '../support/estate.ts';
+import type { NginxHandle } from '../support/fleet.ts';
+import { runHerd } from '../support/herd.ts';
+import { startPostgres } from '../support/postgres.ts';
+import type { PostgresHandle } from '../support/postgres.ts';
+import { call, hello } from '../support/wire-client.ts';
+
+const SECRET = 'Estate-Secret-2026';
+const HERD = Number(process.env.ESTATE_HERD_CLIENTS ?? 5_000);
+
+/** Rows, machines and client ids of one herd in the clients table, counted in SQL. */
+async function herdRows(
+  pg: PostgresHandle,
+  label: string,
+): Promise<{ rows: number; machines: number; ids: number }> {
+  const out = await pg.psql(
+    `SELECT COUNT(*) || ' ' || COUNT(DISTINCT hostname) || ' ' || COUNT(DISTINCT client_id) FROM clients WHERE hostname LIKE '${label}-%'`,
+  );
+  const [rows, machines, ids] = out.trim().split(/\s+/).map(Number);
+  return { rows: rows as number, machines: machines as number, ids: ids as number };
+}
+
+async function getJson(url: string): Promise<{ status: number; body: unknown }> {
+  const res = await request(url);
+  return { status: res.statusCode, body: await res.body.json() };
+}
+
+describe('two instances on one PostgreSQL behind nginx', () => {
+  let pg: PostgresHandle;
+  let estate: Estate;
+  let a: EstateInstance;
+  let b: EstateInstance;
+  let lb: NginxHandle;
+
+  beforeAll(async () => {
+    pg = await startPostgres();
+    estate = await createEstate(pg, SECRET);
+    [a, b] = await Promise.all([
+      estate.startInstance(['--workers', '1']),
+      estate.startInstance(['--workers', '1']),
+    ]);
+    lb = await balance([a as EstateInstance, b as EstateInstance]);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.proc.stop(), b?.proc.stop()]);
+  });
+
+  it('every instance answers as the one server: the same id and pin', async () => {
+    for (const i of [a, b]) {
+      const h = await hello({ kind: 'direct', url: i.url });
+      expect(h.serverId).toBe(estate.serverId);
+    }
+    expect(estate.pin).toMatch(/\S/);
+    // Not ready means not ready: both are, and say which store they use.
+    for (const i of [a, b]) {
+      expect(await getJson(`${i.url}/readyz`)).toEqual({
+        status: 200,
+        body: { ready: true, store: 'postgres' },
+      });
+    }
+  });
+
+  it('a start answered by one instance is finished by the other; the replayed finish is refused by both', async () => {
+    const h = await hello({ kind: 'direct', url: a.url });
+    const prs = await derivePrs(Secret.from(SECRET), fromB64u(h.serverId, 'serverId', 16), h.kdf);
+    const start = startRegistration({ serverId: h.serverId, prs });
+    const r2 = await call(`${a.url}/v1/register/start`, start.m1);
+    expect(r2.status).toBe(200);
+    const step = continueRegistration(start, parseM2(r2.body), {
+      trust: { pin: estate.pin, allowTofu: false },
+      clientKey: generateSigningKey(),
+      details: { ...DETAILS, machineId: 'cross-instance', hostname: 'cross-instance' },
+    });
+    if (step.kind !== 'finish') throw new Error(`no matching share: ${step.kind}`);
+    const r4 = await call(`${b.url}/v1/register/finish`, step.m3);
+    expect(r4.status).toBe(200);
+    for (const i of [a, b, b]) {
+      const replay = await call(`${i.url}/v1/register/finish`, step.m3);
+      expect(replay.status).toBe(409);
+      expect((replay.body as { error: { code: string } }).error.code).toBe('handshake_expired');
+    }
+    expect(await herdRows(pg, 'cross')).toEqual({ rows: 1, machines: 1, ids: 1 });
+  });
+
+  it('agents register through nginx with their starts and finishes spread over both instances', async () => {
+    const herd = await runHerd({
+      serverUrl: lb.url,
+      serverId: estate.serverId,
+      pin: estate.pin,
+      secret: SECRET,
+      clients: 200,
+      concurrency: 20,
+      label: 'spread',
+    });
+    expect(herd.failures.size).toBe(0);
+    expect(herd.ids.size).toBe(200);
+    expect(await herdRows(pg, 'spread')).toEqual({ rows: 200, machines: 200, ids: 200 });
+    for (const i of [a, b]) {
+      expect(await okRequests(i, 'start')).toBeGreaterThan(50);
+      expect(await okRequests(i, 'finish')).toBeGreaterThan(50);
+    }
+  });
+
+  it('an attacker guessing against both instances gets no more guesses than against one', async () => {
+    const address = '127.0.0.66';
+    const routes = [a, b].map((i) => ({ kind: 'direct' as const, url: i.url }));
+    const { prs, serverId } = await prsOfGuess(routes[0] as (typeof routes)[0], 'Wrong-Guess-Xyz1');
+    const answers: number[] = [];
+    // Alternating, and in pairs at once: neither the instance nor the race adds a guess.
+    for (let i = 0; i < 15; i++) {
+      const pair = await Promise.all(routes.map((r) => guessByM1(r, prs, serverId, address)));
+      answers.push(...pair.map((p) => p.status));
+    }
+    expect(answers.filter((s) => s === 200)).toHaveLength(10);
+    expect(answers.filter((s) => s === 429)).toHaveLength(20);
+  });
+
+  it('metrics count requests by kind and outcome, and the store calls', async () => {
+    const res = await request(`${a.adminUrl}/metrics`);
+    const text = await res.body.text();
+    expect(res.statusCode).toBe(200);
+    expect(text).toMatch(
+      /bootstrap_server_requests_total\{[^}]*kind="start"[^}]*outcome="rate_limited"/,
+    );
+    expect(text).toMatch(/bootstrap_server_store_seconds_count\{[^}]*method="registerClient"/);
+    expect(text).toMatch(/bootstrap_server_request_seconds_bucket\{[^}]*kind="finish"/);
+    expect(text).not.toContain(pg.password);
+  });
+});
+
+describe(`a herd of ${HERD} through nginx while one instance is killed with SIGKILL halfway`, () => {
+  it('every agent ends registered or retryable, none twice, and the store has one client per agent', async () => {
+    const pg = await startPostgres();
+    const estate = await createEstate(pg, SECRET);
+    const [a, b] = await Promise.all([estate.startInstance(), estate.startInstance()]);
+    const lb = await balance([a, b]);
+    let killedAt = -1;
+    const herd = await runHerd({
+      serverUrl: lb.url,
+      serverId: estate.serverId,
+      pin: estate.pin,
+      secret: SECRET,
+      clients: HERD,
+      concurrency: 200,
+      label: 'kill',
+      onEnded: (n) => {
+        if (n === Math.floor(HERD / 2)) {
+          killedAt = n;
+          a.proc.child.kill('SIGKILL');
+        }
+      },
+    });
+    expect(killedAt).toBe(Math.floor(HERD / 2));
+    const gaveUp = [...herd.failures.values()];
+    expect(gaveUp.filter((f) => !f.retryable)).toEqual([]);
+    expect(herd.ids.size + herd.failures.size).toBe(HERD);
+    const rows = await herdRows(pg, 'kill');
+    // One row per machine: nobody registered twice, whichever instance answered.
+    expect(rows.rows).toBe(rows.machines);
+    expect(rows.ids).toBe(rows.rows);
+    // Every agent that says it registered is in the store under the id it was given.
+    expect(rows.machines).toBeGreaterThanOrEqual(herd.ids.size);
+    const stored = await pg.psql(
+      `SELECT hostname || '=' || client_id FROM clients WHERE hostname LIKE 'kill-%'`,
+    );
+    const byMachine = new Map(
+      stored
+        .trim()
+        .split('\n')
+        .map((l) => l.split('=') as [string, string]),
+    );
+    for (const [n, id] of herd.ids) expect(byMachine.get(`kill-${n}`)).toBe(id);
+    console.log(
+      `herd of ${HERD}, instance killed at ${killedAt}: ${herd.ids.size} registered, ${herd.failures.size} gave up (retryable), ${herd.retries} retries, ${herd.seconds.toFixed(1)} s`,
+    );
+    await b.proc.stop();
+  });
+});
+
+describe('PostgreSQL restarted during a herd', () => {
+  it('clients see 503 and retry; nothing is lost; readiness follows the store', async () => {
+    const pg = await startPostgres();
+    const estate = await createEstate(pg, SECRET);
+    const [a, b] = await Promise.all([estate.startInstance(), estate.startInstance()]);
+    const lb = await balance([a, b]);
+
+    // Down: not ready, and a client is told to come back (503 with Retry-After), never a 500.
+    await pg.stop();
+    const down = await request(`${a.url}/readyz`);
+    expect(down.statusCode).toBe(503);
+    await down.body.dump();
+    const refused = await request(`${a.url}/v1/hello`);
+    expect(refused.statusCode).toBe(503);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    const body = JSON.stringify(await refused.body.json());
+    expect(body).toMatch(/database/);
+    expect(body).not.toContain(pg.password);
+    await pg.start();
+    await sleep(1_100); // readiness is checked at most once a second
+    expect((await getJson(`${a.url}/readyz`)).status).toBe(200);
+
+    const clients = 1_000;
+    let restarted = false;
+    const herd = await runHerd({
+      serverUrl: lb.url,
+      serverId: estate.serverId,
+      pin: estate.pin,
+      secret: SECRET,
+      clients,
+      concurrency: 100,
+      label: 'restart',
+      onEnded: (n) => {
+        if (n === 300 && !restarted) {
+          restarted = true;
+          void pg.restart();
+        }
+      },
+    });
+    expect(restarted).toBe(true);
+    expect(herd.failures.size).toBe(0);
+    expect(herd.ids.size).toBe(clients);
+    expect(herd.retries).toBeGreaterThan(0);
+    expect(await herdRows(pg, 'restart')).toEqual({
+      rows: clients,
+      machines: clients,
+      ids: clients,
+    });
+    for (const i of [a, b]) {
+      expect(i.proc.stdout + i.proc.stderr).not.toContain(pg.password);
+    }
+    await Promise.all([a.proc.stop(), b.proc.stop()]);
+  });
+});
