@@ -205,7 +205,7 @@ export function decodePending(text: string): PendingHandshake {
     return {
       hsId: o.hsId,
       expiresAt: o.expiresAt,
-      th: fromB64u(o.th, 'th', 32),
+      th: fromB64u(o.th, 'th', 64),
       seenAs: o.seenAs,
       secretRequired: o.secretRequired === true,
       candidates: o.candidates.map((c) => ({ secretId: String(c.secretId), keys: keys(c.keys) })),
@@ -275,21 +275,39 @@ export function answerFinish(
     throw new ProtocolError('bad_proof', 'the client did not prove possession of its key');
   }
   const fingerprint = keyFingerprint(clientKeyRaw);
-  const seal = (result: ServerResult): M4 => ({
-    v: 1,
-    ...sealJson(keys.kS2C, pending.th, result),
-  });
   return {
     details,
     clientKeyFingerprint: fingerprint,
     secretId,
     unprovenShares: secretId === null && pending.candidates.length > 0,
     seenAs: pending.seenAs,
+    ...m4Responses(identity, {
+      kS2C: keys.kS2C,
+      th: pending.th,
+      clientKeyFingerprint: fingerprint,
+    }),
+  };
+}
+
+/**
+ * The M4s for an M3 that answerFinish accepted, from the keys it was
+ * accepted under. Separate so that a caller which verified M3 on another
+ * thread answers with exactly what answerFinish would.
+ */
+export function m4Responses(
+  identity: ServerIdentity,
+  accepted: { readonly kS2C: Buffer; readonly th: Buffer; readonly clientKeyFingerprint: Buffer },
+): Pick<AcceptedRegistration, 'respond' | 'respondVerified'> {
+  const seal = (result: ServerResult): M4 => ({
+    v: 1,
+    ...sealJson(accepted.kS2C, accepted.th, result),
+  });
+  return {
     respond: ({ clientId, registeredAt }) => {
       const credential = signWith(
         identity.key.privateKey,
         CTX_CREDENTIAL,
-        credentialBytes(clientId, fingerprint, identity.serverId, registeredAt),
+        credentialBytes(clientId, accepted.clientKeyFingerprint, identity.serverId, registeredAt),
       );
       return seal({
         kind: 'registered',
