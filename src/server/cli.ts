@@ -12,6 +12,7 @@ import { clientConfig } from './admin.ts';
 import { backupDataDir, restoreDataDir } from './backup.ts';
 import { authCommands } from './cli-auth.ts';
 import { clientsCommands } from './cli-clients.ts';
+import { storeCommands } from './cli-store.ts';
 import { DATA_DIR_CODES, openDataDir } from './data-dir.ts';
 import { defaultServerDataDir, urlsFor } from './cli-helpers.ts';
 import type { ServerCli } from './cli-helpers.ts';
@@ -204,6 +205,7 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
           },
         )
         .command('auth', 'Client Authorization settings', (y) => authCommands(y, ctx))
+        .command('store', 'the PostgreSQL store of several instances', (y) => storeCommands(y, ctx))
         .command('clients', 'registered clients', (y) => clientsCommands(y, ctx))
         .command(
           'admin-url',

@@ -1,6 +1,6 @@
 /** `bootstrap-server start`: listens, keeps the relay tunnel, shuts down cleanly. */
 import { readFileSync } from 'node:fs';
-import { availableParallelism, hostname, networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo, BlockList } from 'node:net';
 import { sourceBehind } from '../common/forwarded.ts';
@@ -20,6 +20,7 @@ import type { HandshakeSteps } from './registration.ts';
 import { createReadiness, createServerMetrics, timedStore } from './ops.ts';
 import type { RegistrationState } from './state-api.ts';
 import { MemoryState } from './state-memory.ts';
+import { defaultThreads, pooledCrypto } from './handshake-crypto.ts';
 import type { DataDir } from './data-dir.ts';
 import { DEFAULT_AUDIT_RETENTION } from './store.ts';
 import type { AuditRetention } from './store.ts';
@@ -151,7 +152,7 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
     console: opts.stderr,
     consoleLevel: 'info',
   });
-  const threads = opts.workers ?? availableParallelism();
+  const threads = opts.workers ?? defaultThreads();
   const memory =
     opened.store.kind === 'postgres'
       ? null
@@ -168,15 +169,18 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
   });
   const dd: DataDir = { ...opened, store: timedStore(opened.store, metrics) };
   let state: RegistrationState;
-  let steps: HandshakeSteps & { close?: () => Promise<void> };
+  let steps: (HandshakeSteps & { close?: () => Promise<void> }) | undefined;
   try {
     await dd.store.setAuditRetention(opts.auditRetention ?? DEFAULT_AUDIT_RETENTION, Date.now());
     state = memory ?? (await sharedState(opened, opts));
-    steps =
-      threads > 0
-        ? (await import('./handshake-crypto.ts')).pooledCrypto(dd.identity, { threads })
-        : inlineSteps(dd.identity);
+    if (threads > 0) {
+      const pool = pooledCrypto(dd.identity, { threads });
+      steps = pool;
+      // A worker that cannot load fails the start, not the first registration.
+      await pool.ping();
+    } else steps = inlineSteps(dd.identity);
   } catch (err) {
+    await steps?.close?.();
     release();
     await opened.store.close();
     await log.close();
@@ -196,6 +200,7 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
     },
     ...(opts.handshakeTtlMs === undefined ? {} : { handshakeTtlMs: opts.handshakeTtlMs }),
   });
+  const pool = steps;
   const readiness = createReadiness(dd.store, Date.now);
   let serverUrl = '';
   let adminHosts: ReadonlySet<string> = new Set();
@@ -215,7 +220,7 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
   };
   const closeAll = async (listening: Listening[]): Promise<void> => {
     await Promise.all(listening.map((l) => l.close(0)));
-    await steps.close?.();
+    await pool.close?.();
     await state.close();
     release();
     await dd.store.close();
@@ -304,7 +309,7 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
   stop.abort();
   await Promise.all([main.close(), admin.close(), tunnel]);
   await dispatcher.close();
-  await steps.close?.();
+  await pool.close?.();
   await state.close();
   release();
   await dd.store.close();

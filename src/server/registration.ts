@@ -39,6 +39,7 @@ import { readMode } from './data-dir.ts';
 import { createAlarmCheck } from './alarm.ts';
 import type { RegistrationState, TakenHandshake } from './state-api.ts';
 import { STORE_RETRY_AFTER_S, StoreUnavailable } from './store-api.ts';
+import { CryptoBusy } from './handshake-crypto.ts';
 import { addressGroup, networkKey, sourceKey } from './source.ts';
 import { createRetiredAudit } from './secrets-retired.ts';
 import { createUnregisterService } from './unregister.ts';
@@ -420,6 +421,10 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
         log.warn('store.unavailable', { kind, err: err.message });
         return storeDown();
       }
+      if (err instanceof CryptoBusy)
+        return errorReply('busy', 'too many registrations are in progress; retry shortly', {
+          'retry-after': '1',
+        });
       if (err instanceof ProtocolError) {
         try {
           return await refuse(channel, 'failed', err.code, errorReply(err.code, err.message));
