@@ -199,3 +199,15 @@ export function sqlLiteral(v: string | number | boolean | null): string {
   }
   return pg.escapeLiteral(v);
 }
+
+/**
+ * Sends several statements as one text (one round trip) and returns each
+ * one's result. Only for text without parameters: values go in through
+ * sqlLiteral.
+ */
+export async function runScript(client: PoolClient, sql: string): Promise<QueryResult<Row>[]> {
+  const r = (await client.query<Row>(sql)) as QueryResult<Row> | QueryResult<Row>[];
+  return Array.isArray(r) ? r : [r];
+}
+
+type Row = Record<string, unknown>;
