@@ -2,9 +2,9 @@
  * The server's store in PostgreSQL: one estate shared by several server
  * instances, with the behaviour of the SQLite store (store.ts) method for
  * method. What SQLite gets from having one writer, this gets from the
- * database: a client key is registered by one INSERT ... ON CONFLICT,
- * repeated refusals are merged into the newest matching row whichever
- * instance wrote it, and every multi-statement change is one transaction.
+ * database: a client key is registered by one INSERT ... ON CONFLICT under
+ * a lock on its machine, and every multi-statement change is one
+ * transaction. The secrets and the audit log have files of their own.
  */
 import type { Pool } from 'pg';
 import type { ServerStore } from './store-api.ts';
@@ -12,11 +12,8 @@ import { PgDb, sqlLiteral } from './store-pg-db.ts';
 import type { PgOptions } from './store-pg-db.ts';
 import { checkSchema, migrate } from './store-pg-schema.ts';
 import { PgSecrets } from './store-pg-secrets.ts';
-import { DEFAULT_AUDIT_RETENTION } from './store.ts';
+import { PgAudit } from './store-pg-audit.ts';
 import type { AuditEntry, AuditRetention, AuditRow, ClientRow } from './store.ts';
-
-/** Refusals repeated within this time from one source go into one row (as in store.ts). */
-const MERGE_WINDOW_MS = 10 * 60_000;
 
 const CLIENT_ORDER = 'ORDER BY registered_at DESC, seq DESC';
 
@@ -29,14 +26,14 @@ export class PgStore implements ServerStore {
   /** The connections and their error translation, shared with the registration state. */
   readonly db: PgDb;
   readonly pool: Pool;
-  #retention: AuditRetention = DEFAULT_AUDIT_RETENTION;
-  #insertsSincePrune = 0;
+  readonly #audit: PgAudit;
 
   private constructor(db: PgDb) {
     this.db = db;
     this.pool = db.pool;
     this.location = db.location;
     this.secrets = new PgSecrets(db);
+    this.#audit = new PgAudit(db);
   }
 
   /** Connects (a bounded pool) and brings the schema up to date. */
@@ -199,88 +196,28 @@ export class PgStore implements ServerStore {
     return rows[0] ?? { total: 0, active: 0 };
   }
 
-  async audit(entry: AuditEntry, time: string): Promise<void> {
-    await this.db.query(
-      `INSERT INTO audit (time, first_time, event, route, source, outcome, reason, secret_id, client_id, key_fingerprint)
-       VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [time, ...auditValues(entry)],
-    );
-    await this.#inserted(time);
+  audit(entry: AuditEntry, time: string): Promise<void> {
+    return this.#audit.audit(entry, time);
   }
 
-  /**
-   * Audits a refusal, merged into the newest row of the same refusal from
-   * the same source first seen within ten minutes, whichever instance
-   * wrote it; one statement. Two instances that both find no row yet each
-   * insert one: a flood still adds a handful of rows, not one per request.
-   */
-  async auditRepeated(entry: AuditEntry, time: string): Promise<void> {
-    const cutoff = new Date(Date.parse(time) - MERGE_WINDOW_MS).toISOString();
-    const { rowCount } = await this.db.query(
-      `WITH hit AS (
-         UPDATE audit SET count = count + 1, time = $1
-         WHERE id = (
-           SELECT id FROM audit
-           WHERE repeated AND event = $2 AND route IS NOT DISTINCT FROM $3
-             AND source IS NOT DISTINCT FROM $4 AND outcome = $5 AND reason IS NOT DISTINCT FROM $6
-             AND first_time >= $10
-           ORDER BY id DESC LIMIT 1)
-         RETURNING id)
-       INSERT INTO audit (time, first_time, event, route, source, outcome, reason, secret_id, client_id,
-         key_fingerprint, repeated)
-       SELECT $1, $1, $2, $3, $4, $5, $6, $7::text, $8::text, $9::text, true WHERE NOT EXISTS (SELECT 1 FROM hit)`,
-      [time, ...auditValues(entry), cutoff],
-    );
-    if (rowCount === 1) await this.#inserted(time);
+  auditRepeated(entry: AuditEntry, time: string): Promise<void> {
+    return this.#audit.auditRepeated(entry, time);
   }
 
-  /** Prunes every so many inserts of this instance, as the SQLite store does. */
-  async #inserted(time: string): Promise<void> {
-    const every = Math.max(1, Math.min(1000, Math.floor(this.#retention.maxRows / 10)));
-    if (++this.#insertsSincePrune >= every) await this.pruneAudit(Date.parse(time));
+  setAuditRetention(retention: AuditRetention, now: number): Promise<void> {
+    return this.#audit.setRetention(retention, now);
   }
 
-  async setAuditRetention(retention: AuditRetention, now: number): Promise<void> {
-    this.#retention = retention;
-    await this.pruneAudit(now);
+  pruneAudit(now: number): Promise<number> {
+    return this.#audit.prune(now);
   }
 
-  async pruneAudit(now: number): Promise<number> {
-    this.#insertsSincePrune = 0;
-    const cutoff = new Date(now - this.#retention.maxAgeDays * 86_400_000).toISOString();
-    const { rowCount } = await this.db.query(
-      'DELETE FROM audit WHERE time < $1 OR id <= (SELECT max(id) FROM audit) - $2',
-      [cutoff, this.#retention.maxRows],
-    );
-    return rowCount ?? 0;
+  countAudit(): Promise<{ rows: number; occurrences: number }> {
+    return this.#audit.count();
   }
 
-  async countAudit(): Promise<{ rows: number; occurrences: number }> {
-    const { rows } = await this.db.query<{ rows: number; occurrences: number }>(
-      'SELECT count(*)::int AS rows, COALESCE(sum(count), 0)::int AS occurrences FROM audit',
-    );
-    return rows[0] ?? { rows: 0, occurrences: 0 };
-  }
-
-  async listAudit(limit = 50, event?: string): Promise<AuditRow[]> {
-    const { rows } = await this.db.query(
-      `SELECT * FROM audit WHERE ($2::text IS NULL OR event = $2) ORDER BY time DESC, id DESC LIMIT $1`,
-      [limit, event ?? null],
-    );
-    return rows.map((r) => ({
-      id: Number(r.id),
-      time: r.time as string,
-      count: r.count as number,
-      firstTime: (r.first_time as string | null) ?? (r.time as string),
-      event: r.event as string,
-      route: (r.route as string | null) ?? undefined,
-      source: (r.source as string | null) ?? undefined,
-      outcome: r.outcome as string,
-      reason: (r.reason as string | null) ?? undefined,
-      secretId: r.secret_id as string | null,
-      clientId: r.client_id as string | null,
-      keyFingerprint: r.key_fingerprint as string | null,
-    }));
+  listAudit(limit?: number, event?: string): Promise<AuditRow[]> {
+    return this.#audit.list(limit, event);
   }
 
   async addAdminToken(row: {
@@ -307,20 +244,6 @@ export class PgStore implements ServerStore {
     const { rowCount } = await this.db.query('DELETE FROM admin_tokens');
     return rowCount ?? 0;
   }
-}
-
-/** An audit entry's columns after the times: $2 to $9. */
-function auditValues(e: AuditEntry): (string | null)[] {
-  return [
-    e.event,
-    e.route ?? null,
-    e.source ?? null,
-    e.outcome,
-    e.reason ?? null,
-    e.secretId ?? null,
-    e.clientId ?? null,
-    e.keyFingerprint ?? null,
-  ];
 }
 
 function toClient(r: Row): ClientRow {
