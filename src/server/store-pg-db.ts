@@ -79,8 +79,11 @@ export function describeUrl(url: string): { location: string; password: string }
     throw new UserError('store_url_invalid', `the store URL has scheme ${parsed.protocol}`, {
       hint: 'give --store as postgres://user:password@host:5432/database',
     });
-  const password = decodeURIComponent(parsed.password);
+  // libpq also takes the password as a parameter of the URL.
+  const password =
+    decodeURIComponent(parsed.password) || (parsed.searchParams.get('password') ?? '');
   parsed.password = '';
+  parsed.searchParams.delete('password');
   return { location: parsed.toString(), password };
 }
 
