@@ -8,7 +8,8 @@
 #     win-x64 executable, qemu-user the linux-arm64 one (with arm64 libc and
 #     libstdc++); osslsigncode signs, wixl builds the MSI.
 #   "fleet": what `npm run test:fleet` needs besides: nats-server (JetStream)
-#     joins the relay instances, nginx balances them.
+#     joins the relay instances, nginx balances them, PostgreSQL 15 holds the
+#     server instances' shared store (the tests run their own cluster).
 #   "all": every set (CI).
 # As root it installs them with apt; otherwise it stops at once and prints the
 # one command to run.
@@ -38,6 +39,7 @@ fi
 if [ "$what" = fleet ] || [ "$what" = all ]; then
   [ -x /usr/sbin/nats-server ] || check nats-server nats-server
   [ -x /usr/sbin/nginx ] || check nginx nginx-light
+  [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql)
 fi
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
