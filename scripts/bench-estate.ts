@@ -88,7 +88,7 @@ async function sqliteEstate(secrets: number, workerArgs: string[]): Promise<Runn
     url: lb.url,
     serverId: server.serverId,
     pin: server.pin,
-    storeRows: async () => countStoredClients(dataDir).rows,
+    storeRows: () => Promise.resolve(countStoredClients(dataDir).rows),
     stop: async () => {
       await lb.proc.stop();
       await server.proc.stop();
@@ -103,7 +103,7 @@ async function postgresEstate(
 ): Promise<Running> {
   const pg = await startPostgres();
   const estate = await createEstate(pg, SECRET);
-  await extraSecrets(estate.cli, secrets - 1);
+  await extraSecrets((args) => estate.cli(args), secrets - 1);
   const started: EstateInstance[] = await Promise.all(
     Array.from({ length: instances }, () => estate.startInstance(workerArgs)),
   );

@@ -115,6 +115,14 @@ export class PgDb {
 
   /** The error to throw for what pg threw: StoreUnavailable for an unreachable database. */
   translate(err: unknown): unknown {
+    const code = (err as { code?: unknown }).code;
+    if (code === '28P01' || code === '28000' || code === '3D000') {
+      // Not transient, but the server still cannot serve: told apart by the message.
+      return new StoreUnavailable(
+        `the store ${this.location} refused this server: ${this.#hide((err as Error).message)}`,
+        new Error(this.#hide((err as Error).message)),
+      );
+    }
     if (!isConnectionError(err)) return err;
     const message = this.#hide((err as Error).message);
     const cause = message === (err as Error).message ? err : new Error(message);

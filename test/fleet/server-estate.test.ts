@@ -61,7 +61,7 @@ describe('two instances on one PostgreSQL behind nginx', () => {
       estate.startInstance(['--workers', '1']),
       estate.startInstance(['--workers', '1']),
     ]);
-    lb = await balance([a as EstateInstance, b as EstateInstance]);
+    lb = await balance([a, b]);
   });
   afterAll(async () => {
     await Promise.all([a?.proc.stop(), b?.proc.stop()]);
