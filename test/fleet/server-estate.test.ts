@@ -19,13 +19,14 @@ import {
 } from '../../src/protocol/index.ts';
 import { guessByM1, prsOfGuess } from '../support/attacker.ts';
 import { DETAILS } from '../support/exchange.ts';
-import { balance, createEstate, okRequests } from '../support/estate.ts';
+import { balance, createEstate, estateEnv, okRequests, openEstate } from '../support/estate.ts';
 import type { Estate, EstateInstance } from '../support/estate.ts';
 import type { NginxHandle } from '../support/fleet.ts';
 import { runHerd } from '../support/herd.ts';
 import { startPostgres } from '../support/postgres.ts';
 import type { PostgresHandle } from '../support/postgres.ts';
-import { call, hello } from '../support/wire-client.ts';
+import { BIN, runProc, startServer } from '../support/procs.ts';
+import { call, hello, register } from '../support/wire-client.ts';
 
 const SECRET = 'Estate-Secret-2026';
 const HERD = Number(process.env.ESTATE_HERD_CLIENTS ?? 5_000);
@@ -102,6 +103,22 @@ describe('two instances on one PostgreSQL behind nginx', () => {
       expect((replay.body as { error: { code: string } }).error.code).toBe('handshake_expired');
     }
     expect(await herdRows(pg, 'cross')).toEqual({ rows: 1, machines: 1, ids: 1 });
+  });
+
+  it('a client that registers again gets the same client id whichever instance answers', async () => {
+    const clientKey = generateSigningKey();
+    const ids: string[] = [];
+    for (const i of [a, b, a]) {
+      const r = await register(
+        { kind: 'direct', url: i.url },
+        { secret: SECRET, clientKey, pin: estate.pin, machineId: 'again' },
+      );
+      if (!r.ok || r.result.kind !== 'registered') throw new Error(JSON.stringify(r));
+      ids.push(r.result.clientId);
+    }
+    expect(new Set(ids).size).toBe(1);
+    const rows = await pg.psql(`SELECT COUNT(*) FROM clients WHERE machine_id = 'again'`);
+    expect(rows.trim()).toBe('1');
   });
 
   it('agents register through nginx with their starts and finishes spread over both instances', async () => {
@@ -251,5 +268,64 @@ describe('PostgreSQL restarted during a herd', () => {
       expect(i.proc.stdout + i.proc.stderr).not.toContain(pg.password);
     }
     await Promise.all([a.proc.stop(), b.proc.stop()]);
+  });
+});
+
+describe('moving a server from SQLite to PostgreSQL', () => {
+  it('store migrate copies it whole: the same identity, secret and clients; an instance on an emptied database stops', async () => {
+    const server = await startServer();
+    const add = await server.cli(['auth', 'secret', 'add'], SECRET);
+    expect(add.code).toBe(0);
+    const key = generateSigningKey();
+    const before = await register(
+      { kind: 'direct', url: server.url },
+      { secret: SECRET, clientKey: key, pin: server.pin },
+    );
+    if (!before.ok || before.result.kind !== 'registered')
+      throw new Error(`no registration: ${JSON.stringify(before)}`);
+
+    const pg = await startPostgres();
+    const env = estateEnv(pg);
+    // Refused while the server runs: what it wrote after the copy would be lost.
+    const running = await runProc(BIN.server, ['store', 'migrate', '--data-dir', server.dataDir], {
+      env,
+    });
+    expect(running.code).not.toBe(0);
+    expect(running.stderr).toMatch(/is running/);
+    await server.proc.stop();
+    const migrate = await runProc(BIN.server, ['store', 'migrate', '--data-dir', server.dataDir], {
+      env,
+    });
+    expect(migrate.stderr).toBe('');
+    expect(migrate.code).toBe(0);
+    expect(migrate.stdout).toMatch(/1 secrets, 1 clients/);
+    expect(migrate.stdout + migrate.stderr).not.toContain(pg.password);
+    const again = await runProc(BIN.server, ['store', 'migrate', '--data-dir', server.dataDir], {
+      env,
+    });
+    expect(again.code).not.toBe(0);
+
+    const instance = await (await openEstate(pg)).startInstance();
+    const h = await hello({ kind: 'direct', url: instance.url });
+    expect(h.serverId).toBe(server.serverId);
+    // The same client key registers again: the same client id, from the copied row.
+    const after = await register(
+      { kind: 'direct', url: instance.url },
+      { secret: SECRET, clientKey: key, pin: server.pin },
+    );
+    if (!after.ok || after.result.kind !== 'registered')
+      throw new Error(`no registration: ${JSON.stringify(after)}`);
+    expect(after.result.clientId).toBe(before.result.clientId);
+    await instance.proc.stop();
+
+    // The instance's directory remembers the server: on an empty database it stops, exit 3.
+    const empty = await pg.createDatabase('emptied');
+    const wrong = await runProc(
+      BIN.server,
+      ['start', '--data-dir', instance.dataDir, '--listen', '127.0.0.1:0', '--store', empty],
+      { env: { PGPASSWORD: pg.password }, timeoutMs: 30_000 },
+    );
+    expect(wrong.code).toBe(3);
+    expect(wrong.stderr).toMatch(new RegExp(`held server ${server.serverId}`));
   });
 });

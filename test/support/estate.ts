@@ -37,11 +37,19 @@ export function estateEnv(pg: PostgresHandle): Record<string, string> {
 
 /** Sets up an estate with one secret (scrypt at the tests' cost) in a fresh PostgreSQL. */
 export async function createEstate(pg: PostgresHandle, secret: string): Promise<Estate> {
+  const add = await runProc(BIN.server, ['auth', 'secret', 'add', '--kdf-log-n', TEST_KDF_LOG_N], {
+    env: estateEnv(pg),
+    input: secret,
+  });
+  if (add.code !== 0) throw new Error(`auth secret add failed: ${add.stderr}`);
+  return openEstate(pg);
+}
+
+/** The estate a PostgreSQL store already holds. */
+export async function openEstate(pg: PostgresHandle): Promise<Estate> {
   const env = estateEnv(pg);
   const cli = (args: string[], input?: string): Promise<Finished> =>
     runProc(BIN.server, args, { env, ...(input === undefined ? {} : { input }) });
-  const add = await cli(['auth', 'secret', 'add', '--kdf-log-n', TEST_KDF_LOG_N], secret);
-  if (add.code !== 0) throw new Error(`auth secret add failed: ${add.stderr}`);
   const show = await cli(['auth', 'show', '--json']);
   if (show.code !== 0) throw new Error(`auth show failed: ${show.stderr}`);
   const { serverId, pin } = JSON.parse(show.stdout) as { serverId: string; pin: string };
