@@ -342,32 +342,34 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
     }
     const fingerprint = toB64u(accepted.clientKeyFingerprint);
     if (accepted.unprovenShares) await failGuess(open.source, 'no-matching-share');
-    // Removed, expired or used up since M2 (another registration took the last use): told apart only in the audit.
-    if (
-      accepted.secretId !== null &&
-      !(await dd.store.secrets.isUsable(accepted.secretId, iso()))
-    ) {
+    /** Removed, expired or used up since M2 (another registration took the last use): told apart only in the audit. */
+    const secretGone = async (secretId: string): Promise<Reply> => {
       const listed = await dd.store.secrets.list(iso());
-      const secretState = listed.find((s) => s.id === accepted.secretId)?.state;
+      const secretState = listed.find((s) => s.id === secretId)?.state;
       await audit(channel, 'failed', {
         reason:
           secretState === 'expired' || secretState === 'used_up' ? secretState : 'secret_revoked',
-        secretId: accepted.secretId,
+        secretId,
         keyFingerprint: fingerprint,
       });
       return errorReply(
         'secret_revoked',
         'the secret was removed by the administrator during this registration',
       );
-    }
+    };
     if (accepted.details.verifyOnly) {
+      if (
+        accepted.secretId !== null &&
+        !(await dd.store.secrets.isUsable(accepted.secretId, iso()))
+      )
+        return secretGone(accepted.secretId);
       await audit(channel, 'verified', {
         secretId: accepted.secretId,
         keyFingerprint: fingerprint,
       });
       return { status: 200, body: accepted.respondVerified() };
     }
-    const { client, created } = await dd.store.registerClient({
+    const registered = await dd.store.registerClient({
       clientId: randomUUID(),
       keyFingerprint: fingerprint,
       clientKey: accepted.details.clientKey,
@@ -383,8 +385,10 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
       registeredAt: iso(),
       supersededBy: null,
     });
+    // The secret's use was counted with the client, in one transaction, while it was still usable.
+    if (registered.client === null) return secretGone(accepted.secretId as string);
+    const { client, created } = registered;
     if (accepted.secretId) {
-      await dd.store.secrets.markUsed(accepted.secretId, iso(), created);
       if (created) await retired.check();
       // Only a new client widens the budget: re-registering one key over and over must not.
       if (created) await state.recordSuccess(open.source, deps.now());

@@ -47,11 +47,12 @@ export interface ServerStore {
   /**
    * Registers a client key once, atomically: an existing key returns its
    * record (whichever instance made it); a new key from a known machine
-   * supersedes the older records of that machine.
+   * supersedes the older records of that machine. With `row.secretId`,
+   * the secret must still be usable at `row.registeredAt` and a new client
+   * is counted as one of its uses, in the same transaction: two
+   * registrations racing for a secret's last use cannot both have it.
    */
-  registerClient(
-    row: ClientRow & { clientKey: string },
-  ): Promise<{ client: ClientRow; created: boolean }>;
+  registerClient(row: ClientRow & { clientKey: string }): Promise<Registered>;
   clientById(clientId: string): Promise<(ClientRow & { clientKey: string }) | undefined>;
   removeClient(clientId: string): Promise<ClientRow | undefined>;
   listClients(limit?: number): Promise<ClientRow[]>;
@@ -78,6 +79,11 @@ export interface ServerStore {
   isAdminTokenValid(hash: string, now: string): Promise<boolean>;
   revokeAdminTokens(): Promise<number>;
 }
+
+/** What registerClient did: the client's record, or nothing because its secret is no longer usable. */
+export type Registered =
+  | { readonly client: ClientRow; readonly created: boolean }
+  | { readonly client: null; readonly created: false };
 
 /** How long a client is told to wait when the store does not answer. */
 export const STORE_RETRY_AFTER_S = 5;

@@ -7,7 +7,7 @@
  * transaction. The secrets and the audit log have files of their own.
  */
 import type { Pool } from 'pg';
-import type { ServerStore } from './store-api.ts';
+import type { Registered, ServerStore } from './store-api.ts';
 import { PgDb, sqlLiteral } from './store-pg-db.ts';
 import type { PgOptions } from './store-pg-db.ts';
 import { checkSchema, migrate } from './store-pg-schema.ts';
@@ -18,6 +18,10 @@ import type { AuditEntry, AuditRetention, AuditRow, ClientRow } from './store.ts
 const CLIENT_ORDER = 'ORDER BY registered_at DESC, seq DESC';
 
 type Row = Record<string, unknown>;
+
+/** A usable secret, the time being parameter $2 (as store-pg-secrets.ts says it). */
+const USABLE_AT_2 =
+  'removed_at IS NULL AND (expires_at IS NULL OR expires_at > $2) AND (max_uses IS NULL OR use_count < max_uses)';
 
 export class PgStore implements ServerStore {
   readonly kind = 'postgres';
@@ -101,9 +105,7 @@ export class PgStore implements ServerStore {
     return rows[0] ? toClient(rows[0]) : undefined;
   }
 
-  registerClient(
-    row: ClientRow & { clientKey: string },
-  ): Promise<{ client: ClientRow; created: boolean }> {
+  registerClient(row: ClientRow & { clientKey: string }): Promise<Registered> {
     return this.db.withClient(async (client) => {
       // One machine's registrations one at a time, so that of two new keys
       // the later supersedes the earlier as in SQLite. Sent with BEGIN: one
@@ -147,10 +149,24 @@ export class PgStore implements ServerStore {
               row.keyFingerprint,
             ])
           ).rows[0];
+      if (!made && !existing)
+        throw new Error(`client ${row.keyFingerprint} vanished while registering`);
+      if (row.secretId !== null) {
+        // The use is taken only while the secret is usable; its row stays locked to COMMIT, so a
+        // registration racing for the last use waits, then finds it used up.
+        const used = await client.query(
+          `UPDATE secrets SET use_count = use_count + $1, last_used_at = $2
+           WHERE id = $3 AND ${USABLE_AT_2}`,
+          [made ? 1 : 0, row.registeredAt, row.secretId],
+        );
+        if (used.rowCount !== 1) {
+          await client.query('ROLLBACK');
+          return { client: null, created: false };
+        }
+      }
       await client.query('COMMIT');
       if (made) return { client: toClient(made), created: true };
-      if (!existing) throw new Error(`client ${row.keyFingerprint} vanished while registering`);
-      return { client: toClient(existing), created: false };
+      return { client: toClient(existing as Row), created: false };
     });
   }
 

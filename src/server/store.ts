@@ -6,6 +6,7 @@
 import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
 import { SECRET_COLUMNS, SecretStore } from './store-secrets.ts';
+import type { Registered } from './store-api.ts';
 
 export type AuthMode = 'none' | 'internet' | 'all';
 export const AUTH_MODES: readonly AuthMode[] = ['none', 'internet', 'all'];
@@ -179,10 +180,15 @@ export class Store {
    * Registers a client key once: an existing key returns its record; a new
    * key from a known machine supersedes the older records of that machine.
    */
-  registerClient(row: ClientRow & { clientKey: string }): { client: ClientRow; created: boolean } {
-    return this.#db.transaction(() => {
+  registerClient(row: ClientRow & { clientKey: string }): Registered {
+    return this.#db.transaction((): Registered => {
+      if (row.secretId !== null && !this.secrets.isUsable(row.secretId, row.registeredAt))
+        return { client: null, created: false };
       const existing = this.clientByFingerprint(row.keyFingerprint);
-      if (existing) return { client: existing, created: false };
+      if (existing) {
+        if (row.secretId !== null) this.secrets.markUsed(row.secretId, row.registeredAt, false);
+        return { client: existing, created: false };
+      }
       this.#db
         .prepare(
           `INSERT INTO clients (client_id, key_fingerprint, client_key, machine_id, hostname, os, arch, agent_version,
@@ -208,6 +214,7 @@ export class Store {
           'UPDATE clients SET superseded_by = ? WHERE machine_id = ? AND client_id != ? AND superseded_by IS NULL',
         )
         .run(row.clientId, row.machineId, row.clientId);
+      if (row.secretId !== null) this.secrets.markUsed(row.secretId, row.registeredAt, true);
       return { client: this.clientByFingerprint(row.keyFingerprint) as ClientRow, created: true };
     })();
   }

@@ -245,18 +245,49 @@ describe('the PostgreSQL store', () => {
     expect(store!.kind).toBe('postgres');
   });
 
+  it("gives a secret's last use to one registration when two instances race for it", async () => {
+    const [a, b] = await instances(2);
+    expect(
+      await a!.secrets.add(
+        {
+          id: 's-last',
+          label: 'last',
+          prs: Buffer.alloc(32, 7),
+          weak: false,
+          createdAt: at(0),
+          maxUses: 1,
+        },
+        16,
+      ),
+    ).toBe(true);
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, n) =>
+        (n % 2 ? a! : b!).registerClient({
+          ...client(100 + n, `last-${n}`, at(10 + n)),
+          secretId: 's-last',
+        }),
+      ),
+    );
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(results.filter((r) => r.client === null)).toHaveLength(9);
+    const [row] = await a!.secrets.list(at(100));
+    expect(row).toMatchObject({ id: 's-last', useCount: 1, state: 'used_up' });
+    expect(await a!.countClients()).toEqual({ total: 1, active: 1 });
+  });
+
   it('registers one key once when two instances race on it, and both answer the same client', async () => {
     const [a, b] = await instances(2);
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, n) =>
         Promise.all([
-          a!.registerClient({ ...client(n, `m-${n}`, at(n)), clientId: `a-${n}` }),
-          b!.registerClient({ ...client(n, `m-${n}`, at(n)), clientId: `b-${n}` }),
+          a!.registerClient({ ...client(n, `m-${n}`, at(n)), clientId: `a-${n}`, secretId: null }),
+          b!.registerClient({ ...client(n, `m-${n}`, at(n)), clientId: `b-${n}`, secretId: null }),
         ]),
       ),
     );
     for (const [ra, rb] of results) {
-      expect(ra.client.clientId).toBe(rb.client.clientId);
+      expect(ra.client).not.toBeNull();
+      expect(ra.client?.clientId).toBe(rb.client?.clientId);
       expect(Number(ra.created) + Number(rb.created)).toBe(1);
     }
     expect(await a!.countClients()).toEqual({ total: 20, active: 20 });
@@ -266,7 +297,7 @@ describe('the PostgreSQL store', () => {
     const [a, b] = await instances(2);
     await Promise.all(
       Array.from({ length: 10 }, (_, n) =>
-        (n % 2 ? a! : b!).registerClient(client(n, 'm-same', at(n))),
+        (n % 2 ? a! : b!).registerClient({ ...client(n, 'm-same', at(n)), secretId: null }),
       ),
     );
     expect(await a!.countClients()).toEqual({ total: 10, active: 1 });
@@ -401,7 +432,9 @@ describe('the PostgreSQL store', () => {
     await expect.poll(state, { timeout: 10_000 }).toBe('unavailable');
     await pg.start();
     await expect.poll(state, { timeout: 10_000 }).toBe('up');
-    expect((await store!.registerClient(client(2, 'm', at(1)))).created).toBe(true);
+    expect(
+      (await store!.registerClient({ ...client(2, 'm', at(1)), secretId: null })).created,
+    ).toBe(true);
   });
 
   it('never says the password when it cannot log in, nor in its location', async () => {
