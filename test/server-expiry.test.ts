@@ -106,6 +106,27 @@ describe('secrets with limits', () => {
     expect(retired[0]).toMatchObject({ reason: 'used_up' });
   });
 
+  it("gives a secret's last use to one of many clients registering at the same moment", async () => {
+    const id = await addByCli(s, 'Last', 'Last-Use-Secret-2026k', ['--max-uses', '1']);
+    const route = { kind: 'direct' as const, url: s.url };
+    // Every M3 reaches the server while the use is still there: only one may take it.
+    const outcomes = await Promise.all(
+      Array.from({ length: 8 }, (_, n) =>
+        register(route, { secret: 'Last-Use-Secret-2026k', machineId: `last-${n}` }),
+      ),
+    );
+    expect(outcomes.filter((o) => o.ok)).toHaveLength(1);
+    // The others either proved the secret too and lost the race at the finish, or started after
+    // it was used up and were offered no share for it.
+    const lost = outcomes.filter((o) => !o.ok && o.stage === 'finish');
+    expect(lost.length).toBeGreaterThanOrEqual(1);
+    for (const o of lost) expect(o).toMatchObject({ code: 'secret_revoked' });
+    expect((await listed(s)).find((r) => r.id === id)).toMatchObject({
+      useCount: 1,
+      state: 'used_up',
+    });
+  });
+
   it('an expired secret is refused like a removed one; the audit says expired; the API shows it', async () => {
     const id = await addByCli(s, 'Soon', 'Expiring-Secret-2026v', ['--expires', '12h']);
     const before = (await listed(s)).find((r) => r.id === id) as Listed;
