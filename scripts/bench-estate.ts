@@ -5,7 +5,7 @@
  * instance's CPU per registration and peak memory. With 16 secrets, the
  * same on SQLite with the handshakes on the event loop and on the pool.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { balance, createEstate } from '../test/support/estate.ts';
 import type { EstateInstance } from '../test/support/estate.ts';
@@ -36,6 +36,8 @@ export interface EstateRow {
   cpuMsPerReg: number[];
   /** Peak resident memory of each instance (MiB). */
   peakMiB: number[];
+  /** CPU time of PostgreSQL (all its processes) per registration (ms); null for SQLite. */
+  dbCpuMsPerReg: number | null;
 }
 
 const SECRET = 'Estate-Bench-Secret-26';
@@ -50,12 +52,30 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+/** CPU seconds of every process in a process group (PostgreSQL: the postmaster and its backends). */
+function groupCpuSeconds(pgid: number | undefined): number {
+  if (pgid === undefined) return NaN;
+  let sum = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const fields = readFileSync(`/proc/${name}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      if (Number(fields[2]) === pgid) sum += (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return sum;
+}
+
 interface Running {
   instances: { pid: number | undefined; stop: () => Promise<unknown> }[];
   url: string;
   serverId: string;
   pin: string;
   storeRows: (label: string) => Promise<number>;
+  /** The database server's process group, when it is one of its own. */
+  dbGroup?: number;
   stop: () => Promise<void>;
 }
 
@@ -111,6 +131,7 @@ async function postgresEstate(
   return {
     instances: started.map((i) => ({ pid: i.proc.child.pid, stop: () => i.proc.stop() })),
     url: lb.url,
+    dbGroup: Number(readFileSync(join(pg.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]),
     serverId: estate.serverId,
     pin: estate.pin,
     storeRows: async (label) =>
@@ -142,6 +163,7 @@ export async function benchEstate(o: {
   const label = `estate-${o.kind}-${o.instances}`;
   try {
     const cpu0 = running.instances.map((i) => cpuSeconds(i.pid));
+    const db0 = groupCpuSeconds(running.dbGroup);
     const herd = await runHerd({
       serverUrl: running.url,
       serverId: running.serverId,
@@ -165,6 +187,10 @@ export async function benchEstate(o: {
         (i, k) => ((cpuSeconds(i.pid) - (cpu0[k] as number)) * 1000) / regs,
       ),
       peakMiB: running.instances.map((i) => peakMemMiB(i.pid)),
+      dbCpuMsPerReg:
+        running.dbGroup === undefined
+          ? null
+          : ((groupCpuSeconds(running.dbGroup) - db0) * 1000) / regs,
     };
   } finally {
     await running.stop();

@@ -159,7 +159,7 @@ function estateRow(e: EstateRow): void {
       'total s': f(e.seconds, 1),
       ratio: `${f(e.registered / e.seconds)} regs/s`,
       'peak MiB': e.peakMiB.map((m) => f(m)).join(', '),
-      notes: `server CPU per registration ${e.cpuMsPerReg.map((c) => f(c, 2)).join(' + ')} ms; store: ${e.storeRows} rows for ${e.registered} ids; retries ${e.retries}`,
+      notes: `server CPU per registration ${e.cpuMsPerReg.map((c) => f(c, 2)).join(' + ')} ms${e.dbCpuMsPerReg === null ? '' : `, PostgreSQL ${f(e.dbCpuMsPerReg, 2)} ms`}; store: ${e.storeRows} rows for ${e.registered} ids; retries ${e.retries}`,
     },
     [
       ...e.gaveUp,

@@ -152,7 +152,7 @@ export function createAdminApp(deps: ServerAppDeps): RequestListener {
     }
     if (!path.startsWith('/admin/v1/')) {
       const ops = deps.ops
-        ? serveServerOps(req, res, path, { store: dd.store, ...deps.ops })
+        ? serveServerOps(req, res, path, { store: dd.store, ...deps.ops, detail: true })
         : null;
       if (ops) return ops;
       if (servePage(req, res, path)) return;

@@ -130,6 +130,8 @@ export function serveServerOps(
     readonly store: ServerStore;
     readonly readiness: () => Promise<{ ready: boolean; reason?: string }>;
     readonly metrics?: ServerMetrics;
+    /** Whether to say why it is not ready (the store's location): only where administrators look. */
+    readonly detail?: boolean;
   },
 ): Promise<void> | null {
   if (req.method !== 'GET') return null;
@@ -138,16 +140,18 @@ export function serveServerOps(
     return Promise.resolve();
   }
   if (path === '/readyz') {
-    return state
-      .readiness()
-      .then((r) =>
-        sendJson(
-          res,
-          r.ready ? 200 : 503,
-          { ready: r.ready, store: state.store.kind, ...(r.reason ? { reason: r.reason } : {}) },
-          r.ready ? {} : { 'retry-after': '5' },
-        ),
-      );
+    return state.readiness().then((r) =>
+      sendJson(
+        res,
+        r.ready ? 200 : 503,
+        {
+          ready: r.ready,
+          store: state.store.kind,
+          ...(r.ready ? {} : { reason: state.detail ? r.reason : 'the store does not answer' }),
+        },
+        r.ready ? {} : { 'retry-after': '5' },
+      ),
+    );
   }
   if (path === '/metrics' && state.metrics) {
     const registry = state.metrics.registry;

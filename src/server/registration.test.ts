@@ -19,14 +19,17 @@ import {
   generateSigningKey,
   parseM2,
   startRegistration,
+  toB64u,
 } from '../protocol/index.ts';
 import type { SigningKey } from '../protocol/index.ts';
 import { addSecret } from './admin.ts';
 import { parseIntranet } from './classify.ts';
 import { openDataDir } from './data-dir.ts';
 import { MemoryState } from './state-memory.ts';
-import { createRegistrationService } from './registration.ts';
-import type { Channel } from './registration.ts';
+import { createRegistrationService, inlineSteps } from './registration.ts';
+import type { Channel, HandshakeSteps } from './registration.ts';
+import type { DataDir } from './data-dir.ts';
+import { CryptoBusy } from './handshake-crypto.ts';
 import { sourceKey } from './source.ts';
 import { answerRelayRequest } from './tunnel.ts';
 
@@ -34,7 +37,7 @@ const SECRET = 'In-Process-Secret-1';
 const root = mkdtempSync(join(tmpdir(), 'cb-registration-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-async function service() {
+async function service(steps?: (dd: DataDir) => HandshakeSteps) {
   const dd = await openDataDir(join(root, `server-${Math.random()}`), { kdfLogN: 14 });
   await addSecret(
     dd,
@@ -50,6 +53,7 @@ async function service() {
     log: silentLogger,
     state,
     alarmThreshold: 1_000_000,
+    ...(steps ? { steps: steps(dd) } : {}),
   });
   return { dd, svc, limiter: state.limiter };
 }
@@ -128,6 +132,53 @@ describe('the success bonus', () => {
     expect(limiter.limitFor(sourceKey(channel), Date.now())).toBe(11);
     expect(await registerOnce(svc, dd, generateSigningKey(), channel)).toBe(200);
     expect(limiter.limitFor(sourceKey(channel), Date.now())).toBe(12);
+    await dd.store.close();
+  });
+});
+
+describe('a finish when the pool is full or fails', () => {
+  /** A finish whose tag does not verify: a failed guess wherever it is checked. */
+  async function wrongFinish(
+    svc: Awaited<ReturnType<typeof service>>['svc'],
+    dd: DataDir,
+    channel: Channel,
+  ): Promise<number> {
+    const prs = await derivePrs(
+      Secret.from(SECRET),
+      fromB64u(dd.identity.serverId, 'serverId', 16),
+      dd.kdf,
+    );
+    const start = startRegistration({ serverId: dd.identity.serverId, prs });
+    const r2 = await svc.handle('start', start.m1, channel);
+    const step = continueRegistration(start, parseM2(r2.body), {
+      trust: { pin: dd.identity.pin, allowTofu: false },
+      clientKey: generateSigningKey(),
+      details: DETAILS,
+    });
+    if (step.kind !== 'finish') throw new Error('no matching share');
+    const m3 = { ...step.m3, tagA: toB64u(Buffer.alloc(32, 7)) };
+    return (await svc.handle('finish', m3, channel)).status;
+  }
+
+  it('is checked on the event loop when the pool is busy, and its failed guess is charged', async () => {
+    const { dd, svc, limiter } = await service((d) => ({
+      ...inlineSteps(d.identity),
+      finish: () => Promise.reject(new CryptoBusy(1)),
+    }));
+    const channel: Channel = { route: 'direct', source: '198.51.100.40' };
+    expect(await wrongFinish(svc, dd, channel)).not.toBe(503);
+    expect(limiter.failures(sourceKey(channel))).toBe(1);
+    await dd.store.close();
+  });
+
+  it('charges the guess when the pool fails outright', async () => {
+    const { dd, svc, limiter } = await service((d) => ({
+      ...inlineSteps(d.identity),
+      finish: () => Promise.reject(new Error('worker died')),
+    }));
+    const channel: Channel = { route: 'direct', source: '198.51.100.41' };
+    await expect(wrongFinish(svc, dd, channel)).rejects.toThrow(/worker died/);
+    expect(limiter.failures(sourceKey(channel))).toBe(1);
     await dd.store.close();
   });
 });

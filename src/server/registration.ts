@@ -334,10 +334,16 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
     const { pending } = open;
     let accepted: AcceptedRegistration;
     try {
-      accepted = await steps.finish(pending, m3);
+      // The handshake is out of the table now: a finish is never refused as busy (its guess would
+      // go uncharged); when the pool is full, the little it costs is spent here.
+      accepted = await steps.finish(pending, m3).catch((err: unknown) => {
+        if (err instanceof CryptoBusy) return answerFinish(pending, m3, dd.identity);
+        throw err;
+      });
     } catch (err) {
       // Whatever failed, a guess that was not proven is a failed guess.
-      if (err instanceof ProtocolError && isGuess(pending)) await failGuess(open.source, err.code);
+      if (isGuess(pending))
+        await failGuess(open.source, err instanceof ProtocolError ? err.code : 'error');
       throw err;
     }
     const fingerprint = toB64u(accepted.clientKeyFingerprint);

@@ -100,9 +100,12 @@ export class PgRegistrationState implements RegistrationState {
       // The counts are a statement of their own after the lock: a start
       // this one waited for has committed its reservation by then, and a
       // statement started afterwards sees it.
-      const [, locked, counted] = await runScript(
+      // Then the network's lock: its open handshakes are counted by one start at a time too
+      // (a source's network never changes, so every start takes the two in the same order).
+      const [, locked, , counted] = await runScript(
         client,
         `${this.#lockEntry(req.source, req.now)}
+         SELECT pg_advisory_xact_lock(hashtextextended(${lit(`network:${req.network}`)}, 0));
          SELECT (SELECT count(*) FROM handshakes)::int AS total,
            (SELECT count(*) FROM handshakes WHERE source = ${lit(req.source)})::int AS open,
            (SELECT count(*) FROM handshakes WHERE source = ${lit(req.source)} AND guess)::int AS guesses,

@@ -235,9 +235,14 @@ describe('PostgreSQL restarted during a herd', () => {
     // Down: not ready, and a client is told to come back (503 with Retry-After), never a 500.
     await pg.stop();
     debug('stopped');
-    const down = await request(`${a.url}/readyz`);
-    expect(down.statusCode).toBe(503);
-    await down.body.dump();
+    const down = await getJson(`${a.url}/readyz`);
+    expect(down.status).toBe(503);
+    // Clients are told it is not ready, not where the database is; the admin listener says.
+    expect(JSON.stringify(down.body)).not.toContain(String(pg.port));
+    const downAdmin = await getJson(`${a.adminUrl}/readyz`);
+    expect(downAdmin.status).toBe(503);
+    expect(JSON.stringify(downAdmin.body)).toContain(`127.0.0.1:${pg.port}`);
+    expect(JSON.stringify(downAdmin.body)).not.toContain(pg.password);
     const refused = await request(`${a.url}/v1/hello`);
     expect(refused.statusCode).toBe(503);
     expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);

@@ -266,6 +266,23 @@ describe('the registration state in PostgreSQL', () => {
     expect((await b.admitStart(start('direct:10.0.0.5', T0 + 5_000))).ok).toBe(true);
   });
 
+  it("holds a network's open handshakes to its limit when its sources start at once on both instances", async () => {
+    const [a, b] = await twoInstances({ maxOpenPerNetwork: 5 });
+    for (let trial = 0; trial < 5; trial++) {
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          (i % 2 ? a : b).admitStart(
+            start(`direct:10.${trial}.0.${i + 1}`, T0, false, `direct:net:10.${trial}.0.0/24`),
+          ),
+        ),
+      );
+      expect(results.filter((r) => r.ok)).toHaveLength(5);
+      expect(new Set(results.filter((r) => !r.ok).map((r) => !r.ok && r.reason))).toEqual(
+        new Set(['network_limit']),
+      );
+    }
+  });
+
   it('refuses a start as busy when the whole table is full, across instances', async () => {
     const [a, b] = await twoInstances({}, 3);
     const reqs = [0, 1, 2].map((n) => start(`direct:10.0.2.${n}`, T0));
