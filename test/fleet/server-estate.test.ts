@@ -5,6 +5,8 @@
  * and herds that lose nothing when an instance is killed or PostgreSQL
  * restarts.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,7 +27,7 @@ import type { NginxHandle } from '../support/fleet.ts';
 import { runHerd } from '../support/herd.ts';
 import { startPostgres } from '../support/postgres.ts';
 import type { PostgresHandle } from '../support/postgres.ts';
-import { BIN, runProc, startServer } from '../support/procs.ts';
+import { BIN, runProc, startProc, startServer, tempDir } from '../support/procs.ts';
 import { call, hello, register } from '../support/wire-client.ts';
 
 const SECRET = 'Estate-Secret-2026';
@@ -152,6 +154,24 @@ describe('two instances on one PostgreSQL behind nginx', () => {
     }
     expect(answers.filter((s) => s === 200)).toHaveLength(10);
     expect(answers.filter((s) => s === 429)).toHaveLength(20);
+  });
+
+  it('a password given in --store is gone from the process title and every output', async () => {
+    const proc = startProc(BIN.server, [
+      'start',
+      '--data-dir',
+      join(tempDir('cb-estate-'), 'instance'),
+      '--listen',
+      '127.0.0.1:0',
+      '--store',
+      pg.url,
+    ]);
+    await proc.waitFor(/listening on/);
+    const cmdline = readFileSync(`/proc/${proc.child.pid}/cmdline`, 'utf8');
+    expect(cmdline).not.toContain(pg.password);
+    expect(cmdline).toContain('bootstrap-server');
+    await proc.stop();
+    expect(proc.stdout + proc.stderr).not.toContain(pg.password);
   });
 
   it('metrics count requests by kind and outcome, and the store calls', async () => {
