@@ -14,7 +14,7 @@ import { runHerd } from '../test/support/herd.ts';
 import { startPostgres } from '../test/support/postgres.ts';
 import { BIN, TEST_KDF_LOG_N, runProc, startServer, tempDir } from '../test/support/procs.ts';
 import { countStoredClients } from '../test/support/store-counts.ts';
-import { peakMemMiB, quantile } from './bench-lib.ts';
+import { cpuSeconds, peakMemMiB, quantile } from './bench-lib.ts';
 
 export type EstateKind = 'sqlite' | 'postgres';
 
@@ -41,16 +41,6 @@ export interface EstateRow {
 }
 
 const SECRET = 'Estate-Bench-Secret-26';
-
-/** CPU seconds (user + system, every thread) a process has used, from /proc. */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
 
 /** CPU seconds of every process in a process group (PostgreSQL: the postmaster and its backends). */
 function groupCpuSeconds(pgid: number | undefined): number {

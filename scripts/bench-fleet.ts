@@ -4,11 +4,10 @@
  * everything on loopback). Registrations per second, latency, and each relay
  * instance's peak memory.
  */
-import { readFileSync } from 'node:fs';
 import { startFleetRelay, startFleetServer, startNats, startNginx } from '../test/support/fleet.ts';
 import { runHerd } from '../test/support/herd.ts';
 import { countStoredClients } from '../test/support/store-counts.ts';
-import { peakMemMiB, quantile } from './bench-lib.ts';
+import { cpuSeconds, peakMemMiB, quantile } from './bench-lib.ts';
 
 export interface FleetRow {
   instances: number;
@@ -32,16 +31,6 @@ export interface FleetRow {
   /** NATS traffic per registration: messages and bytes into the NATS server. */
   natsMsgsPerReg: number;
   natsBytesPerReg: number;
-}
-
-/** CPU seconds (user + system) a process has used, from /proc. */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
 }
 
 async function natsIn(monitorUrl: string): Promise<{ msgs: number; bytes: number }> {

@@ -22,6 +22,16 @@ export function peakMemMiB(pid: number | undefined): number {
   }
 }
 
+/** CPU seconds (user + system, every thread) a process has used, from /proc. */
+export function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 export function printTable(title: string, rows: string[][]): void {
   const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   console.log(`\n${title}`);

@@ -33,14 +33,21 @@ import type {
 } from '../protocol/index.ts';
 import type { Outcome, Task, TaskValues, WorkerSetup } from './handshake-worker.ts';
 
-export interface HandshakeCrypto {
-  /** answerStart off the event loop (the identity is the server's own). */
+/** The handshake's CPU-heavy steps: on the event loop, or on the worker pool. */
+export interface HandshakeSteps {
   start(
     m1: M1,
     ctx: Omit<StartContext, 'identity'>,
   ): Promise<{ m2: M2; pending: PendingHandshake }>;
-  /** answerFinish off the event loop; respond/respondVerified of the result run on the calling thread. */
   finish(pending: PendingHandshake, m3: M3): Promise<AcceptedRegistration>;
+}
+
+/**
+ * The handshake steps off the event loop (answerStart and answerFinish, the
+ * identity being the server's own); respond/respondVerified of a finish's
+ * result run on the calling thread.
+ */
+export interface HandshakeCrypto extends HandshakeSteps {
   /** The threadId that answers: the pool's proof that it can load its worker (await it at start-up to fail fast). */
   ping(): Promise<number>;
   /** Worker threads in use; 0 = inline. */

@@ -15,12 +15,12 @@ import { DEFAULT_INTRANET, parseIntranet } from './classify.ts';
 import { openDataDir, readMode } from './data-dir.ts';
 import { claimDataDir } from './pid-file.ts';
 import type { GuessLimits } from './rate-limit.ts';
-import { createRegistrationService, inlineSteps } from './registration.ts';
-import type { HandshakeSteps } from './registration.ts';
+import { createRegistrationService } from './registration.ts';
 import { createReadiness, createServerMetrics, timedStore } from './ops.ts';
 import type { RegistrationState } from './state-api.ts';
 import { MemoryState } from './state-memory.ts';
-import { defaultThreads, pooledCrypto } from './handshake-crypto.ts';
+import { defaultThreads, inlineCrypto, pooledCrypto } from './handshake-crypto.ts';
+import type { HandshakeSteps } from './handshake-crypto.ts';
 import type { DataDir } from './data-dir.ts';
 import { DEFAULT_AUDIT_RETENTION } from './store.ts';
 import type { AuditRetention } from './store.ts';
@@ -178,7 +178,7 @@ export async function runServer(opts: ServerStartOptions): Promise<void> {
       steps = pool;
       // A worker that cannot load fails the start, not the first registration.
       await pool.ping();
-    } else steps = inlineSteps(dd.identity);
+    } else steps = inlineCrypto(dd.identity);
   } catch (err) {
     await steps?.close?.();
     release();

@@ -26,10 +26,11 @@ import { addSecret } from './admin.ts';
 import { parseIntranet } from './classify.ts';
 import { openDataDir } from './data-dir.ts';
 import { MemoryState } from './state-memory.ts';
-import { createRegistrationService, inlineSteps } from './registration.ts';
-import type { Channel, HandshakeSteps } from './registration.ts';
+import { createRegistrationService } from './registration.ts';
+import type { Channel } from './registration.ts';
 import type { DataDir } from './data-dir.ts';
-import { CryptoBusy } from './handshake-crypto.ts';
+import { CryptoBusy, inlineCrypto } from './handshake-crypto.ts';
+import type { HandshakeSteps } from './handshake-crypto.ts';
 import { sourceKey } from './source.ts';
 import { answerRelayRequest } from './tunnel.ts';
 
@@ -101,6 +102,29 @@ describe('what the relay reports', () => {
   });
 });
 
+/** Starts a registration with the right secret and returns the M3 that would finish it. */
+async function m3For(
+  svc: Awaited<ReturnType<typeof service>>['svc'],
+  dd: DataDir,
+  key: SigningKey,
+  channel: Channel,
+): Promise<Record<string, unknown>> {
+  const prs = await derivePrs(
+    Secret.from(SECRET),
+    fromB64u(dd.identity.serverId, 'serverId', 16),
+    dd.kdf,
+  );
+  const start = startRegistration({ serverId: dd.identity.serverId, prs });
+  const r2 = await svc.handle('start', start.m1, channel);
+  const step = continueRegistration(start, parseM2(r2.body), {
+    trust: { pin: dd.identity.pin, allowTofu: false },
+    clientKey: key,
+    details: DETAILS,
+  });
+  if (step.kind !== 'finish') throw new Error('no matching share');
+  return { ...step.m3 };
+}
+
 describe('the success bonus', () => {
   async function registerOnce(
     svc: Awaited<ReturnType<typeof service>>['svc'],
@@ -108,20 +132,7 @@ describe('the success bonus', () => {
     key: SigningKey,
     channel: Channel,
   ): Promise<number> {
-    const prs = await derivePrs(
-      Secret.from(SECRET),
-      fromB64u(dd.identity.serverId, 'serverId', 16),
-      dd.kdf,
-    );
-    const start = startRegistration({ serverId: dd.identity.serverId, prs });
-    const r2 = await svc.handle('start', start.m1, channel);
-    const step = continueRegistration(start, parseM2(r2.body), {
-      trust: { pin: dd.identity.pin, allowTofu: false },
-      clientKey: key,
-      details: DETAILS,
-    });
-    if (step.kind !== 'finish') throw new Error('no matching share');
-    return (await svc.handle('finish', step.m3, channel)).status;
+    return (await svc.handle('finish', await m3For(svc, dd, key, channel), channel)).status;
   }
 
   it('grows with new clients, not with one key registered again and again', async () => {
@@ -143,26 +154,14 @@ describe('a finish when the pool is full or fails', () => {
     dd: DataDir,
     channel: Channel,
   ): Promise<number> {
-    const prs = await derivePrs(
-      Secret.from(SECRET),
-      fromB64u(dd.identity.serverId, 'serverId', 16),
-      dd.kdf,
-    );
-    const start = startRegistration({ serverId: dd.identity.serverId, prs });
-    const r2 = await svc.handle('start', start.m1, channel);
-    const step = continueRegistration(start, parseM2(r2.body), {
-      trust: { pin: dd.identity.pin, allowTofu: false },
-      clientKey: generateSigningKey(),
-      details: DETAILS,
-    });
-    if (step.kind !== 'finish') throw new Error('no matching share');
-    const m3 = { ...step.m3, tagA: toB64u(Buffer.alloc(32, 7)) };
-    return (await svc.handle('finish', m3, channel)).status;
+    const m3 = await m3For(svc, dd, generateSigningKey(), channel);
+    return (await svc.handle('finish', { ...m3, tagA: toB64u(Buffer.alloc(32, 7)) }, channel))
+      .status;
   }
 
   it('is checked on the event loop when the pool is busy, and its failed guess is charged', async () => {
     const { dd, svc, limiter } = await service((d) => ({
-      ...inlineSteps(d.identity),
+      ...inlineCrypto(d.identity),
       finish: () => Promise.reject(new CryptoBusy(1)),
     }));
     const channel: Channel = { route: 'direct', source: '198.51.100.40' };
@@ -173,7 +172,7 @@ describe('a finish when the pool is full or fails', () => {
 
   it('charges the guess when the pool fails outright', async () => {
     const { dd, svc, limiter } = await service((d) => ({
-      ...inlineSteps(d.identity),
+      ...inlineCrypto(d.identity),
       finish: () => Promise.reject(new Error('worker died')),
     }));
     const channel: Channel = { route: 'direct', source: '198.51.100.41' };

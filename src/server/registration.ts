@@ -13,7 +13,6 @@ import {
   Prs,
   ProtocolError,
   answerFinish,
-  answerStart,
   createHello,
   isAbortBody,
   isGuess,
@@ -23,23 +22,15 @@ import {
   parseM3,
   toB64u,
 } from '../protocol/index.ts';
-import type {
-  AcceptedRegistration,
-  M1,
-  M2,
-  M3,
-  PendingHandshake,
-  SeenAs,
-  ServerIdentity,
-  StartContext,
-} from '../protocol/index.ts';
+import type { AcceptedRegistration, M2, PendingHandshake, SeenAs } from '../protocol/index.ts';
 import { classify, isSecretRequired } from './classify.ts';
 import type { DataDir } from './data-dir.ts';
 import { readMode } from './data-dir.ts';
 import { createAlarmCheck } from './alarm.ts';
 import type { RegistrationState, TakenHandshake } from './state-api.ts';
 import { STORE_RETRY_AFTER_S, StoreUnavailable } from './store-api.ts';
-import { CryptoBusy } from './handshake-crypto.ts';
+import { CryptoBusy, inlineCrypto } from './handshake-crypto.ts';
+import type { HandshakeSteps } from './handshake-crypto.ts';
 import { addressGroup, networkKey, sourceKey } from './source.ts';
 import { createRetiredAudit } from './secrets-retired.ts';
 import { createUnregisterService } from './unregister.ts';
@@ -64,25 +55,6 @@ export interface Reply {
 }
 
 export { STATUS_OF } from './status-of.ts';
-
-/** The handshake's CPU-heavy steps: in this thread, or on the worker pool (handshake-crypto.ts). */
-export interface HandshakeSteps {
-  start(
-    m1: M1,
-    ctx: Omit<StartContext, 'identity'>,
-  ): Promise<{ m2: M2; pending: PendingHandshake }>;
-  finish(pending: PendingHandshake, m3: M3): Promise<AcceptedRegistration>;
-}
-
-/** The steps run inline, on the event loop. */
-export function inlineSteps(identity: ServerIdentity): HandshakeSteps {
-  /* eslint-disable @typescript-eslint/require-await -- async so that a throw becomes a rejection, as from the pool */
-  return {
-    start: async (m1, ctx) => answerStart(m1, { ...ctx, identity }),
-    finish: async (pending, m3) => answerFinish(pending, m3, identity),
-  };
-  /* eslint-enable @typescript-eslint/require-await */
-}
 
 export interface RegistrationDeps {
   readonly dd: DataDir;
@@ -126,7 +98,7 @@ function storeDown(): Reply {
 
 export function createRegistrationService(deps: RegistrationDeps): RegistrationService {
   const { dd, log, state } = deps;
-  const steps = deps.steps ?? inlineSteps(dd.identity);
+  const steps = deps.steps ?? inlineCrypto(dd.identity);
   const iso = (): string => new Date(deps.now()).toISOString();
   const checkAlarm = createAlarmCheck({
     store: dd.store,

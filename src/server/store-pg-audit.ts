@@ -5,7 +5,7 @@
  * ten minutes, whichever instance wrote that row.
  */
 import type { PgDb } from './store-pg-db.ts';
-import { DEFAULT_AUDIT_RETENTION } from './store.ts';
+import { DEFAULT_AUDIT_RETENTION, toAuditRow } from './store.ts';
 import type { AuditEntry, AuditRetention, AuditRow } from './store.ts';
 
 /** Refusals repeated within this time from one source go into one row (as in store.ts). */
@@ -88,20 +88,7 @@ export class PgAudit {
       `SELECT * FROM audit WHERE ($2::text IS NULL OR event = $2) ORDER BY time DESC, id DESC LIMIT $1`,
       [limit, event ?? null],
     );
-    return rows.map((r) => ({
-      id: Number(r.id),
-      time: r.time as string,
-      count: r.count as number,
-      firstTime: (r.first_time as string | null) ?? (r.time as string),
-      event: r.event as string,
-      route: (r.route as string | null) ?? undefined,
-      source: (r.source as string | null) ?? undefined,
-      outcome: r.outcome as string,
-      reason: (r.reason as string | null) ?? undefined,
-      secretId: r.secret_id as string | null,
-      clientId: r.client_id as string | null,
-      keyFingerprint: r.key_fingerprint as string | null,
-    }));
+    return rows.map(toAuditRow);
   }
 }
 

@@ -14,6 +14,7 @@ import { checkSchema, migrate } from './store-pg-schema.ts';
 import { PgSecrets } from './store-pg-secrets.ts';
 import { PgAudit } from './store-pg-audit.ts';
 import type { AuditEntry, AuditRetention, AuditRow, ClientRow } from './store.ts';
+import { toClient } from './store.ts';
 
 const CLIENT_ORDER = 'ORDER BY registered_at DESC, seq DESC';
 
@@ -260,24 +261,6 @@ export class PgStore implements ServerStore {
     const { rowCount } = await this.db.query('DELETE FROM admin_tokens');
     return rowCount ?? 0;
   }
-}
-
-function toClient(r: Row): ClientRow {
-  return {
-    clientId: r.client_id as string,
-    keyFingerprint: r.key_fingerprint as string,
-    machineId: r.machine_id as string,
-    hostname: r.hostname as string,
-    os: r.os as string,
-    arch: r.arch as string,
-    agentVersion: r.agent_version as string,
-    installId: r.install_id as string,
-    route: r.route as string,
-    seenAs: r.seen_as as string,
-    secretId: r.secret_id as string | null,
-    registeredAt: r.registered_at as string,
-    supersededBy: r.superseded_by as string | null,
-  };
 }
 
 function withKey(r: Row): ClientRow & { clientKey: string } {

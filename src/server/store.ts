@@ -395,24 +395,30 @@ export class Store {
             .prepare('SELECT * FROM audit WHERE event = ? ORDER BY time DESC, id DESC LIMIT ?')
             .all(event, limit)
     ) as Record<string, unknown>[];
-    return rows.map((r) => ({
-      id: r.id as number,
-      time: r.time as string,
-      count: r.count as number,
-      firstTime: (r.first_time as string | null) ?? (r.time as string),
-      event: r.event as string,
-      route: (r.route as string | null) ?? undefined,
-      source: (r.source as string | null) ?? undefined,
-      outcome: r.outcome as string,
-      reason: (r.reason as string | null) ?? undefined,
-      secretId: r.secret_id as string | null,
-      clientId: r.client_id as string | null,
-      keyFingerprint: r.key_fingerprint as string | null,
-    }));
+    return rows.map(toAuditRow);
   }
 }
 
-function toClient(r: Record<string, unknown>): ClientRow {
+/** An audit row (SQLite or PostgreSQL: the same columns) as an AuditRow. */
+export function toAuditRow(r: Record<string, unknown>): AuditRow {
+  return {
+    id: Number(r.id),
+    time: r.time as string,
+    count: r.count as number,
+    firstTime: (r.first_time as string | null) ?? (r.time as string),
+    event: r.event as string,
+    route: (r.route as string | null) ?? undefined,
+    source: (r.source as string | null) ?? undefined,
+    outcome: r.outcome as string,
+    reason: (r.reason as string | null) ?? undefined,
+    secretId: r.secret_id as string | null,
+    clientId: r.client_id as string | null,
+    keyFingerprint: r.key_fingerprint as string | null,
+  };
+}
+
+/** A clients row (SQLite or PostgreSQL: the same columns) as a ClientRow. */
+export function toClient(r: Record<string, unknown>): ClientRow {
   return {
     clientId: r.client_id as string,
     keyFingerprint: r.key_fingerprint as string,
