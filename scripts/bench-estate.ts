@@ -14,7 +14,7 @@ import { runHerd } from '../test/support/herd.ts';
 import { startPostgres } from '../test/support/postgres.ts';
 import { BIN, TEST_KDF_LOG_N, runProc, startServer, tempDir } from '../test/support/procs.ts';
 import { countStoredClients } from '../test/support/store-counts.ts';
-import { cpuSeconds, peakMemMiB, quantile } from './bench-lib.ts';
+import { cpuSeconds, peakMemMiB, quantile, statFields } from './bench-lib.ts';
 
 export type EstateKind = 'sqlite' | 'postgres';
 
@@ -42,20 +42,25 @@ export interface EstateRow {
 
 const SECRET = 'Estate-Bench-Secret-26';
 
-/** CPU seconds of every process in a process group (PostgreSQL: the postmaster and its backends). */
-function groupCpuSeconds(pgid: number | undefined): number {
-  if (pgid === undefined) return NaN;
+/**
+ * CPU seconds of PostgreSQL: the postmaster and its live backends, and what
+ * the backends that have exited spent (the postmaster's children's time).
+ */
+function postgresCpuSeconds(postmaster: number | undefined): number {
+  if (postmaster === undefined) return NaN;
   let sum = 0;
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const fields = readFileSync(`/proc/${name}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      if (Number(fields[2]) === pgid) sum += (Number(fields[11]) + Number(fields[12])) / 100;
+      const fields = statFields(readFileSync(`/proc/${name}/stat`, 'utf8'));
+      const own = Number(fields[11]) + Number(fields[12]);
+      if (Number(name) === postmaster) sum += own + Number(fields[13]) + Number(fields[14]);
+      else if (Number(fields[1]) === postmaster) sum += own;
     } catch {
       // gone meanwhile
     }
   }
-  return sum;
+  return sum / 100;
 }
 
 interface Running {
@@ -64,7 +69,7 @@ interface Running {
   serverId: string;
   pin: string;
   storeRows: (label: string) => Promise<number>;
-  /** The database server's process group, when it is one of its own. */
+  /** The PostgreSQL postmaster's pid (none for SQLite). */
   dbGroup?: number;
   stop: () => Promise<void>;
 }
@@ -153,7 +158,7 @@ export async function benchEstate(o: {
   const label = `estate-${o.kind}-${o.instances}`;
   try {
     const cpu0 = running.instances.map((i) => cpuSeconds(i.pid));
-    const db0 = groupCpuSeconds(running.dbGroup);
+    const db0 = postgresCpuSeconds(running.dbGroup);
     const herd = await runHerd({
       serverUrl: running.url,
       serverId: running.serverId,
@@ -180,7 +185,7 @@ export async function benchEstate(o: {
       dbCpuMsPerReg:
         running.dbGroup === undefined
           ? null
-          : ((groupCpuSeconds(running.dbGroup) - db0) * 1000) / regs,
+          : ((postgresCpuSeconds(running.dbGroup) - db0) * 1000) / regs,
     };
   } finally {
     await running.stop();

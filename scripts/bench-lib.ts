@@ -22,10 +22,15 @@ export function peakMemMiB(pid: number | undefined): number {
   }
 }
 
+/** The fields of /proc/PID/stat after the command name (which may itself hold ") "). */
+export function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+}
+
 /** CPU seconds (user + system, every thread) a process has used, from /proc. */
 export function cpuSeconds(pid: number | undefined): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    const fields = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return NaN;
