@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateSigningKey } from '../src/protocol/index.ts';
+import { Secret, derivePrs, fromB64u, generateSigningKey } from '../src/protocol/index.ts';
 import { BIN, ROOT, runProc, startServer, tempDir } from './support/procs.ts';
 import type { ServerHandle } from './support/procs.ts';
-import { register } from './support/wire-client.ts';
+import { hello, register } from './support/wire-client.ts';
 
 interface Listed {
   id: string;
@@ -109,18 +109,34 @@ describe('secrets with limits', () => {
   it("gives a secret's last use to one of many clients registering at the same moment", async () => {
     const id = await addByCli(s, 'Last', 'Last-Use-Secret-2026k', ['--max-uses', '1']);
     const route = { kind: 'direct' as const, url: s.url };
-    // Every M3 reaches the server while the use is still there: only one may take it.
+    const h = await hello(route);
+    const prs = await derivePrs(
+      Secret.from('Last-Use-Secret-2026k'),
+      fromB64u(h.serverId, 'serverId', 16),
+      h.kdf,
+    );
+    // Every client holds an M2 with the secret's share before any M3 is sent: all eight
+    // finishes then reach the server while the last use is still there, and only one may take it.
+    const clients = 8;
+    let arrived = 0;
+    let release = (): void => undefined;
+    const together = new Promise<void>((resolve) => (release = resolve));
     const outcomes = await Promise.all(
-      Array.from({ length: 8 }, (_, n) =>
-        register(route, { secret: 'Last-Use-Secret-2026k', machineId: `last-${n}` }),
+      Array.from({ length: clients }, (_, n) =>
+        register(route, {
+          prs,
+          machineId: `last-${n}`,
+          betweenM2AndM3: async () => {
+            if (++arrived === clients) release();
+            await together;
+          },
+        }),
       ),
     );
     expect(outcomes.filter((o) => o.ok)).toHaveLength(1);
-    // The others either proved the secret too and lost the race at the finish, or started after
-    // it was used up and were offered no share for it.
-    const lost = outcomes.filter((o) => !o.ok && o.stage === 'finish');
-    expect(lost.length).toBeGreaterThanOrEqual(1);
-    for (const o of lost) expect(o).toMatchObject({ code: 'secret_revoked' });
+    const lost = outcomes.filter((o) => !o.ok);
+    expect(lost).toHaveLength(clients - 1);
+    for (const o of lost) expect(o).toMatchObject({ stage: 'finish', code: 'secret_revoked' });
     expect((await listed(s)).find((r) => r.id === id)).toMatchObject({
       useCount: 1,
       state: 'used_up',

@@ -175,9 +175,13 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
 
   let sweeping: Promise<void> | null = null;
   let sweptAt = -Infinity;
-  /** One sweep at a time; requests between sweeps less than SWEEP_MS apart skip it. */
+  /**
+   * One sweep at a time. A request starts one when the last is SWEEP_MS old
+   * and waits for it; a request that finds one running does not wait (with
+   * many expired guesses to charge in the store, that would stall it).
+   */
   function sweep(force = true): Promise<void> {
-    if (sweeping) return sweeping;
+    if (sweeping) return force ? sweeping : Promise.resolve();
     if (!force && deps.now() - sweptAt < SWEEP_MS) return Promise.resolve();
     sweptAt = deps.now();
     sweeping = (async () => {
