@@ -7,11 +7,11 @@
  */
 import type { SecretsApi } from './store-api.ts';
 import type { PgDb } from './store-pg-db.ts';
+import { usableWhere } from './store-secrets.ts';
 import type { NewSecret, RetiredReason, SecretRow } from './store-secrets.ts';
 
 /** The SQL condition of a usable secret, `now` being parameter $n. */
-const usable = (n: number): string =>
-  `removed_at IS NULL AND (expires_at IS NULL OR expires_at > $${n}) AND (max_uses IS NULL OR use_count < max_uses)`;
+export const usable = (n: number): string => usableWhere(`$${n}`);
 
 /** Serializes `add` across instances; an arbitrary constant of this program. */
 const ADD_LOCK = 0x6362_5f73_6563; // "cb_sec"

@@ -11,18 +11,14 @@ import type { Registered, ServerStore } from './store-api.ts';
 import { PgDb, sqlLiteral } from './store-pg-db.ts';
 import type { PgOptions } from './store-pg-db.ts';
 import { checkSchema, migrate } from './store-pg-schema.ts';
-import { PgSecrets } from './store-pg-secrets.ts';
+import { PgSecrets, usable } from './store-pg-secrets.ts';
 import { PgAudit } from './store-pg-audit.ts';
 import type { AuditEntry, AuditRetention, AuditRow, ClientRow } from './store.ts';
-import { toClient } from './store.ts';
+import { clientValues, toClient } from './store.ts';
 
 const CLIENT_ORDER = 'ORDER BY registered_at DESC, seq DESC';
 
 type Row = Record<string, unknown>;
-
-/** A usable secret, the time being parameter $2 (as store-pg-secrets.ts says it). */
-const USABLE_AT_2 =
-  'removed_at IS NULL AND (expires_at IS NULL OR expires_at > $2) AND (max_uses IS NULL OR use_count < max_uses)';
 
 export class PgStore implements ServerStore {
   readonly kind = 'postgres';
@@ -126,21 +122,7 @@ export class PgStore implements ServerStore {
            WHERE machine_id = $4 AND client_id <> $1 AND superseded_by IS NULL
              AND EXISTS (SELECT 1 FROM ins))
          SELECT * FROM ins`,
-        [
-          row.clientId,
-          row.keyFingerprint,
-          row.clientKey,
-          row.machineId,
-          row.hostname,
-          row.os,
-          row.arch,
-          row.agentVersion,
-          row.installId,
-          row.route,
-          row.seenAs,
-          row.secretId,
-          row.registeredAt,
-        ],
+        clientValues(row),
       );
       const made = inserted.rows[0];
       const existing = made
@@ -157,7 +139,7 @@ export class PgStore implements ServerStore {
         // registration racing for the last use waits, then finds it used up.
         const used = await client.query(
           `UPDATE secrets SET use_count = use_count + $1, last_used_at = $2
-           WHERE id = $3 AND ${USABLE_AT_2}`,
+           WHERE id = $3 AND ${usable(2)}`,
           [made ? 1 : 0, row.registeredAt, row.secretId],
         );
         if (used.rowCount !== 1) {

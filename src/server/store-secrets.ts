@@ -35,9 +35,11 @@ export interface NewSecret {
   readonly maxUses?: number | null;
 }
 
-/** The SQL condition of a usable secret, with `@now` bound to an ISO time. */
-const USABLE =
-  'removed_at IS NULL AND (expires_at IS NULL OR expires_at > @now) AND (max_uses IS NULL OR use_count < max_uses)';
+/** The SQL condition of a usable secret (either store), `now` being the placeholder of an ISO time. */
+export const usableWhere = (now: string): string =>
+  `removed_at IS NULL AND (expires_at IS NULL OR expires_at > ${now}) AND (max_uses IS NULL OR use_count < max_uses)`;
+
+const USABLE = usableWhere('@now');
 
 /** Columns the secrets table gained after 0.1.0 (added by the store's migration). */
 export const SECRET_COLUMNS: readonly [table: string, column: string, definition: string][] = [

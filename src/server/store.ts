@@ -194,21 +194,7 @@ export class Store {
           `INSERT INTO clients (client_id, key_fingerprint, client_key, machine_id, hostname, os, arch, agent_version,
            install_id, route, seen_as, secret_id, registered_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
         )
-        .run(
-          row.clientId,
-          row.keyFingerprint,
-          row.clientKey,
-          row.machineId,
-          row.hostname,
-          row.os,
-          row.arch,
-          row.agentVersion,
-          row.installId,
-          row.route,
-          row.seenAs,
-          row.secretId,
-          row.registeredAt,
-        );
+        .run(...clientValues(row));
       this.#db
         .prepare(
           'UPDATE clients SET superseded_by = ? WHERE machine_id = ? AND client_id != ? AND superseded_by IS NULL',
@@ -415,6 +401,30 @@ export function toAuditRow(r: Record<string, unknown>): AuditRow {
     clientId: r.client_id as string | null,
     keyFingerprint: r.key_fingerprint as string | null,
   };
+}
+
+/**
+ * A new client's values in the order of the insert's columns (client_id,
+ * key_fingerprint, client_key, machine_id, hostname, os, arch,
+ * agent_version, install_id, route, seen_as, secret_id, registered_at),
+ * as both stores insert them.
+ */
+export function clientValues(row: ClientRow & { clientKey: string }): (string | null)[] {
+  return [
+    row.clientId,
+    row.keyFingerprint,
+    row.clientKey,
+    row.machineId,
+    row.hostname,
+    row.os,
+    row.arch,
+    row.agentVersion,
+    row.installId,
+    row.route,
+    row.seenAs,
+    row.secretId,
+    row.registeredAt,
+  ];
 }
 
 /** A clients row (SQLite or PostgreSQL: the same columns) as a ClientRow. */
