@@ -8,7 +8,7 @@
  * holds on the other; the alarm sums both.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import {
   decodePending,
   encodePending,
@@ -21,37 +21,19 @@ import type { GuessLimits } from '../../src/server/rate-limit.ts';
 import type { StartAdmission, StartRequest, TakenHandshake } from '../../src/server/state-api.ts';
 import { PgRegistrationState } from '../../src/server/state-pg.ts';
 import { StoreUnavailable } from '../../src/server/store-api.ts';
-import { PgStore } from '../../src/server/store-pg.ts';
-import { startPostgres } from '../support/postgres.ts';
-import type { PostgresHandle } from '../support/postgres.ts';
+import { pgStoresPerFile } from '../support/pg-stores.ts';
 
 const T0 = 1_900_000_000_000;
 const TTL = 5_000;
 
-let pg: PostgresHandle;
-let databases = 0;
-const opened: PgStore[] = [];
-
-beforeAll(async () => {
-  pg = await startPostgres();
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close()));
-});
-
-afterAll(async () => {
-  await pg.stop();
-});
+const db = pgStoresPerFile('state');
 
 /** Two instances' states on a fresh database. */
 async function twoInstances(
   limits: Partial<GuessLimits>,
   maxHandshakes = 10_000,
 ): Promise<[PgRegistrationState, PgRegistrationState]> {
-  const url = await pg.createDatabase(`state_${++databases}`);
-  const stores = await Promise.all([0, 1].map(() => PgStore.open(url)));
-  opened.push(...stores);
+  const { stores } = await db.open(2);
   const [a, b] = stores.map((s) => new PgRegistrationState(s, { limits, maxHandshakes }));
   return [a!, b!];
 }
@@ -334,7 +316,7 @@ describe('the registration state in PostgreSQL', () => {
 
   it('forgets sources with nothing left to remember, and keeps the others', async () => {
     const [a] = await twoInstances({});
-    const store = opened[0]!;
+    const store = db.opened[0]!;
     const hour = DEFAULT_LIMITS.successWindowMs;
     await a.admitStart(start('direct:10.0.3.1', T0));
     await a.recordFailure('direct:10.0.3.2', T0);
@@ -349,13 +331,13 @@ describe('the registration state in PostgreSQL', () => {
 
   it('is StoreUnavailable while PostgreSQL is down', async () => {
     const [a] = await twoInstances({});
-    await pg.stop();
-    onTestFinished(() => pg.start());
+    await db.pg.stop();
+    onTestFinished(() => db.pg.start());
     await expect(a.admitStart(start('direct:10.0.0.1', T0))).rejects.toBeInstanceOf(
       StoreUnavailable,
     );
     await expect(a.take('x', T0)).rejects.toBeInstanceOf(StoreUnavailable);
-    await pg.start();
+    await db.pg.start();
     await expect
       .poll(() => a.admitStart(start('direct:10.0.0.1', T0)).then((r) => r.ok, String), {
         timeout: 10_000,

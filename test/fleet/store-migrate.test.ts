@@ -8,38 +8,22 @@
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { copySqliteToPg } from '../../src/server/store-migrate.ts';
-import { PgStore } from '../../src/server/store-pg.ts';
+import type { PgStore } from '../../src/server/store-pg.ts';
 import { Store } from '../../src/server/store.ts';
-import { startPostgres } from '../support/postgres.ts';
-import type { PostgresHandle } from '../support/postgres.ts';
+import { pgStoresPerFile } from '../support/pg-stores.ts';
 import { tempDir } from '../support/procs.ts';
 
 const T0 = Date.parse('2030-06-01T00:00:00.000Z');
 const at = (ms: number): string => new Date(T0 + ms).toISOString();
 const MIN = 60_000;
 
-let pg: PostgresHandle;
-let databases = 0;
-const opened: PgStore[] = [];
-
-beforeAll(async () => {
-  pg = await startPostgres();
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close()));
-});
-
-afterAll(async () => {
-  await pg.stop();
-});
+const db = pgStoresPerFile('copy');
 
 async function freshPg(): Promise<PgStore> {
-  const store = await PgStore.open(await pg.createDatabase(`copy_${++databases}`));
-  opened.push(store);
-  return store;
+  const { stores } = await db.open(1);
+  return stores[0] as PgStore;
 }
 
 /** A SQLite store with a bit of everything, made by the SQLite code itself. */

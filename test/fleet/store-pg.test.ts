@@ -7,46 +7,27 @@
  * password, and the same store object works again once PostgreSQL is back.
  */
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import type { ServerStore } from '../../src/server/store-api.ts';
 import { StoreUnavailable } from '../../src/server/store-api.ts';
 import { PgStore } from '../../src/server/store-pg.ts';
 import { Store } from '../../src/server/store.ts';
 import type { AuditEntry, ClientRow } from '../../src/server/store.ts';
-import { startPostgres } from '../support/postgres.ts';
-import type { PostgresHandle } from '../support/postgres.ts';
+import { pgStoresPerFile } from '../support/pg-stores.ts';
 import { tempDir } from '../support/procs.ts';
 
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');
 const at = (ms: number): string => new Date(T0 + ms).toISOString();
 const MIN = 60_000;
 
-let pg: PostgresHandle;
-let databases = 0;
+const db = pgStoresPerFile('store');
 /** The URL of the database `instances` made last. */
 let lastUrl = '';
-const opened: PgStore[] = [];
-
-beforeAll(async () => {
-  pg = await startPostgres();
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close()));
-});
-
-afterAll(async () => {
-  await pg.stop();
-});
 
 /** A fresh database; `n` instances (PgStore objects) on it. */
 async function instances(n: number): Promise<PgStore[]> {
-  const url = await pg.createDatabase(`store_${++databases}`);
+  const { url, stores } = await db.open(n, { maxConnections: 5 });
   lastUrl = url;
-  const stores = await Promise.all(
-    Array.from({ length: n }, () => PgStore.open(url, { maxConnections: 5 })),
-  );
-  opened.push(...stores);
   return stores;
 }
 
@@ -365,9 +346,9 @@ describe('the PostgreSQL store', () => {
   });
 
   it('migrates a fresh database once when two instances start on it together', async () => {
-    const url = await pg.createDatabase('race_migrate');
+    const url = await db.pg.createDatabase('race_migrate');
     const stores = await Promise.all([0, 1, 2].map(() => PgStore.open(url)));
-    opened.push(...stores);
+    db.track(...stores);
     const { rows } = await stores[0]!.pool.query<{ version: number }>(
       'SELECT version FROM schema_migrations ORDER BY version',
     );
@@ -390,8 +371,8 @@ describe('the PostgreSQL store', () => {
     await store!.setSetting('k', 'v');
     // Several connections in the pool, all of which will die.
     await Promise.all(Array.from({ length: 5 }, () => store!.ping()));
-    await pg.stop();
-    onTestFinished(() => pg.start());
+    await db.pg.stop();
+    onTestFinished(() => db.pg.start());
     const failures: unknown[] = [];
     const calls: (() => Promise<unknown>)[] = [
       () => store!.ping(),
@@ -412,17 +393,19 @@ describe('the PostgreSQL store', () => {
       failures.push(err);
       expect(err).toBeInstanceOf(StoreUnavailable);
       expect((err as StoreUnavailable).code).toBe('store_unavailable');
-      expect((err as Error).message).toContain(`127.0.0.1:${pg.port}/store_${databases}`);
+      expect((err as Error).message).toContain(`127.0.0.1:${db.pg.port}/store_${db.databases}`);
     }
     expect(await store!.quickCheck()).toEqual([expect.stringMatching(/^store_unavailable: /)]);
-    for (const err of failures) expect(everythingSaidBy(err)).not.toContain(pg.password);
-    expect(store!.location).toBe(`postgres://postgres@127.0.0.1:${pg.port}/store_${databases}`);
+    for (const err of failures) expect(everythingSaidBy(err)).not.toContain(db.pg.password);
+    expect(store!.location).toBe(
+      `postgres://postgres@127.0.0.1:${db.pg.port}/store_${db.databases}`,
+    );
 
-    await pg.start();
+    await db.pg.start();
     expect(await store!.getSetting('k')).toBe('v');
     // A crash this time (no goodbye to the connections): the pool recovers as well.
     await Promise.all(Array.from({ length: 5 }, () => store!.ping()));
-    pg.kill();
+    db.pg.kill();
     // The signal lands a moment later: until then a query may still be answered.
     const state = (): Promise<string> =>
       store!.ping().then(
@@ -430,7 +413,7 @@ describe('the PostgreSQL store', () => {
         (e: unknown) => (e instanceof StoreUnavailable ? 'unavailable' : String(e)),
       );
     await expect.poll(state, { timeout: 10_000 }).toBe('unavailable');
-    await pg.start();
+    await db.pg.start();
     await expect.poll(state, { timeout: 10_000 }).toBe('up');
     expect(
       (await store!.registerClient({ ...client(2, 'm', at(1)), secretId: null })).created,
@@ -438,12 +421,12 @@ describe('the PostgreSQL store', () => {
   });
 
   it('never says the password when it cannot log in, nor in its location', async () => {
-    const url = pg.url.replace(pg.password, `${pg.password}x`);
+    const url = db.pg.url.replace(db.pg.password, `${db.pg.password}x`);
     const err = await PgStore.open(url).then(
       () => new Error('opened with a wrong password'),
       (e: unknown) => e,
     );
-    expect(everythingSaidBy(err)).not.toContain(pg.password);
+    expect(everythingSaidBy(err)).not.toContain(db.pg.password);
     expect((err as Error).message).toMatch(/password authentication failed/);
   });
 });
