@@ -174,6 +174,23 @@ describe('two instances on one PostgreSQL behind nginx', () => {
     expect(proc.stdout + proc.stderr).not.toContain(pg.password);
   });
 
+  it('the authorization secret is nowhere in the estate: not in any table, log or output', async () => {
+    // Every table, every row, as text (the PRS and pending handshakes included).
+    const tables = (
+      await pg.psql(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`)
+    ).split('\n');
+    expect(tables).toEqual(expect.arrayContaining(['secrets', 'clients', 'handshakes', 'audit']));
+    for (const table of tables) {
+      const dump = await pg.psql(`SELECT t::text FROM ${table} t`);
+      expect(dump).not.toContain(SECRET);
+      expect(dump).not.toContain(Buffer.from(SECRET).toString('base64url'));
+    }
+    for (const i of [a, b]) {
+      expect(i.proc.stdout + i.proc.stderr).not.toContain(SECRET);
+      expect(readFileSync(join(i.dataDir, 'server.log'), 'utf8')).not.toContain(SECRET);
+    }
+  });
+
   it('metrics count requests by kind and outcome, and the store calls', async () => {
     const res = await request(`${a.adminUrl}/metrics`);
     const text = await res.body.text();
