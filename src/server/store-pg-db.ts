@@ -18,6 +18,13 @@ export interface PgOptions {
   readonly connectTimeoutMs?: number;
   /** How long one statement may run (default 10 s). */
   readonly statementTimeoutMs?: number;
+  /**
+   * How long this side waits for any answer (default: the statement
+   * timeout and 5 s more). The statement timeout is PostgreSQL's own and
+   * does not help when PostgreSQL itself is frozen or the network holds
+   * the packets; this one ends the wait here, and the connection with it.
+   */
+  readonly queryTimeoutMs?: number;
   readonly applicationName?: string;
   /** Told when an idle connection dies (PostgreSQL restarted); the pool replaces it. */
   readonly onIdleError?: (err: Error) => void;
@@ -48,6 +55,8 @@ const CONNECTION_MESSAGES = [
   'Client has encountered a connection error',
   'Client was closed and is not queryable',
   'connection timeout',
+  // Our own query_timeout: the answer never came, the connection is not trusted again.
+  'Query read timeout',
 ];
 
 /** Whether an error from pg means "the database is not reachable now" rather than a bug. */
@@ -104,6 +113,7 @@ export class PgDb {
       connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
       idleTimeoutMillis: 30_000,
       statement_timeout: opts.statementTimeoutMs ?? 10_000,
+      query_timeout: opts.queryTimeoutMs ?? (opts.statementTimeoutMs ?? 10_000) + 5_000,
       // A connection stuck inside a transaction (its instance hung) must not hold row locks for ever.
       idle_in_transaction_session_timeout: 60_000,
       application_name: opts.applicationName ?? 'bootstrap-server',

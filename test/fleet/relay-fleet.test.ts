@@ -44,7 +44,7 @@ describe('the relay as a fleet', () => {
   it('registers an agent whose requests land on an instance that does not hold the tunnel', async () => {
     for (const other of [relays[1]!, relays[2]!]) {
       const r = await registerViaRelay(other.url, server, secretFile);
-      expect(r.code, r.stderr).toBe(0);
+      expect(r.code, `${r.stderr}\n${JSON.stringify(r.json)}`).toBe(0);
       expect(r.json.route).toBe('relay');
     }
     const metrics = await request(`${relays[1]!.url}/metrics`);
@@ -84,7 +84,7 @@ describe('the relay as a fleet', () => {
       '--probe-timeout',
       '1',
     ]);
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.code, `${r.stderr}\n${JSON.stringify(r.json)}`).toBe(0);
     expect(r.json.route).toBe('relay');
   });
 
@@ -129,7 +129,7 @@ describe('the relay as a fleet', () => {
       '60',
     ]);
     const registeredAfter = Date.now() - killedAt;
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.code, `${r.stderr}\n${JSON.stringify(r.json)}`).toBe(0);
     const after = second.proc.stderr.slice(logBefore);
     const back = /tunnel\.up[^\n]*"downMs":(\d+)/.exec(after);
     console.log(

@@ -5,7 +5,8 @@
  * and herds that lose nothing when an instance is killed or PostgreSQL
  * restarts.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statfsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
@@ -312,7 +313,21 @@ describe('PostgreSQL restarted during a herd', () => {
     // It did restart (a failure to start again rejects here, with PostgreSQL's log).
     await restarted;
     expect(restarted).toBeDefined();
-    expect(herd.failures.size).toBe(0);
+    // What a failure here needs to be understood from a CI log alone: why the
+    // agents gave up, whether the instances and PostgreSQL still ran, the
+    // disk, and the end of every log.
+    const why = new Map<string, number>();
+    for (const f of herd.failures.values()) why.set(f.code, (why.get(f.code) ?? 0) + 1);
+    const report = [
+      `gave up: ${JSON.stringify([...why])}`,
+      `instances alive: ${[a, b].map((i) => i.proc.child.exitCode === null && i.proc.child.signalCode === null).join(', ')}`,
+      `free on ${tmpdir()}: ${Math.round((statfsSync(tmpdir()).bavail * statfsSync(tmpdir()).bsize) / 2 ** 20)} MiB`,
+      ...[a, b].map(
+        (i, k) => `instance ${k} log tail:\n${(i.proc.stdout + i.proc.stderr).slice(-3_000)}`,
+      ),
+      `postgres log tail:\n${pg.log().slice(-3_000)}`,
+    ].join('\n');
+    expect(herd.failures.size, report).toBe(0);
     expect(herd.ids.size).toBe(clients);
     expect(herd.retries).toBeGreaterThan(0);
     expect(await herdRows(pg, 'restart')).toEqual({

@@ -7,6 +7,7 @@
  * password, and the same store object works again once PostgreSQL is back.
  */
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { ServerStore } from '../../src/server/store-api.ts';
 import { StoreUnavailable } from '../../src/server/store-api.ts';
@@ -418,6 +419,46 @@ describe('the PostgreSQL store', () => {
     expect(
       (await store!.registerClient({ ...client(2, 'm', at(1)), secretId: null })).created,
     ).toBe(true);
+  });
+
+  it('does not wait for ever on a PostgreSQL that holds its connections and answers nothing', async () => {
+    const {
+      stores: [store],
+    } = await db.open(1, {
+      connectTimeoutMs: 1_000,
+      statementTimeoutMs: 500,
+      queryTimeoutMs: 1_500,
+    });
+    // Connections in the pool, which the frozen server will hold open.
+    await Promise.all(Array.from({ length: 3 }, () => store!.ping()));
+    db.pg.freeze();
+    onTestFinished(() => db.pg.thaw());
+    const outcome = (): Promise<unknown> =>
+      Promise.race([
+        store!.getSetting('k').then(
+          () => new Error('it answered while PostgreSQL was frozen'),
+          (e: unknown) => e,
+        ),
+        sleep(20_000).then(() => new Error('still waiting after 20 s')),
+      ]);
+    // A connection already open (the query times out here) and, with the
+    // pool's connections spent, a new one (the connection attempt times out).
+    const errors = await Promise.all(Array.from({ length: 4 }, outcome));
+    for (const err of errors) {
+      expect(err).toBeInstanceOf(StoreUnavailable);
+      expect(everythingSaidBy(err)).not.toContain(db.pg.password);
+    }
+    db.pg.thaw();
+    await expect
+      .poll(
+        () =>
+          store!.getSetting('k').then(
+            () => 'up',
+            (e: unknown) => String(e),
+          ),
+        { timeout: 10_000 },
+      )
+      .toBe('up');
   });
 
   it('never says the password when it cannot log in, nor in its location', async () => {

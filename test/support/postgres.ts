@@ -10,7 +10,15 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+} from 'node:fs';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +41,10 @@ export interface PostgresHandle {
   stop(): Promise<void>;
   /** SIGKILL to the whole server, as a crash would. */
   kill(): void;
+  /** SIGSTOP to the whole server: it holds every connection and answers nothing. */
+  freeze(): void;
+  /** SIGCONT after freeze(). */
+  thaw(): void;
   /** Starts it again on the same port and cluster. */
   start(): Promise<void>;
   restart(): Promise<void>;
@@ -40,6 +52,8 @@ export interface PostgresHandle {
   psql(sql: string): Promise<string>;
   /** Creates a database and returns its URL (with the password). */
   createDatabase(name: string): Promise<string>;
+  /** What the server printed, every start of it (the last 256 KiB): for failure reports. */
+  log(): string;
 }
 
 /** The unprivileged account PostgreSQL runs as when we are root. */
@@ -84,6 +98,32 @@ function runTool(
       else reject(new Error(`${tool} exited with ${code}: ${out}`));
     });
   });
+}
+
+/**
+ * Signals the postmaster and every process it forked: each backend calls
+ * setsid(), so the postmaster's process group does not reach them.
+ */
+function signalCluster(postmaster: number, signal: NodeJS.Signals): void {
+  const pids = [postmaster];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The parent pid is the second field after the command (which may hold spaces).
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === postmaster) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // gone meanwhile
+    }
+  }
 }
 
 /** Starts a fresh PostgreSQL 15 cluster on a free loopback port. */
@@ -141,6 +181,7 @@ export async function startPostgres(
   ];
 
   let child: ChildProcess | undefined;
+  let fullLog = '';
   /** Resolves once the server killed by kill() has exited. */
   let killed: Promise<void> | undefined;
   const launch = async (): Promise<void> => {
@@ -159,6 +200,7 @@ export async function startPostgres(
       }, 30_000);
       const onData = (d: Buffer): void => {
         log += d.toString();
+        fullLog = (fullLog + d.toString()).slice(-256 * 1024);
         // The postmaster says so once it accepts connections (after any crash recovery).
         if (/ready to accept connections/.test(log)) {
           clearTimeout(timer);
@@ -199,6 +241,12 @@ export async function startPostgres(
       if (dying?.pid === undefined || !isRunning()) return;
       killed = new Promise((resolve) => dying.once('exit', () => resolve()));
       process.kill(-dying.pid, 'SIGKILL');
+    },
+    freeze() {
+      if (child?.pid !== undefined && isRunning()) signalCluster(child.pid, 'SIGSTOP');
+    },
+    thaw() {
+      if (child?.pid !== undefined && isRunning()) signalCluster(child.pid, 'SIGCONT');
     },
     async start() {
       if (killed) await killed;
@@ -250,6 +298,7 @@ export async function startPostgres(
         await client.end();
       }
     },
+    log: () => fullLog,
     async createDatabase(name) {
       if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a plain database name: ${name}`);
       await handle.psql(`CREATE DATABASE ${name}`);
