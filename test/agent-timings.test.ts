@@ -118,10 +118,14 @@ describe('the key derivation overlaps the probes', () => {
     expectOrdered(t);
     // On the agent's clock: the derivation started while the probe was still waiting.
     expect((t.derivation as Span).startMs).toBeLessThan((t.probes as Span).endMs);
-    // On the wall clock: before the proxy let hello go on to the server.
-    const started = log.find((l) => l.message === 'derive.speculative_start');
+    // Started by the entry point, before the CLI had loaded: before the probes began.
+    expect((t.derivation as Span).startMs).toBeLessThan((t.probes as Span).startMs);
+    expect((t.derivation as Span).startMs).toBeLessThan((t.config as Span).endMs);
+    // On the wall clock: taken over before the proxy let hello go on to the server.
+    const started = log.find((l) => l.message === 'derive.early');
     expect(started).toBeDefined();
     expect(Date.parse(started?.timestamp as string)).toBeLessThan(helloPassedAt);
+    expect(log.some((l) => l.message === 'derive.speculative_start')).toBe(false);
     expect(log.some((l) => l.message === 'derive.speculative_used')).toBe(true);
     expect(log.some((l) => l.message === 'derive.speculative_discarded')).toBe(false);
     // The debug log has the same timings as --json.
@@ -146,7 +150,7 @@ describe('the key derivation overlaps the probes', () => {
     const { json, log } = await register(proxy.url, atTest.serverId, atTest.server.pin);
     expect(json.ok).toBe(false);
     expect(json.code).toBe('wrong_server');
-    expect(log.some((l) => l.message === 'derive.speculative_start')).toBe(true);
+    expect(log.some((l) => l.message === 'derive.early')).toBe(true);
     expect(log.some((l) => l.message === 'derive.speculative_used')).toBe(false);
     expect(proxy.seen.start).toBe(0);
     expect(proxy.seen.finish).toBe(0);
@@ -176,7 +180,13 @@ describe('a machine registered already', () => {
     expect(again.code).toBe(0);
     expect(again.json.code).not.toBe('registered');
     expect((again.json.timings as Timings).derivation).toBeNull();
-    expect(logOf(join(dir, 'again.log')).some((l) => l.message.startsWith('derive.'))).toBe(false);
+    const againLog = logOf(join(dir, 'again.log'));
+    expect(againLog.some((l) => l.message.startsWith('derive.'))).toBe(false);
+    // Not even started early and left unused: scrypt alone would take 128 MiB.
+    const peak = (lines: LogLine[]): number =>
+      lines.find((l) => l.message === 'timings')?.peakRssMiB as number;
+    expect(peak(logOf(join(dir, 'first.log')))).toBeGreaterThan(128);
+    expect(peak(againLog)).toBeLessThan(peak(logOf(join(dir, 'first.log'))) - 64);
   });
 });
 

@@ -99,7 +99,11 @@ export async function execute(
   log.info('command.end', { ...outcome });
   timings.end('exit');
   const report = timings.report();
-  log.debug('timings', { ...report });
+  // The peak resident memory so far (scrypt alone is 128 MiB at the default cost).
+  log.debug('timings', {
+    ...report,
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+  });
   await log.close();
   return { ...outcome, timings: report };
 }

@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import type { AgentCliDeps } from './cli.ts';
 
 /** Where client-bootstrap.json is looked for: beside the executable, or beside the entry script under node. */
-function exeDir(): string {
+export function exeDir(): string {
   const isNodeRunner = /^node(\.exe)?$/i.test(process.execPath.split(/[\\/]/).pop() ?? '');
   return dirname(isNodeRunner ? (process.argv[1] ?? process.execPath) : process.execPath);
 }

@@ -10,9 +10,12 @@
  * parameters; otherwise it is wiped when it finishes and the key is derived
  * again for the hello.
  */
+import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../common/log.ts';
 import { DEFAULT_KDF, derivePrs, fromB64u } from '../protocol/index.ts';
 import type { Hello, KdfParams, Prs, Secret } from '../protocol/index.ts';
+import { takeEarlyKey } from './early-key.ts';
+import type { EarlyKey } from './early-key.ts';
 import type { Timings } from './timings.ts';
 
 /** Two derivations run at once only while they fit in this much memory together. */
@@ -36,10 +39,49 @@ export class KeyDeriver {
   readonly #timings: Timings | undefined;
   #current: Derivation | undefined;
 
-  constructor(secret: Secret, deps: { log: Logger; timings?: Timings }) {
+  constructor(
+    secret: Secret,
+    deps: { log: Logger; timings?: Timings; early?: EarlyKey | undefined },
+  ) {
     this.#secret = secret;
     this.#log = deps.log;
     this.#timings = deps.timings;
+    this.#adopt('early' in deps ? deps.early : takeEarlyKey());
+  }
+
+  /**
+   * Takes the derivation the entry point started (early-key.ts) when it is
+   * for this very secret; otherwise wipes it once it is done.
+   */
+  #adopt(early: EarlyKey | undefined): void {
+    if (!early) return;
+    const mine = this.#secret.use();
+    const theirs = early.secret.use();
+    const same = mine.length === theirs.length && timingSafeEqual(mine, theirs);
+    early.secret.wipe();
+    if (!same) {
+      this.#log.debug('derive.early_discarded', { reason: 'another secret' });
+      void early.result.then((r) => {
+        if ('prs' in r) r.prs.wipe();
+      });
+      return;
+    }
+    const t = this.#timings;
+    t?.start('derivation', t.since(early.startedAt));
+    const d: Derivation = {
+      key: keyOf(early.serverId, early.kdf),
+      bytes: kdfBytes(early.kdf),
+      speculative: true,
+      done: false,
+      result: early.result.then((r) =>
+        'prs' in r ? { prs: r.prs, doneAt: t?.since(r.doneAt) ?? 0 } : r,
+      ),
+    };
+    void d.result.then(() => {
+      d.done = true;
+    });
+    this.#current = d;
+    this.#log.debug('derive.early', { N: early.kdf.N, r: early.kdf.r, p: early.kdf.p });
   }
 
   /**

@@ -2,6 +2,9 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
+/** The registration inside a state directory. */
+export const STATE_FILE_NAME = 'state.json';
+
 /** What the defaults depend on (a part of ConfigEnv). */
 export interface PlatformEnv {
   readonly env: Readonly<Record<string, string | undefined>>;

@@ -12,6 +12,7 @@ import { exportPrivateKeyPem, generateSigningKey, importSigningKey } from '../pr
 import { ioError } from './io-errors.ts';
 import { takeLock } from './state-lock.ts';
 import type { LockOptions } from './state-lock.ts';
+import { STATE_FILE_NAME } from './state-paths.ts';
 import { checkStateDir, checkStateFile, currentOwnership } from './state-trust.ts';
 import type { Ownership } from './state-trust.ts';
 import type { SigningKey } from '../protocol/index.ts';
@@ -68,7 +69,7 @@ export class StateDir {
 
   constructor(dir: string) {
     this.dir = dir;
-    this.#stateFile = join(dir, 'state.json');
+    this.#stateFile = join(dir, STATE_FILE_NAME);
     this.#keyFile = join(dir, 'client-key.pem');
     this.#lockFile = join(dir, 'lock');
   }

@@ -50,6 +50,11 @@ export class Timings {
     return now() - this.#main;
   }
 
+  /** A performance.now() reading as ms since main. */
+  since(perfNow: number): number {
+    return perfNow - this.#main;
+  }
+
   start(phase: Phase, at = this.sinceMain()): void {
     const s = this.#spans.get(phase);
     if (s) s.endMs = null;

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // No top-level await: this entry is also bundled as CommonJS for the single executable.
 import { performance } from 'node:perf_hooks';
+import { startEarlyKey } from '../agent/early-key.ts';
 import { MAIN_MARK } from '../agent/timings.ts';
 import { VERSION } from '../version.ts';
 
@@ -36,6 +37,8 @@ function stopOnSignals(): AbortSignal {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // scrypt in the thread pool while the CLI and the network stack load (see early-key.ts).
+  startEarlyKey(argv, process.env);
   const interrupt = stopOnSignals();
   const { createAgentDeps } = await import('../agent/process-deps.ts');
   const { runAgentCli } = await import('../agent/cli.ts');
