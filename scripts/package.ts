@@ -17,6 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { build } from 'esbuild';
+import { leanBundle } from './package/bundle-lean.ts';
 import { buildMsi } from './package/msi.ts';
 import {
   BuildError,
@@ -146,6 +147,7 @@ async function bundleAgent(root: string, work: string): Promise<string> {
     minify: false,
     legalComments: 'none',
     logLevel: 'warning',
+    plugins: [leanBundle()],
     // yargs is ESM and asks for import.meta.url; in one CommonJS file it is this file.
     define: { 'import.meta.url': '__cb_import_meta_url' },
     banner: {

@@ -6,7 +6,7 @@
  * kinds (see transport-errors.ts).
  */
 import { rootCertificates } from 'node:tls';
-import { Agent, EnvHttpProxyAgent, request } from 'undici';
+import { Agent, EnvHttpProxyAgent } from 'undici';
 import type { Dispatcher } from 'undici';
 import { proxyAuthorization } from './proxy.ts';
 import type { ProxySetting } from './proxy.ts';
@@ -117,9 +117,13 @@ export function createTransport(opts: TransportOptions): Transport {
       const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
       const combined = AbortSignal.any([signal, timeout]);
       try {
-        const res = await request(url, {
+        const target = new URL(url);
+        // The dispatcher's own request(): the executable's bundle loads
+        // only the dispatchers, not undici's fetch, WebSocket and mocks.
+        const res = await dispatcher.request({
+          origin: target.origin,
+          path: `${target.pathname}${target.search}`,
           method,
-          dispatcher,
           signal: combined,
           headersTimeout: timeoutMs,
           bodyTimeout: timeoutMs,

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // No top-level await: this entry is also bundled as CommonJS for the single executable.
 import { performance } from 'node:perf_hooks';
-import { startEarlyKey } from '../agent/early-key.ts';
 import { MAIN_MARK } from '../agent/timings.ts';
 import { VERSION } from '../version.ts';
 
@@ -37,8 +36,12 @@ function stopOnSignals(): AbortSignal {
 }
 
 async function main(argv: string[]): Promise<void> {
-  // scrypt in the thread pool while the CLI and the network stack load (see early-key.ts).
-  startEarlyKey(argv, process.env);
+  // scrypt in the thread pool while the CLI and the network stack load (see
+  // early-key.ts); help loads no crypto code.
+  if (!argv.includes('--help') && !argv.includes('-h')) {
+    const { startEarlyKey } = await import('../agent/early-key.ts');
+    startEarlyKey(argv, process.env);
+  }
   const interrupt = stopOnSignals();
   const { createAgentDeps } = await import('../agent/process-deps.ts');
   const { runAgentCli } = await import('../agent/cli.ts');

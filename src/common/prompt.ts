@@ -30,13 +30,18 @@ export interface KeyResult {
   readonly end?: 'submit' | 'interrupt' | 'eof';
 }
 
-const graphemes =
-  typeof Intl.Segmenter === 'function'
-    ? new Intl.Segmenter(undefined, { granularity: 'grapheme' })
-    : undefined;
+/**
+ * Made at the first key press, not when the module loads: a segmenter maps
+ * several MiB of ICU data, and most runs never show a prompt.
+ */
+let graphemes: Intl.Segmenter | null | undefined;
 
 /** Splits text into what a person sees as characters (code points without ICU). */
 export function splitGraphemes(text: string): string[] {
+  graphemes ??=
+    typeof Intl.Segmenter === 'function'
+      ? new Intl.Segmenter(undefined, { granularity: 'grapheme' })
+      : null;
   return graphemes ? Array.from(graphemes.segment(text), (s) => s.segment) : Array.from(text);
 }
 
