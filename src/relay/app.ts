@@ -22,6 +22,7 @@ import type { RelayMetrics } from './metrics.ts';
 import { serveOps } from './metrics.ts';
 import { timeoutReply } from './queue.ts';
 import type { RelayItem, RelayQueues, ReplyPayload } from './queue.ts';
+import { RegistryUnavailable } from './registry.ts';
 import type { RelayRegistry } from './registry.ts';
 
 export interface RelayOptions {
@@ -165,7 +166,7 @@ export function createRelayApp(deps: RelayDeps): RequestListener {
       throw new HttpError(503, 'relay_starting', 'the relay is still reading its registry', {
         'retry-after': '2',
       });
-    if (!registry.has(serverId) && !(await registry.lookup?.(serverId)))
+    if (!(await knows(serverId)))
       throw new HttpError(404, 'unknown_server', 'this relay does not know that server id');
     if (route === 'status') {
       if (req.method !== 'GET') throw new HttpError(405, 'method_not_allowed', 'use GET');
@@ -199,6 +200,24 @@ export function createRelayApp(deps: RelayDeps): RequestListener {
     res.end(reply.body);
   }
 
+  /**
+   * Whether the registry has the server. A registry that cannot be asked
+   * is a 503 to retry, never "unknown server" (a 404 ends an agent's run
+   * with a configuration error, a 401 a server's tunnel).
+   */
+  async function knows(serverId: string): Promise<boolean> {
+    if (registry.has(serverId)) return true;
+    try {
+      return (await registry.lookup?.(serverId)) ?? false;
+    } catch (err) {
+      if (!(err instanceof RegistryUnavailable)) throw err;
+      log.warn('registry.unavailable', { serverId, err: err.message });
+      throw new HttpError(503, 'registry_unavailable', 'the relay cannot read its registry now', {
+        'retry-after': '2',
+      });
+    }
+  }
+
   async function tunnel(
     req: IncomingMessage,
     res: ServerResponse,
@@ -206,7 +225,7 @@ export function createRelayApp(deps: RelayDeps): RequestListener {
     route: string,
   ): Promise<void> {
     if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST');
-    if (!registry.has(serverId)) await registry.lookup?.(serverId);
+    await knows(serverId);
     if (!registry.verify(serverId, bearer(req))) {
       log.warn('tunnel.unauthorized', { serverId, source: remoteAddressOf(req) });
       throw new HttpError(401, 'unauthorized', 'the tunnel token is not valid for this server');

@@ -10,7 +10,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { KV, NatsConnection } from 'nats';
 import { UserError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
-import { hashToken, parseEntry, checkServerId } from './registry.ts';
+import { RegistryUnavailable, hashToken, parseEntry, checkServerId } from './registry.ts';
 import type { Entry, RelayRegistry } from './registry.ts';
 
 export const BUCKET = 'cb-relay-servers';
@@ -74,14 +74,21 @@ export class FleetRegistry implements RelayRegistry {
   /**
    * A server not (yet) in the copy is read from the bucket itself, so one
    * just added is known here before the watch brings it. False when the
-   * bucket has no such server or cannot be reached.
+   * bucket has no such server (or a malformed entry); throws
+   * RegistryUnavailable when the bucket cannot be asked (NATS down, slow or
+   * restarting): that is not "unknown", and must not be answered as such.
    */
   async lookup(serverId: string): Promise<boolean> {
     if (this.#servers.has(serverId)) return true;
     if (!/^[A-Za-z0-9_-]{22}$/.test(serverId)) return false;
+    let e: Awaited<ReturnType<KV['get']>>;
     try {
-      const e = await this.#kv.get(serverId);
-      if (e?.operation !== 'PUT') return false;
+      e = await this.#kv.get(serverId);
+    } catch (err) {
+      throw new RegistryUnavailable((err as Error).message);
+    }
+    if (e?.operation !== 'PUT') return false;
+    try {
       this.#servers.set(serverId, parseEntry(serverId, JSON.parse(e.string())));
       return true;
     } catch {

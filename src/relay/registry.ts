@@ -21,10 +21,21 @@ export interface RelayRegistry {
   /** False until the entries have been read (fleet mode, while NATS is not yet reached). */
   readonly ready: boolean;
   has(serverId: string): boolean;
-  /** Fleet mode: asks the shared registry for a server the local copy does not have yet. */
+  /**
+   * Fleet mode: asks the shared registry for a server the local copy does
+   * not have yet. Throws RegistryUnavailable when it cannot be asked.
+   */
   lookup?(serverId: string): Promise<boolean>;
   /** Constant-time check of a presented tunnel token. */
   verify(serverId: string, token: string): boolean;
+}
+
+/** The shared registry could not be asked (not: the server is unknown). */
+export class RegistryUnavailable extends Error {
+  constructor(reason: string) {
+    super(`the registry cannot be read: ${reason}`);
+    this.name = 'RegistryUnavailable';
+  }
 }
 
 export const hashToken = (token: string): Buffer =>

@@ -64,6 +64,14 @@ describe('the fleet on a bad day', () => {
     expect(((await hello.body.json()) as { error: { code: string } }).error.code).toBe(
       'server_offline',
     );
+    // A server this instance has not seen yet cannot be looked up: 503 to retry, not
+    // 404 "unknown server" (which would end an agent's run with a configuration error).
+    const unseen = await request(`${relays[1]!.url}/v1/servers/${'A'.repeat(22)}/hello`);
+    expect(unseen.statusCode).toBe(503);
+    expect(unseen.headers['retry-after']).toBeDefined();
+    expect(((await unseen.body.json()) as { error: { code: string } }).error.code).toBe(
+      'registry_unavailable',
+    );
     const remote = await registerViaRelay(relays[1]!.url, server, secretFile, '3');
     // Exit 5 or 8: "retry later" either way, never a permanent code.
     expect([5, 8], JSON.stringify(remote.json)).toContain(remote.code);
