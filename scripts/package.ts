@@ -172,6 +172,11 @@ function writeBlob(node: string, bundle: string, blob: string, codeCache: boolea
       useCodeCache: codeCache,
       // NODE_OPTIONS must not reach an agent that runs as SYSTEM holding the secret.
       execArgvExtension: 'none',
+      // undici's HTTP parser is WebAssembly. V8 recompiles its hot functions
+      // with TurboFan in the background, which a registration of a few small
+      // replies never profits from, and exit waits for that compile to end
+      // (50 to 70 ms after the report, measured with strace).
+      execArgv: ['--liftoff-only'],
     }),
   );
   // The builder's own NODE_OPTIONS must not change what goes into the blob either.
