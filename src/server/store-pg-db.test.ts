@@ -15,6 +15,7 @@ describe('isConnectionError', () => {
     ['too many connections', withCode('53300'), true],
     ['pool exhausted', new Error('timeout exceeded when trying to connect'), true],
     ['connection ended under a query', new Error('Connection terminated unexpectedly'), true],
+    ['no answer within query_timeout', new Error('Query read timeout'), true],
     ['refused on every address', new AggregateError([withCode('ECONNREFUSED')], ''), true],
     ['unique violation', withCode('23505'), false],
     ['syntax error', withCode('42601'), false],

@@ -121,6 +121,16 @@ export class PgDb {
     // An idle connection that dies (PostgreSQL restarted) is dropped by the
     // pool; without a listener its error would end the process.
     this.pool.on('error', (err) => opts.onIdleError?.(err));
+    // And every connection has a listener of its own for its whole life:
+    // pg-pool takes its listener off a connection it hands out, and a
+    // PostgreSQL that is shutting down can end a connection in the very
+    // packet that completes its log-in, before whoever asked for it could
+    // listen. Nobody listening to an 'error' event ends the process (both
+    // instances died so in a CI run, on a restart). The query that was to
+    // run on the connection still fails, and reports it.
+    this.pool.on('connect', (client) => {
+      client.on('error', (err) => opts.onIdleError?.(err));
+    });
   }
 
   /** The error to throw for what pg threw: StoreUnavailable for an unreachable database. */
@@ -171,13 +181,8 @@ export class PgDb {
     } catch (err) {
       throw this.translate(err);
     }
-    // A checked-out connection has no listener of the pool's: one dying
-    // between two statements must not end the process either.
-    const ignore = (): void => undefined;
-    client.on('error', ignore);
     try {
       const result = await fn(client);
-      client.off('error', ignore);
       client.release();
       return result;
     } catch (err) {
@@ -189,7 +194,6 @@ export class PgDb {
           broken = true;
         }
       }
-      client.off('error', ignore);
       client.release(broken ? (err as Error) : undefined);
       throw this.translate(err);
     }
