@@ -11,6 +11,8 @@ import { describeFindings, formsOf, scanBytes, scanFiles, secretNeedles } from '
 import { tempDir, writeSecretFile } from './support/procs.ts';
 
 const SECRET = 'Never-Leak-This-0xC0FFEE';
+// These runs derive their key early, as deployed agents do (see support/agent.ts).
+process.env.CB_TEST_EARLY_KEY = '1';
 
 describe('the secret never leaves the agent', () => {
   it('not in logs, output, state files, server or relay data, nor a capture of the loopback traffic', async () => {

@@ -78,7 +78,7 @@ async function register(
       '--deadline',
       '20',
     ],
-    { env: { CLIENT_BOOTSTRAP_SECRET: SECRET } },
+    { env: { CLIENT_BOOTSTRAP_SECRET: SECRET, CLIENT_BOOTSTRAP_EARLY_KEY: '1' } },
   );
   return { json: r.json, log: logOf(logFile) };
 }
@@ -173,7 +173,7 @@ describe('a machine registered already', () => {
       '--log-level',
       'debug',
     ];
-    const env = { CLIENT_BOOTSTRAP_SECRET: SECRET };
+    const env = { CLIENT_BOOTSTRAP_SECRET: SECRET, CLIENT_BOOTSTRAP_EARLY_KEY: '1' };
     const first = await runAgent([...args, '--log-file', join(dir, 'first.log')], { env });
     expect(first.json.code, JSON.stringify(first.json)).toBe('registered');
     const again = await runAgent([...args, '--log-file', join(dir, 'again.log')], { env });

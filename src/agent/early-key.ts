@@ -105,10 +105,14 @@ function secretOf(settings: ReturnType<typeof settingsOf>): Secret {
  * are known from the flags, the environment or the config file, and whose
  * state directory holds no registration yet (a re-run of a deployment on a
  * registered machine usually derives nothing at all). Never throws.
+ * CLIENT_BOOTSTRAP_EARLY_KEY=0 turns it off (the test suite does, for its
+ * hundreds of short runs against servers with a cheaper test KDF, where an
+ * early key at the default cost would be discarded every time).
  */
 export function startEarlyKey(argv: readonly string[], env: NodeJS.ProcessEnv): void {
   try {
-    if (pending || argv.some((a) => OTHER_COMMANDS.has(a) || a === '--help' || a === '-h')) return;
+    if (pending || env.CLIENT_BOOTSTRAP_EARLY_KEY === '0') return;
+    if (argv.some((a) => OTHER_COMMANDS.has(a) || a === '--help' || a === '-h')) return;
     const settings = settingsOf(argv, env);
     const { serverId } = settings;
     if (serverId === undefined || !SERVER_ID.test(serverId)) return;

@@ -15,7 +15,14 @@ export async function runAgent(
   opts: { env?: Record<string, string>; input?: string; json?: boolean; timeoutMs?: number } = {},
 ): Promise<AgentRun> {
   const r = await runProc(BIN.agent, opts.json === false ? args : [...args, '--json'], {
-    env: { CLIENT_BOOTSTRAP_LOG_LEVEL: 'debug', ...opts.env },
+    // No early key derivation by default: the tests' servers use a cheaper
+    // KDF, so it would be discarded in every run. A file sets CB_TEST_EARLY_KEY=1
+    // (the leak test) or passes CLIENT_BOOTSTRAP_EARLY_KEY (agent-timings) to keep it.
+    env: {
+      CLIENT_BOOTSTRAP_LOG_LEVEL: 'debug',
+      CLIENT_BOOTSTRAP_EARLY_KEY: process.env.CB_TEST_EARLY_KEY ?? '0',
+      ...opts.env,
+    },
     ...(opts.input !== undefined ? { input: opts.input } : {}),
     timeoutMs: opts.timeoutMs ?? 60_000,
   });
