@@ -61,26 +61,17 @@ export class KeyDeriver {
     early.secret.wipe();
     if (!same) {
       this.#log.debug('derive.early_discarded', { reason: 'another secret' });
-      void early.result.then((r) => {
-        if ('prs' in r) r.prs.wipe();
-      });
+      wipeWhenDone(early.result);
       return;
     }
     const t = this.#timings;
     t?.start('derivation', t.since(early.startedAt));
-    const d: Derivation = {
-      key: keyOf(early.serverId, early.kdf),
-      bytes: kdfBytes(early.kdf),
-      speculative: true,
-      done: false,
-      result: early.result.then((r) =>
-        'prs' in r ? { prs: r.prs, doneAt: t?.since(r.doneAt) ?? 0 } : r,
-      ),
-    };
-    void d.result.then(() => {
-      d.done = true;
-    });
-    this.#current = d;
+    this.#current = track(
+      keyOf(early.serverId, early.kdf),
+      early.kdf,
+      true,
+      early.result.then((r) => ('prs' in r ? { prs: r.prs, doneAt: t?.since(r.doneAt) ?? 0 } : r)),
+    );
     this.#log.debug('derive.early', { N: early.kdf.N, r: early.kdf.r, p: early.kdf.p });
   }
 
@@ -124,9 +115,7 @@ export class KeyDeriver {
       });
       const old = c;
       this.#current = undefined;
-      void old.result.then((r) => {
-        if ('prs' in r) r.prs.wipe();
-      });
+      wipeWhenDone(old.result);
       // scrypt cannot be stopped: wait for it first when both would not fit in memory.
       if (!old.done && old.bytes + kdfBytes(hello.kdf) > MAX_CONCURRENT_KDF_BYTES) await old.result;
       c = undefined;
@@ -150,28 +139,42 @@ export class KeyDeriver {
   clear(): void {
     const c = this.#current;
     this.#current = undefined;
-    void c?.result.then((r) => {
-      if ('prs' in r) r.prs.wipe();
-    });
+    if (c) wipeWhenDone(c.result);
   }
 
   #begin(key: string, salt: Buffer, kdf: KdfParams, speculative: boolean): Derivation {
     this.#timings?.start('derivation');
-    const d: Derivation = {
+    return track(
       key,
-      bytes: kdfBytes(kdf),
+      kdf,
       speculative,
-      done: false,
-      result: derivePrs(this.#secret, salt, kdf).then(
+      derivePrs(this.#secret, salt, kdf).then(
         (prs) => ({ prs, doneAt: this.#timings?.sinceMain() ?? 0 }),
         (error: unknown) => ({ error }),
       ),
-    };
-    void d.result.then(() => {
-      d.done = true;
-    });
-    return d;
+    );
   }
+}
+
+/** A derivation under way, marked done when its result settles. */
+function track(
+  key: string,
+  kdf: KdfParams,
+  speculative: boolean,
+  result: Derivation['result'],
+): Derivation {
+  const d: Derivation = { key, bytes: kdfBytes(kdf), speculative, done: false, result };
+  void result.then(() => {
+    d.done = true;
+  });
+  return d;
+}
+
+/** Wipes a key nobody will use once scrypt has made it (scrypt cannot be stopped). */
+function wipeWhenDone(result: Derivation['result']): void {
+  void result.then((r) => {
+    if ('prs' in r) r.prs.wipe();
+  });
 }
 
 function kdfBytes(kdf: KdfParams): number {
