@@ -2,6 +2,7 @@
  * The config file (client-bootstrap.json) and the checks every setting
  * goes through, whichever source it came from.
  */
+import { dirname, join } from 'node:path';
 import { UserError } from '../common/errors.ts';
 import type { ConfigEnv } from './config.ts';
 
@@ -30,7 +31,11 @@ export function usage(message: string, hint?: string): UserError {
   return new UserError('usage', message, hint ? { hint } : {});
 }
 
-export function readConfigFile(path: string, cfg: ConfigEnv, explicit: boolean): FileConfig {
+export function readConfigFile(
+  path: string,
+  cfg: Pick<ConfigEnv, 'exists' | 'readFile'>,
+  explicit: boolean,
+): FileConfig {
   if (!explicit && !cfg.exists(path)) return {};
   let text: string;
   try {
@@ -67,6 +72,13 @@ export function readConfigFile(path: string, cfg: ConfigEnv, explicit: boolean):
     }
   }
   return parsed;
+}
+
+/** A path from the config file: relative ones are relative to the file's folder. */
+export function fromConfigDir(configFile: string, path: string | undefined): string | undefined {
+  return path === undefined || /^([a-zA-Z]:)?[\\/]/.test(path)
+    ? path
+    : join(dirname(configFile), path);
 }
 
 export function str(value: unknown, name: string): string | undefined {

@@ -4,11 +4,12 @@
  * client-bootstrap.json beside the executable), then defaults. This is
  * the only place that reads the environment.
  */
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { LOG_LEVELS } from '../common/log-levels.ts';
 import type { LogLevel } from '../common/log-levels.ts';
 import { SensitiveText } from '../common/sensitive-text.ts';
 import {
+  fromConfigDir,
   CONFIG_FILE_NAME,
   bool,
   checkUrl,
@@ -122,9 +123,7 @@ export function resolveSettings(
   const configFlag = flags.config ?? env('CONFIG');
   const configFile = configFlag ?? join(cfg.exeDir, CONFIG_FILE_NAME);
   const file = readConfigFile(configFile, cfg, configFlag !== undefined);
-  const fileDir = dirname(configFile);
-  const rel = (p: string | undefined): string | undefined =>
-    p === undefined || /^([a-zA-Z]:)?[\\/]/.test(p) ? p : join(fileDir, p);
+  const rel = (p: string | undefined): string | undefined => fromConfigDir(configFile, p);
 
   const pick = <T>(flag: T | undefined, envName: string, fileKey: keyof FileConfig): unknown =>
     flag ?? env(envName) ?? file[fileKey];

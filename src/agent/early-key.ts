@@ -2,11 +2,12 @@
  * The key derivation started by the entry point itself, before the CLI, the
  * log and the network stack are loaded: scrypt runs in the libuv thread
  * pool while the main thread loads and reads the configuration, which takes
- * longer than the probes do. Only the flags and environment are looked at
- * (`register` with --server-id or CLIENT_BOOTSTRAP_SERVER_ID, and a secret
- * from --secret-file, CLIENT_BOOTSTRAP_SECRET_FILE, CLIENT_BOOTSTRAP_SECRET
- * or --secret); anything else (a config file, the saved state, a prompt)
- * waits for the normal speculative start.
+ * longer than the probes do. It looks at the flags, the environment and the
+ * config file (`register` with a server id from --server-id,
+ * CLIENT_BOOTSTRAP_SERVER_ID or the file, and a secret from --secret-file,
+ * CLIENT_BOOTSTRAP_SECRET_FILE, CLIENT_BOOTSTRAP_SECRET or --secret);
+ * anything else (the saved state, a prompt) waits for the normal
+ * speculative start.
  *
  * What starts here is a guess and nothing more. The run's KeyDeriver takes
  * it only for the very same secret bytes that the configuration then reads
@@ -19,11 +20,11 @@
  * free of the CLI, the log and the network stack.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_KDF, Secret, derivePrs } from '../protocol/secret.ts';
 import type { KdfParams, Prs } from '../protocol/secret.ts';
-import { CONFIG_FILE_NAME } from './config-file.ts';
+import { CONFIG_FILE_NAME, fromConfigDir, readConfigFile } from './config-file.ts';
 import { exeDir } from './process-deps.ts';
 import { MAX_SECRET_FILE_BYTES, decodeSecretFile } from './secret-file.ts';
 import { STATE_FILE_NAME, defaultStateDir, userStateDir } from './state-paths.ts';
@@ -68,18 +69,16 @@ function settingsOf(argv: readonly string[], env: NodeJS.ProcessEnv) {
     flag(argv, name) ?? text(env[`CLIENT_BOOTSTRAP_${envName}`]);
   const configFlag = given('--config', 'CONFIG');
   const configFile = configFlag ?? join(exeDir(), CONFIG_FILE_NAME);
-  let file: Record<string, unknown> = {};
-  if (existsSync(configFile)) {
-    const parsed: unknown = JSON.parse(readFileSync(configFile, 'utf8'));
-    if (typeof parsed !== 'object' || parsed === null) throw new Skip();
-    file = parsed as Record<string, unknown>;
-  } else if (configFlag !== undefined) throw new Skip();
-  const rel = (p: string | undefined): string | undefined =>
-    p === undefined || isAbsolute(p) ? p : join(dirname(configFile), p);
+  // The configuration's own reader and checks: a file it refuses starts nothing here.
+  const file = readConfigFile(
+    configFile,
+    { exists: existsSync, readFile: (p) => readFileSync(p, 'utf8') },
+    configFlag !== undefined,
+  );
   const platform = { env, platform: process.platform, isRoot: process.geteuid?.() === 0 };
   const stateDir =
     given('--state-dir', 'STATE_DIR') ??
-    rel(text(file.stateDir)) ??
+    fromConfigDir(configFile, text(file.stateDir)) ??
     (argv.includes('--user') ? userStateDir(platform) : defaultStateDir(platform));
   return {
     serverId: given('--server-id', 'SERVER_ID') ?? text(file.serverId),
