@@ -27,11 +27,11 @@ export function leanBundle(): Plugin {
   return {
     name: 'client-bootstrap-lean',
     setup(build) {
-      build.onResolve({ filter: /^undici$/ }, (args) =>
-        args.pluginData === UNDICI_LEAN
-          ? undefined
-          : { path: args.resolveDir, namespace: UNDICI_LEAN },
-      );
+      // The shim itself asks for undici's files by path, which this filter does not match.
+      build.onResolve({ filter: /^undici$/ }, (args) => ({
+        path: args.resolveDir,
+        namespace: UNDICI_LEAN,
+      }));
       build.onLoad({ filter: /.*/, namespace: UNDICI_LEAN }, (args) => ({
         resolveDir: args.path,
         loader: 'js',

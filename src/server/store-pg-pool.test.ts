@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import type { AddressInfo, Server, Socket } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailable } from './store-api.ts';
 import { PgDb } from './store-pg-db.ts';
@@ -51,9 +51,7 @@ afterEach(async () => {
 });
 
 async function shuttingDownPostgres(): Promise<string> {
-  const sockets: Socket[] = [];
   server = createServer((socket) => {
-    sockets.push(socket);
     // The start-up message arrives first; the answer goes out as one write.
     socket.once('data', () => socket.end(loginThenShutdown()));
     socket.on('error', () => undefined);
