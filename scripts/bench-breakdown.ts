@@ -22,6 +22,7 @@ export function breakdown(row: RegistrationRow): string {
   };
   return [
     `start to main ${f(med(row, (t) => t.processStartToMain))}`,
+    ...(row.runs.some((r) => r.timings.load) ? [phase('load', (t) => t.load)] : []),
     phase('config', (t) => t.config),
     phase('probes', (t) => t.probes),
     phase('derivation', (t) => t.derivation),

@@ -4,7 +4,9 @@
  * Node's single executable applications, on the pinned Node runtime
  * (scripts/package/runtimes.ts) whatever Node runs this script.
  *
- * esbuild bundles the agent into one CommonJS file; the pinned runtime for
+ * esbuild bundles the agent into one CommonJS file, and a small main script
+ * that starts the key derivation before it compiles that file (carried as
+ * an asset; see src/bin/sea-main.ts); the pinned runtime for
  * this machine writes the SEA blob (a blob must come from the same Node
  * version as the binary it goes into, and without a code cache it is the same
  * bytes for every platform); postject injects it into a copy of each Linux
@@ -17,6 +19,14 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { build } from 'esbuild';
+import type { Plugin } from 'esbuild';
+import {
+  AGENT_ASSET,
+  AGENT_CODE_CACHE_ASSET,
+  AGENT_PARAMS,
+  EARLY_KEY_MODULE,
+  SEA_EXEC_ARGV,
+} from '../src/bin/sea-layout.ts';
 import { leanBundle } from './package/bundle-lean.ts';
 import { buildMsi } from './package/msi.ts';
 import {
@@ -135,56 +145,111 @@ function runtimeFor(target: Target, version: string, given: string | undefined):
   );
 }
 
-async function bundleAgent(root: string, work: string): Promise<string> {
-  const out = join(work, 'client-bootstrap.cjs');
-  await build({
-    entryPoints: [join(root, 'src/bin/client-bootstrap.ts')],
+/** The two scripts of the executable (src/bin/sea-layout.ts): its main script and the agent. */
+async function bundleAgent(root: string, work: string): Promise<{ main: string; agent: string }> {
+  const common = {
     bundle: true,
     platform: 'node',
     target: 'node22',
     format: 'cjs',
-    outfile: out,
     minify: false,
     legalComments: 'none',
     logLevel: 'warning',
-    plugins: [leanBundle()],
+  } as const;
+  const agent = join(work, AGENT_ASSET);
+  await build({
+    ...common,
+    entryPoints: [join(root, 'src/bin/client-bootstrap.ts')],
+    outfile: agent,
+    plugins: [leanBundle(), earlyKeyFromMain()],
+    // The bundle's only `require` is the one sea-main.ts hands it: an import() of
+    // what stays outside (early-key.ts, Node's modules) must become a require.
+    supported: { 'dynamic-import': false },
     // yargs is ESM and asks for import.meta.url; in one CommonJS file it is this file.
     define: { 'import.meta.url': '__cb_import_meta_url' },
     banner: {
       js: 'const __cb_import_meta_url = require("node:url").pathToFileURL(__filename).href;',
     },
   });
-  return out;
+  const main = join(work, 'sea-main.cjs');
+  await build({ ...common, entryPoints: [join(root, 'src/bin/sea-main.ts')], outfile: main });
+  return { main, agent };
 }
 
-/** Writes the SEA blob by running `node` (the pinned runtime of this machine). */
-function writeBlob(node: string, bundle: string, blob: string, codeCache: boolean): void {
+/** The agent's bundle asks the main script for early-key.ts instead of carrying its own. */
+function earlyKeyFromMain(): Plugin {
+  return {
+    name: 'client-bootstrap-early-key-from-main',
+    setup(b) {
+      b.onResolve({ filter: /\/early-key\.ts$/ }, () => ({
+        path: EARLY_KEY_MODULE,
+        external: true,
+      }));
+    },
+  };
+}
+
+/**
+ * Writes the SEA blob by running `node` (the pinned runtime of this
+ * machine). With `codeCache`, the same runtime, under the executable's own
+ * V8 flags, also makes the code cache of the agent's bundle.
+ */
+function writeBlob(
+  node: string,
+  scripts: { main: string; agent: string },
+  blob: string,
+  codeCache: boolean,
+): void {
+  const dir = dirname(blob);
+  // The builder's own NODE_OPTIONS must not change what goes into the blob.
+  const env = { ...process.env, NODE_OPTIONS: '' };
+  const assets: Record<string, string> = { [AGENT_ASSET]: relative(dir, scripts.agent) };
+  if (codeCache) {
+    const cache = join(dir, AGENT_CODE_CACHE_ASSET);
+    quietly(
+      node,
+      [...SEA_EXEC_ARGV, '-e', CODE_CACHE_SCRIPT, scripts.agent, cache, ...AGENT_PARAMS],
+      {
+        env,
+      },
+    );
+    assets[AGENT_CODE_CACHE_ASSET] = relative(dir, cache);
+  }
   const config = `${blob}.json`;
   writeFileSync(
     config,
     JSON.stringify({
       // Relative to the blob's directory: the blob records the main script's
       // name, and an absolute one would make the bytes depend on --out-dir.
-      main: relative(dirname(blob), bundle),
+      main: relative(dir, scripts.main),
       output: basename(blob),
+      assets,
       disableExperimentalSEAWarning: true,
       // The code cache is V8- and platform-specific and differs from run to run.
       useCodeCache: codeCache,
       // NODE_OPTIONS must not reach an agent that runs as SYSTEM holding the secret.
       execArgvExtension: 'none',
-      // undici's HTTP parser is WebAssembly. V8 recompiles its hot functions
-      // with TurboFan in the background, which a registration of a few small
-      // replies never profits from, and exit waits for that compile to end
-      // (50 to 70 ms after the report, measured with strace).
-      execArgv: ['--liftoff-only'],
+      execArgv: SEA_EXEC_ARGV,
     }),
   );
-  // The builder's own NODE_OPTIONS must not change what goes into the blob either.
-  quietly(node, ['--experimental-sea-config', basename(config)], {
-    env: { ...process.env, NODE_OPTIONS: '' },
-    cwd: dirname(blob),
+  // Under the executable's flags, or V8 rejects the main script's cache.
+  quietly(node, [...SEA_EXEC_ARGV, '--experimental-sea-config', basename(config)], {
+    env,
+    cwd: dir,
   });
 }
+
+/** Compiles the agent's bundle as sea-main.ts does and writes V8's code cache of it. */
+const CODE_CACHE_SCRIPT = `
+const [bundle, out, ...params] = process.argv.slice(1);
+const fs = require('node:fs');
+const fn = require('node:vm').compileFunction(fs.readFileSync(bundle, 'utf8'), params, {
+  filename: require('node:path').basename(bundle),
+  produceCachedData: true,
+});
+if (!fn.cachedDataProduced) throw new Error('V8 made no code cache');
+fs.writeFileSync(out, fn.cachedData);
+`;
 
 /** Runs a build step; its chatter (LIEF's warnings about node's sections) is shown only on failure. */
 function quietly(
@@ -236,11 +301,11 @@ async function main(argv: string[]): Promise<void> {
   const work = join(opts.outDir, 'sea');
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  const bundle = await bundleAgent(root, work);
+  const scripts = await bundleAgent(root, work);
   const blobNode = host() === opts.targets[0] && opts.nodeBinary ? opts.nodeBinary : undefined;
   const builder = runtimeFor(host(), opts.nodeVersion, blobNode);
   const blob = join(work, 'sea-prep.blob');
-  writeBlob(builder, bundle, blob, opts.codeCache);
+  writeBlob(builder, scripts, blob, opts.codeCache);
 
   for (const target of opts.targets) {
     const binary = runtimeFor(target, opts.nodeVersion, opts.nodeBinary);

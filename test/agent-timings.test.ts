@@ -23,6 +23,7 @@ interface Span {
 }
 interface Timings {
   processStartToMain: number;
+  load: Span | null;
   config: Span | null;
   probes: Span | null;
   derivation: Span | null;
@@ -233,6 +234,7 @@ describe('timings in --json', () => {
         'derivation',
         'exit',
         'handshake',
+        'load',
         'probes',
         'processStartToMain',
         'save',
@@ -241,6 +243,8 @@ describe('timings in --json', () => {
     );
     expect(t.probes).toBeNull();
     expect(t.derivation).toBeNull();
+    // Only the single executable compiles a bundle of its own (test/sea.test.ts).
+    expect(t.load).toBeNull();
     expect(t.config?.startMs).toBe(0);
     expect(t.processStartToMain).toBeLessThanOrEqual(t.total);
   });

@@ -155,12 +155,17 @@ describe('the single executable, alone in an empty directory with an empty PATH'
       { CLIENT_BOOTSTRAP_SECRET: SECRET },
     );
     expect(relay.json).toMatchObject({ ok: true, code: 'registered', route: 'relay' });
-    // The bundled entry sets its main mark too: the timings are on main's clock, the
-    // derivation (server id given) started before the probes ended.
+    // The executable's main script sets the main mark: the timings are on its clock. It
+    // started the derivation (server id given) before it compiled the agent (load).
     const t = relay.json.timings as Record<string, { startMs: number; endMs: number } | number>;
     expect(t.processStartToMain).toBeGreaterThan(0);
     expect(t.config).toMatchObject({ startMs: 0 });
-    const [derivation, probes] = [t.derivation, t.probes] as { startMs: number; endMs: number }[];
+    const [derivation, load, probes] = [t.derivation, t.load, t.probes] as {
+      startMs: number;
+      endMs: number;
+    }[];
+    expect(load?.endMs).toBeGreaterThan(load?.startMs as number);
+    expect(derivation?.startMs).toBeLessThanOrEqual(load?.startMs as number);
     expect(derivation?.startMs).toBeLessThan(probes?.endMs as number);
     expect(t.total).toBeGreaterThan(t.processStartToMain as number);
   });

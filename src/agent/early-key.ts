@@ -43,6 +43,8 @@ let pending: EarlyKey | undefined;
 
 /** The commands that are not `register` (the default command). */
 const OTHER_COMMANDS = new Set(['check', 'status', 'unregister']);
+/** Flags that answer without registering. */
+const NO_RUN = new Set(['--help', '-h', '--version']);
 const SERVER_ID = /^[A-Za-z0-9_-]{22}$/;
 
 /** Any doubt: no early start. */
@@ -111,7 +113,7 @@ function secretOf(settings: ReturnType<typeof settingsOf>): Secret {
 export function startEarlyKey(argv: readonly string[], env: NodeJS.ProcessEnv): void {
   try {
     if (pending || env.CLIENT_BOOTSTRAP_EARLY_KEY === '0') return;
-    if (argv.some((a) => OTHER_COMMANDS.has(a) || a === '--help' || a === '-h')) return;
+    if (argv.some((a) => OTHER_COMMANDS.has(a) || NO_RUN.has(a))) return;
     const settings = settingsOf(argv, env);
     const { serverId } = settings;
     if (serverId === undefined || !SERVER_ID.test(serverId)) return;

@@ -5,8 +5,17 @@
  */
 import { performance } from 'node:perf_hooks';
 
-/** The mark the entry point sets as its first act (src/bin/client-bootstrap.ts). */
+/** The mark the entry point sets as its first act (src/bin/client-bootstrap.ts, sea-main.ts). */
 export const MAIN_MARK = 'client-bootstrap:main';
+
+/**
+ * The marks around the single executable's compile of the agent's bundle
+ * (src/bin/sea-main.ts): the `load` phase. A run from dist/ has none.
+ */
+export const LOAD_MARKS = {
+  start: 'client-bootstrap:load',
+  end: 'client-bootstrap:loaded',
+} as const;
 
 /** One phase: when it started and ended, in ms since main. */
 export interface Span {
@@ -14,12 +23,14 @@ export interface Span {
   readonly endMs: number;
 }
 
-export type Phase = 'config' | 'probes' | 'derivation' | 'handshake' | 'save' | 'exit';
+export type Phase = 'load' | 'config' | 'probes' | 'derivation' | 'handshake' | 'save' | 'exit';
 
 /** The `timings` field of --json. A phase that did not happen is null. */
 export interface TimingsReport {
   /** From process start (performance.timeOrigin) to main. */
   readonly processStartToMain: number;
+  /** The single executable compiling the agent's bundle; null in a run from dist/. */
+  readonly load: Span | null;
   readonly config: Span | null;
   readonly probes: Span | null;
   readonly derivation: Span | null;
@@ -42,7 +53,10 @@ export class Timings {
 
   /** `mainAt`: performance.now() at main; by default the main mark, or now when there is none. */
   constructor(mainAt?: number) {
-    this.#main = mainAt ?? performance.getEntriesByName(MAIN_MARK, 'mark')[0]?.startTime ?? now();
+    this.#main = mainAt ?? markAt(MAIN_MARK) ?? now();
+    const [loadStart, loadEnd] = [markAt(LOAD_MARKS.start), markAt(LOAD_MARKS.end)];
+    if (loadStart !== undefined && loadEnd !== undefined)
+      this.#spans.set('load', { startMs: this.since(loadStart), endMs: this.since(loadEnd) });
   }
 
   /** ms since main. */
@@ -85,6 +99,7 @@ export class Timings {
     };
     return {
       processStartToMain: round(this.#main),
+      load: span('load'),
       config: span('config'),
       probes: span('probes'),
       derivation: span('derivation'),
@@ -94,6 +109,11 @@ export class Timings {
       total: round(this.#main + at),
     };
   }
+}
+
+/** performance.now() at the first mark of that name. */
+function markAt(name: string): number | undefined {
+  return performance.getEntriesByName(name, 'mark')[0]?.startTime;
 }
 
 function now(): number {

@@ -3,18 +3,14 @@
 import { performance } from 'node:perf_hooks';
 import { MAIN_MARK } from '../agent/timings.ts';
 import { VERSION } from '../version.ts';
+import { hideSensitiveArgs } from './process-title.ts';
 
-// Where `main` begins for --json `timings` (processStartToMain is measured up to here).
+// Where `main` begins for --json `timings` (processStartToMain is measured up to
+// here). In the single executable, sea-main.ts set it first, and the first counts.
 performance.mark(MAIN_MARK);
 
-// Scrub --secret (and a --proxy URL with a password) from the process title
-// before anything else runs, so that /proc/PID/cmdline and ps no longer show it.
-const sensitiveArg = (a: string, i: number, all: string[]): boolean =>
-  a === '--secret' ||
-  a.startsWith('--secret=') ||
-  (a.startsWith('--proxy=') && a.includes('@')) ||
-  (a === '--proxy' && (all[i + 1] ?? '').includes('@'));
-if (process.argv.some(sensitiveArg)) process.title = 'client-bootstrap';
+// Before anything else runs: ps must not show a --secret.
+hideSensitiveArgs(process.argv.slice(2));
 
 /**
  * Ctrl-C and SIGTERM stop the run through its deadline signal, so that the

@@ -106,6 +106,22 @@ describe('npm run package -- --target all', () => {
   });
 });
 
+describe('npm run package -- --code-cache', () => {
+  it("builds an executable whose V8 takes both code caches (its main script's and the agent's)", () => {
+    const out = tempDir('cb-cc-');
+    outputs.push(out);
+    packageCmd(['--code-cache', '--out-dir', out]);
+    const exe = join(out, 'client-bootstrap-linux-x64');
+    // --help compiles the agent too. V8 drops a cache made under other flags than the
+    // executable's (its SEA execArgv), and Node then warns "Code cache data rejected".
+    for (const args of [['--version'], ['--help']]) {
+      const r = spawnSync(exe, args, { encoding: 'utf8', env: { PATH: '' }, timeout: 60_000 });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toBe('');
+    }
+  });
+});
+
 describe('the Windows executable', () => {
   const exe = (): string => join(first, 'client-bootstrap-win-x64.exe');
 
