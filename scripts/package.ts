@@ -25,7 +25,6 @@ import {
   AGENT_CODE_CACHE_ASSET,
   AGENT_PARAMS,
   EARLY_KEY_MODULE,
-  SEA_EXEC_ARGV,
 } from '../src/bin/sea-layout.ts';
 import { leanBundle } from './package/bundle-lean.ts';
 import { buildMsi } from './package/msi.ts';
@@ -191,8 +190,8 @@ function earlyKeyFromMain(): Plugin {
 
 /**
  * Writes the SEA blob by running `node` (the pinned runtime of this
- * machine). With `codeCache`, the same runtime, under the executable's own
- * V8 flags, also makes the code cache of the agent's bundle.
+ * machine). With `codeCache`, the same runtime also makes the code cache of
+ * the agent's bundle.
  */
 function writeBlob(
   node: string,
@@ -206,13 +205,9 @@ function writeBlob(
   const assets: Record<string, string> = { [AGENT_ASSET]: relative(dir, scripts.agent) };
   if (codeCache) {
     const cache = join(dir, AGENT_CODE_CACHE_ASSET);
-    quietly(
-      node,
-      [...SEA_EXEC_ARGV, '-e', CODE_CACHE_SCRIPT, scripts.agent, cache, ...AGENT_PARAMS],
-      {
-        env,
-      },
-    );
+    quietly(node, ['-e', CODE_CACHE_SCRIPT, scripts.agent, cache, ...AGENT_PARAMS], {
+      env,
+    });
     assets[AGENT_CODE_CACHE_ASSET] = relative(dir, cache);
   }
   const config = `${blob}.json`;
@@ -229,11 +224,11 @@ function writeBlob(
       useCodeCache: codeCache,
       // NODE_OPTIONS must not reach an agent that runs as SYSTEM holding the secret.
       execArgvExtension: 'none',
-      execArgv: SEA_EXEC_ARGV,
+      // No V8 flags here: with any, V8 rejects the code cache of Node's own modules
+      // (see keepWasmOnLiftoff in src/agent/transport.ts).
     }),
   );
-  // Under the executable's flags, or V8 rejects the main script's cache.
-  quietly(node, [...SEA_EXEC_ARGV, '--experimental-sea-config', basename(config)], {
+  quietly(node, ['--experimental-sea-config', basename(config)], {
     env,
     cwd: dir,
   });

@@ -6,6 +6,7 @@
  * kinds (see transport-errors.ts).
  */
 import { rootCertificates } from 'node:tls';
+import { setFlagsFromString } from 'node:v8';
 import { Agent, EnvHttpProxyAgent } from 'undici';
 import type { Dispatcher } from 'undici';
 import { proxyAuthorization } from './proxy.ts';
@@ -109,8 +110,28 @@ async function explain(
   return err;
 }
 
+/**
+ * undici's HTTP parser is WebAssembly. V8 compiles it with Liftoff, then
+ * recompiles its hot functions with TurboFan in the background, which a
+ * registration's handful of small replies never profits from, and the
+ * process cannot exit before such a compile ends (50 to 70 ms after the
+ * report, seen with strace). So the parser stays on Liftoff. This must
+ * run before undici compiles the parser (at its first connection), and no
+ * earlier than it must: V8 rejects the code cache of Node's own modules
+ * once its flags differ from the ones the cache was made with, and compiles
+ * the modules loaded after that from source (as `--liftoff-only` in the
+ * executable's `execArgv` did: about 20 ms of CPU on every start).
+ * Without dynamic tiering but with tier-up, V8 would compile the whole
+ * module with TurboFan instead (about 20 MiB): hence both flags.
+ */
+function keepWasmOnLiftoff(): void {
+  setFlagsFromString('--no-wasm-tier-up');
+  setFlagsFromString('--no-wasm-dynamic-tiering');
+}
+
 /** Builds the transport; the caller closes it. */
 export function createTransport(opts: TransportOptions): Transport {
+  keepWasmOnLiftoff();
   const dispatcher = dispatcherFor(opts);
   return {
     async send(method, url, body, { signal, timeoutMs }) {

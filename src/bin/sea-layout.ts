@@ -19,15 +19,3 @@ export const EARLY_KEY_MODULE = 'client-bootstrap:early-key';
 
 /** The parameters the bundle is compiled with, as Node wraps a CommonJS module. */
 export const AGENT_PARAMS = ['exports', 'require', 'module', '__filename', '__dirname'] as const;
-
-/**
- * V8 flags of the executable (its SEA `execArgv`). The code caches are
- * made by a runtime started with the same flags: V8 rejects a cache made
- * under other flags.
- *
- * `--liftoff-only`: undici's HTTP parser is WebAssembly. V8 recompiles its
- * hot functions with TurboFan in the background, which a registration of a
- * few small replies never profits from, and exit waits for that compile to
- * end (50 to 70 ms after the report, measured with strace).
- */
-export const SEA_EXEC_ARGV = ['--liftoff-only'] as const;

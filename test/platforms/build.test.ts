@@ -112,8 +112,8 @@ describe('npm run package -- --code-cache', () => {
     outputs.push(out);
     packageCmd(['--code-cache', '--out-dir', out]);
     const exe = join(out, 'client-bootstrap-linux-x64');
-    // --help compiles the agent too. V8 drops a cache made under other flags than the
-    // executable's (its SEA execArgv), and Node then warns "Code cache data rejected".
+    // --help compiles the agent too. V8 drops a cache made under other V8 flags than
+    // the executable starts with, and Node then warns "Code cache data rejected".
     for (const args of [['--version'], ['--help']]) {
       const r = spawnSync(exe, args, { encoding: 'utf8', env: { PATH: '' }, timeout: 60_000 });
       expect(r.status, r.stderr).toBe(0);
