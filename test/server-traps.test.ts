@@ -113,7 +113,8 @@ describe('a port in use is a usage error, not a bug', () => {
       dataDir,
       ...args.map((a) => (a === 'PORT' ? `127.0.0.1:${port}` : a)),
     ]);
-    expect(r.code).toBe(2);
+    // stderr as the message: a crash (exit code null) shows its FATAL ERROR.
+    expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain(`port ${port} on 127.0.0.1 is in use by another program`);
     expect(r.stderr).not.toMatch(/internal error|a bug|\n\s+at /);
   });

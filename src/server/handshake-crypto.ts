@@ -48,11 +48,14 @@ export interface HandshakeSteps {
  * result run on the calling thread.
  */
 export interface HandshakeCrypto extends HandshakeSteps {
-  /** The threadId that answers: the pool's proof that it can load its worker (await it at start-up to fail fast). */
+  /**
+   * The threadId that answers, once every thread has loaded its worker: the
+   * pool's proof that it can (await it at start-up to fail fast).
+   */
   ping(): Promise<number>;
   /** Worker threads in use; 0 = inline. */
   readonly threads: number;
-  /** Ends the workers once the tasks they run are done. */
+  /** Ends the workers once each has loaded and the tasks they run are done. */
   close(): Promise<void>;
 }
 
@@ -145,11 +148,22 @@ export function pooledCrypto(identity: ServerIdentity, opts: PoolOptions): Hands
   let failure: Error | null = null;
   let closed = false;
   const waiting = new Set<(err: Error) => void>();
-  pool.on('error', (err: unknown) => {
-    failure = err instanceof Error ? err : new Error(String(err));
+  const fail = (err: unknown): void => {
+    failure ??= err instanceof Error ? err : new Error(String(err));
     for (const reject of waiting) reject(failure);
     waiting.clear();
-  });
+  };
+  pool.on('error', fail);
+  // Each thread gets one ping now (they are all idle, so piscina gives each
+  // its own) and answers it once it has loaded its module. Until then it must
+  // not be terminated: ending a worker inside require(esm) aborts the whole
+  // process (Node 20.20: "FATAL ERROR: v8::Module::IsGraphAsync", or an
+  // assertion in CreateRequiredModuleFacade), and a server that could not
+  // listen then died by SIGABRT instead of exiting 2. ping() waits for every
+  // answer, close() for every thread to answer or fail.
+  const pings = Array.from({ length: threads }, () => pool.run({ op: 'ping' }));
+  const settled = Promise.allSettled(pings);
+  const loaded = Promise.all(pings).then(() => undefined, fail);
 
   async function run<K extends Task['op']>(task: Extract<Task, { op: K }>): Promise<TaskValues[K]> {
     if (failure) throw failure;
@@ -200,10 +214,14 @@ export function pooledCrypto(identity: ServerIdentity, opts: PoolOptions): Hands
         ...m4Responses(identity, { kS2C: keys.kS2C, th: pending.th, clientKeyFingerprint }),
       };
     },
-    ping: () => run({ op: 'ping' }),
+    async ping() {
+      await loaded;
+      return run({ op: 'ping' });
+    },
     async close() {
       if (closed) return;
       closed = true;
+      await settled;
       await pool.close();
     },
   };
