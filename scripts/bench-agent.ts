@@ -5,7 +5,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Secret, derivePrs, fromB64u } from '../src/protocol/index.ts';
 import { droppedRoute, silentListener } from '../test/support/blackhole.ts';
 import type { Deployment } from '../test/support/deploy.ts';
 import { ROOT, tempDir, writeSecretFile } from '../test/support/procs.ts';
@@ -74,42 +73,74 @@ export interface Floor {
 }
 
 /**
- * The floor of a whole registration on one route: a bare start of the
- * runtime the executable embeds (`node -e 0`, spawned and timed as the
- * agent is), scrypt at the parameters the server announces there, and three
- * bare round trips (hello) on that same route, so the relay's floor includes
- * the relay and a slow link's floor its delay. Each part is its median.
+ * The floor of a whole registration on one route, sampled once: a bare
+ * start of the runtime the executable embeds (`node -e 0`, spawned and
+ * timed as the agent is), scrypt at the parameters the server announces
+ * there, in a fresh process of that same runtime (the executable's own
+ * OpenSSL, its first touch of scrypt's 128 MiB), and three bare round trips
+ * (hello) on that same route, so the relay's floor includes the relay and a
+ * slow link's floor its delay.
  */
-export async function benchFloor(
+async function floorSample(
   route: Route,
   secret: string,
-  runs: number,
   runtime: string,
-): Promise<Floor> {
-  const starts: number[] = [];
-  const scrypts: number[] = [];
-  const trips: number[] = [];
-  let kdfLog2N = NaN;
+): Promise<{ start: number; scrypt: number; roundTrips: number; kdfLog2N: number }> {
+  const m = measure([runtime, '-e', '0']);
+  if (m.code !== 0) throw new Error(`floor: ${runtime} -e 0 exited ${m.code}`);
+  const h = await hello(route);
+  const scrypt = Number(
+    execFileSync(runtime, ['-e', SCRYPT_SCRIPT], {
+      encoding: 'utf8',
+      env: {
+        PATH: process.env.PATH ?? '',
+        CB_FLOOR_SECRET: secret,
+        CB_FLOOR_SALT: h.serverId,
+        CB_FLOOR_KDF: JSON.stringify(h.kdf),
+      },
+    }),
+  );
+  if (!Number.isFinite(scrypt)) throw new Error('floor: the scrypt run printed no time');
   const url = endpoint(route, 'hello');
-  for (let i = 0; i < runs; i++) {
-    const m = measure([runtime, '-e', '0']);
-    if (m.code !== 0) throw new Error(`floor: ${runtime} -e 0 exited ${m.code}`);
-    starts.push(m.ms);
-    const h = await hello(route);
-    kdfLog2N = Math.log2(h.kdf.N);
-    const t0 = performance.now();
-    await derivePrs(Secret.from(secret), fromB64u(h.serverId, 'serverId', 16), h.kdf);
-    const t1 = performance.now();
-    for (let j = 0; j < 3; j++) {
-      const res = await fetch(url);
-      await res.arrayBuffer();
-      if (res.status !== 200) throw new Error(`floor: ${route.kind} hello answered ${res.status}`);
-    }
-    scrypts.push(t1 - t0);
-    trips.push(performance.now() - t1);
+  const t0 = performance.now();
+  for (let j = 0; j < 3; j++) {
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`floor: ${route.kind} hello answered ${res.status}`);
   }
-  const [start, scrypt, roundTrips] = [median(starts), median(scrypts), median(trips)];
-  return { ms: start + scrypt + roundTrips, start, scrypt, roundTrips, kdfLog2N };
+  return { start: m.ms, scrypt, roundTrips: performance.now() - t0, kdfLog2N: Math.log2(h.kdf.N) };
+}
+
+/**
+ * scrypt as the agent runs it (the secret's UTF-8 of its NFC form, the
+ * server id's 16 bytes as salt, a 32-byte key), timed inside the process.
+ */
+const SCRYPT_SCRIPT = `
+const { scrypt } = require('node:crypto');
+const { N, r, p } = JSON.parse(process.env.CB_FLOOR_KDF);
+const secret = Buffer.from(process.env.CB_FLOOR_SECRET.normalize('NFC'), 'utf8');
+const salt = Buffer.from(process.env.CB_FLOOR_SALT, 'base64url');
+const t0 = performance.now();
+scrypt(secret, salt, 32, { N, r, p, maxmem: 256 * N * r }, (err) => {
+  if (err) throw err;
+  process.stdout.write(String(performance.now() - t0));
+});
+`;
+
+/** The medians of the floor samples. */
+function floorOf(samples: Awaited<ReturnType<typeof floorSample>>[]): Floor {
+  const [start, scrypt, roundTrips] = [
+    median(samples.map((x) => x.start)),
+    median(samples.map((x) => x.scrypt)),
+    median(samples.map((x) => x.roundTrips)),
+  ];
+  return {
+    ms: start + scrypt + roundTrips,
+    start,
+    scrypt,
+    roundTrips,
+    kdfLog2N: samples[0]?.kdfLog2N ?? NaN,
+  };
 }
 
 export interface RegistrationRow {
@@ -119,6 +150,8 @@ export interface RegistrationRow {
   errors: string[];
   /** Each successful run: its wall time and the agent's own --json timings. */
   runs: { wallMs: number; timings: TimingsReport }[];
+  /** The floor, sampled once before each registration (the machine's pace drifts). */
+  floor: Floor;
 }
 
 /** What went wrong in a failed agent run, from its --json line. */
@@ -131,27 +164,32 @@ function failureOf(m: Measured): string {
   }
 }
 
-/** Registrations by the executable on one route; `server` replaces the direct URL (a slow link). */
+/**
+ * Registrations by the executable on one route, each right after a sample
+ * of its floor; `route.url` replaces the direct URL (a slow link).
+ */
 export async function benchRegistration(
   exe: string,
   d: Deployment,
   secret: string,
-  route: 'direct' | 'relay',
+  route: Route,
   runs: number,
-  server = d.server.url,
+  runtime: string,
 ): Promise<RegistrationRow> {
   const secretFile = writeSecretFile(join(tempDir('cb-bench-'), 'secret'), secret);
   const samples: Measured[] = [];
+  const floors: Awaited<ReturnType<typeof floorSample>>[] = [];
   for (let i = 0; i < runs; i++) {
+    floors.push(await floorSample(route, secret, runtime));
     const args = [
       '--server',
-      server,
+      route.kind === 'direct' ? route.url : d.server.url,
       '--relay',
       d.relay.url,
       `--server-id=${d.serverId}`,
       `--server-pin=${d.server.pin}`,
       '--route',
-      route,
+      route.kind,
       '--probe-timeout',
       String(PROBE_TIMEOUT_S),
       '--secret-file',
@@ -176,6 +214,7 @@ export async function benchRegistration(
       const { timings } = JSON.parse(s.stdout) as { timings?: TimingsReport };
       return timings ? [{ wallMs: s.ms, timings }] : [];
     }),
+    floor: floorOf(floors),
   };
 }
 

@@ -15,13 +15,7 @@ import { cleanUpEverything, tempDir } from '../test/support/cleanup.ts';
 import { deploy } from '../test/support/deploy.ts';
 import { ROOT } from '../test/support/procs.ts';
 import { slowLink } from '../test/support/slow-link.ts';
-import {
-  PROBE_TIMEOUT_S,
-  benchFallback,
-  benchFloor,
-  benchRegistration,
-  benchStartup,
-} from './bench-agent.ts';
+import { PROBE_TIMEOUT_S, benchFallback, benchRegistration, benchStartup } from './bench-agent.ts';
 import { breakdown, floorParts } from './bench-breakdown.ts';
 import { benchFleet } from './bench-fleet.ts';
 import { benchEstate } from './bench-estate.ts';
@@ -100,8 +94,8 @@ if (!givenExe) {
 const runtime = ensureRuntime(`linux-${process.arch}` as Target);
 
 const n = quick
-  ? { startup: 7, reg: 3, fallback: 1, floor: 2, herd: [600, 100] as const, queued: 1000 }
-  : { startup: 21, reg: 15, fallback: 5, floor: 5, herd: [10_000, 500] as const, queued: 5000 };
+  ? { startup: 7, reg: 3, fallback: 1, herd: [600, 100] as const, queued: 1000 }
+  : { startup: 21, reg: 15, fallback: 5, herd: [10_000, 500] as const, queued: 5000 };
 const KDF_LOG_N = 17;
 const f = (x: number, digits = 0): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 const COLUMNS = [
@@ -218,8 +212,8 @@ try {
             kind: 'direct' as const,
             url: (await slowLink(d.server.url, { delayMs: SLOW_RTT_MS / 2, dropPercent: 0 })).url,
           };
-          const floor = await benchFloor(route, secret, n.floor, runtime);
-          const r = await benchRegistration(exe, d, secret, route.kind, n.reg, route.url);
+          const r = await benchRegistration(exe, d, secret, route, n.reg, runtime);
+          const { floor } = r;
           row(
             {
               row: name,
@@ -378,7 +372,7 @@ if (!quick && !only && !givenExe) {
     `| ${COLUMNS.map(() => '---').join(' | ')} |`,
     ...rows.slice(1).map((r) => `| ${r.join(' | ')} |`),
     '',
-    `Rows: \`startup\` is the single executable against a bare start of the Node runtime it embeds; \`direct\` and \`relay\` are whole registrations of the executable (fresh state each time, server scrypt at N=2^${KDF_LOG_N}) against the floor of that route measured in the same run (a bare start of the Node runtime the executable embeds, scrypt, three bare round trips), and \`slow\` the same on a link with ${SLOW_RTT_MS} ms round trips (a delaying proxy on loopback), where the derivation overlapping the probes shows; their \`parts\` rows are the medians of the agent's own \`--json\` timings (ms, and where each phase starts on the clock of main); \`fallback\` is a registration through the relay while direct is blackholed (iptables DROP) or silent, with \`--probe-timeout ${PROBE_TIMEOUT_S}\`; \`throughput\` drives the server with in-process clients sharing one PRS (median and p99 latency per registration); \`herd\` registers many clients through the relay on the agent's own handshake code (latency per client including retries; \`total s\` is the whole herd); \`fleet\` is the same herd through nginx round-robin and one, then three relay instances in fleet mode joined by nats-server (the server's tunnel also through nginx), with each instance's peak memory and CPU per registration and the NATS traffic per registration (from nats-server's /varz); \`estate\` is a herd straight to the server through nginx on the embedded SQLite store, then on PostgreSQL with one instance and with two (round-robin), then 16 secrets on SQLite with the handshakes on the event loop and on the worker pool, with each instance's CPU per registration (all its threads) and PostgreSQL's own (its postmaster and backends); everything shares this machine's two cores with the load generator, so it shows the cost per registration, not the scaling; \`queue\` holds many requests at the relay at once (latency per request; \`total s\` until the last answer). Store counts are SQL counts of the server's clients table, with no limit.`,
+    `Rows: \`startup\` is the single executable against a bare start of the Node runtime it embeds; \`direct\` and \`relay\` are whole registrations of the executable (fresh state each time, server scrypt at N=2^${KDF_LOG_N}) against the floor of that route, sampled right before each registration (the medians of: a bare start of the Node runtime the executable embeds, scrypt in a fresh process of that runtime, three bare round trips), and \`slow\` the same on a link with ${SLOW_RTT_MS} ms round trips (a delaying proxy on loopback), where the derivation overlapping the probes shows; their \`parts\` rows are the medians of the agent's own \`--json\` timings (ms, and where each phase starts on the clock of main); \`fallback\` is a registration through the relay while direct is blackholed (iptables DROP) or silent, with \`--probe-timeout ${PROBE_TIMEOUT_S}\`; \`throughput\` drives the server with in-process clients sharing one PRS (median and p99 latency per registration); \`herd\` registers many clients through the relay on the agent's own handshake code (latency per client including retries; \`total s\` is the whole herd); \`fleet\` is the same herd through nginx round-robin and one, then three relay instances in fleet mode joined by nats-server (the server's tunnel also through nginx), with each instance's peak memory and CPU per registration and the NATS traffic per registration (from nats-server's /varz); \`estate\` is a herd straight to the server through nginx on the embedded SQLite store, then on PostgreSQL with one instance and with two (round-robin), then 16 secrets on SQLite with the handshakes on the event loop and on the worker pool, with each instance's CPU per registration (all its threads) and PostgreSQL's own (its postmaster and backends); everything shares this machine's two cores with the load generator, so it shows the cost per registration, not the scaling; \`queue\` holds many requests at the relay at once (latency per request; \`total s\` until the last answer). Store counts are SQL counts of the server's clients table, with no limit.`,
     '',
   ].join('\n');
   writeFileSync(join(ROOT, 'docs/benchmarks.md'), md);
