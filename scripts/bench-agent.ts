@@ -70,6 +70,8 @@ export interface Floor {
   readonly scrypt: number;
   readonly roundTrips: number;
   readonly kdfLog2N: number;
+  /** Peak RSS of the runtime running that scrypt and nothing else (MiB). */
+  readonly scryptPeakMiB: number;
 }
 
 /**
@@ -85,21 +87,22 @@ async function floorSample(
   route: Route,
   secret: string,
   runtime: string,
-): Promise<{ start: number; scrypt: number; roundTrips: number; kdfLog2N: number }> {
+): Promise<{
+  start: number;
+  scrypt: number;
+  scryptPeakMiB: number;
+  roundTrips: number;
+  kdfLog2N: number;
+}> {
   const m = measure([runtime, '-e', '0']);
   if (m.code !== 0) throw new Error(`floor: ${runtime} -e 0 exited ${m.code}`);
   const h = await hello(route);
-  const scrypt = Number(
-    execFileSync(runtime, ['-e', SCRYPT_SCRIPT], {
-      encoding: 'utf8',
-      env: {
-        PATH: process.env.PATH ?? '',
-        CB_FLOOR_SECRET: secret,
-        CB_FLOOR_SALT: h.serverId,
-        CB_FLOOR_KDF: JSON.stringify(h.kdf),
-      },
-    }),
-  );
+  const run = measure([runtime, '-e', SCRYPT_SCRIPT], {
+    CB_FLOOR_SECRET: secret,
+    CB_FLOOR_SALT: h.serverId,
+    CB_FLOOR_KDF: JSON.stringify(h.kdf),
+  });
+  const scrypt = run.code === 0 ? Number(run.stdout) : NaN;
   if (!Number.isFinite(scrypt)) throw new Error('floor: the scrypt run printed no time');
   const url = endpoint(route, 'hello');
   const t0 = performance.now();
@@ -108,7 +111,13 @@ async function floorSample(
     await res.arrayBuffer();
     if (res.status !== 200) throw new Error(`floor: ${route.kind} hello answered ${res.status}`);
   }
-  return { start: m.ms, scrypt, roundTrips: performance.now() - t0, kdfLog2N: Math.log2(h.kdf.N) };
+  return {
+    start: m.ms,
+    scrypt,
+    scryptPeakMiB: run.maxRssKiB / 1024,
+    roundTrips: performance.now() - t0,
+    kdfLog2N: Math.log2(h.kdf.N),
+  };
 }
 
 /**
@@ -140,6 +149,7 @@ function floorOf(samples: Awaited<ReturnType<typeof floorSample>>[]): Floor {
     scrypt,
     roundTrips,
     kdfLog2N: samples[0]?.kdfLog2N ?? NaN,
+    scryptPeakMiB: median(samples.map((x) => x.scryptPeakMiB)),
   };
 }
 

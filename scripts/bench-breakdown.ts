@@ -47,5 +47,5 @@ export function breakdown(row: RegistrationRow): string {
 
 /** The floor's parts as one line. */
 export function floorParts(floor: Floor): string {
-  return `floor ${f(floor.ms)} = process start ${f(floor.start)} + scrypt N=2^${floor.kdfLog2N} ${f(floor.scrypt)} + 3 round trips ${f(floor.roundTrips)}`;
+  return `floor ${f(floor.ms)} = process start ${f(floor.start)} + scrypt N=2^${floor.kdfLog2N} ${f(floor.scrypt)} + 3 round trips ${f(floor.roundTrips)}; the runtime running that scrypt alone peaks at ${f(floor.scryptPeakMiB)} MiB`;
 }

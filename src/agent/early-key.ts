@@ -1,6 +1,8 @@
 /**
  * The key derivation started by the entry point itself, before the CLI, the
- * log and the network stack are loaded: scrypt runs in the libuv thread
+ * log and the network stack are loaded (in the single executable, by its
+ * main script, before the agent is even compiled: src/bin/sea-main.ts):
+ * scrypt runs in the libuv thread
  * pool while the main thread loads and reads the configuration, which takes
  * longer than the probes do. It looks at the flags, the environment and the
  * config file (`register` with a server id from --server-id,
