@@ -127,6 +127,21 @@ describe('the key derivation started by the entry point', () => {
     expect(takeEarlyKey()).toBeUndefined();
   });
 
+  it('is asked once a run: the second ask (the agent entry, after the main script) reads nothing', async () => {
+    mkdirSync(join(dir, 'state'));
+    writeFileSync(join(dir, 'state', 'state.json'), '{}');
+    startEarlyKey(args(), {});
+    // Were the second ask to read the state directory again, it would start now.
+    rmSync(join(dir, 'state', 'state.json'));
+    startEarlyKey(args(), {});
+    expect(takeEarlyKey()).toBeUndefined();
+    // Once taken, a later run in the same process asks afresh.
+    startEarlyKey(args(), {});
+    const early = takeEarlyKey();
+    expect(early?.serverId).toBe(SERVER_ID);
+    await early?.result;
+  });
+
   it('never waits on a secret "file" that is a FIFO nobody writes to', () => {
     const fifo = join(dir, 'fifo');
     execFileSync('mkfifo', [fifo]);

@@ -42,6 +42,12 @@ export interface EarlyKey {
 }
 
 let pending: EarlyKey | undefined;
+/**
+ * Whether this run asked already: the single executable's main script asks
+ * first, and the agent's entry then asks again, which must not read the
+ * config file and the state directory a second time.
+ */
+let asked = false;
 
 /** The commands that are not `register` (the default command). */
 const OTHER_COMMANDS = new Set(['check', 'status', 'unregister']);
@@ -114,7 +120,9 @@ function secretOf(settings: ReturnType<typeof settingsOf>): Secret {
  */
 export function startEarlyKey(argv: readonly string[], env: NodeJS.ProcessEnv): void {
   try {
-    if (pending || env.CLIENT_BOOTSTRAP_EARLY_KEY === '0') return;
+    if (asked) return;
+    asked = true;
+    if (env.CLIENT_BOOTSTRAP_EARLY_KEY === '0') return;
     if (argv.some((a) => OTHER_COMMANDS.has(a) || NO_RUN.has(a))) return;
     const settings = settingsOf(argv, env);
     const { serverId } = settings;
@@ -147,10 +155,12 @@ export function startEarlyKey(argv: readonly string[], env: NodeJS.ProcessEnv): 
 /**
  * Hands the early derivation over, once; undefined when none was started
  * or it was taken already. The taker owns it: it must wipe its secret and,
- * when it does not use it, its key.
+ * when it does not use it, its key. A later run in the same process (the
+ * tests') may then ask again.
  */
 export function takeEarlyKey(): EarlyKey | undefined {
   const e = pending;
   pending = undefined;
+  asked = false;
   return e;
 }
