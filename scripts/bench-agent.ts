@@ -74,6 +74,9 @@ export interface Floor {
   readonly scryptPeakMiB: number;
 }
 
+/** One sample of a floor: its parts as measured (ms, MiB). */
+type FloorSample = Omit<Floor, 'ms'>;
+
 /**
  * The floor of a whole registration on one route, sampled once: a bare
  * start of the runtime the executable embeds (`node -e 0`, spawned and
@@ -83,17 +86,7 @@ export interface Floor {
  * (hello) on that same route, so the relay's floor includes the relay and a
  * slow link's floor its delay.
  */
-async function floorSample(
-  route: Route,
-  secret: string,
-  runtime: string,
-): Promise<{
-  start: number;
-  scrypt: number;
-  scryptPeakMiB: number;
-  roundTrips: number;
-  kdfLog2N: number;
-}> {
+async function floorSample(route: Route, secret: string, runtime: string): Promise<FloorSample> {
   const m = measure([runtime, '-e', '0']);
   if (m.code !== 0) throw new Error(`floor: ${runtime} -e 0 exited ${m.code}`);
   const h = await hello(route);
@@ -137,7 +130,7 @@ scrypt(secret, salt, 32, { N, r, p, maxmem: 256 * N * r }, (err) => {
 `;
 
 /** The medians of the floor samples. */
-function floorOf(samples: Awaited<ReturnType<typeof floorSample>>[]): Floor {
+function floorOf(samples: FloorSample[]): Floor {
   const [start, scrypt, roundTrips] = [
     median(samples.map((x) => x.start)),
     median(samples.map((x) => x.scrypt)),
@@ -188,7 +181,7 @@ export async function benchRegistration(
 ): Promise<RegistrationRow> {
   const secretFile = writeSecretFile(join(tempDir('cb-bench-'), 'secret'), secret);
   const samples: Measured[] = [];
-  const floors: Awaited<ReturnType<typeof floorSample>>[] = [];
+  const floors: FloorSample[] = [];
   for (let i = 0; i < runs; i++) {
     floors.push(await floorSample(route, secret, runtime));
     const args = [
