@@ -23,6 +23,7 @@ interface Span {
 }
 interface Timings {
   processStartToMain: number;
+  reexecMs: number | null;
   load: Span | null;
   config: Span | null;
   probes: Span | null;
@@ -237,14 +238,16 @@ describe('timings in --json', () => {
         'load',
         'probes',
         'processStartToMain',
+        'reexecMs',
         'save',
         'total',
       ].sort(),
     );
     expect(t.probes).toBeNull();
     expect(t.derivation).toBeNull();
-    // Only the single executable compiles a bundle of its own (test/sea.test.ts).
+    // Only the single executable compiles a bundle of its own, and re-executes itself (test/sea.test.ts).
     expect(t.load).toBeNull();
+    expect(t.reexecMs).toBeNull();
     expect(t.config?.startMs).toBe(0);
     expect(t.processStartToMain).toBeLessThanOrEqual(t.total);
   });

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -168,6 +168,65 @@ describe('the single executable, alone in an empty directory with an empty PATH'
     expect(derivation?.startMs).toBeLessThanOrEqual(load?.startMs as number);
     expect(derivation?.startMs).toBeLessThan(probes?.endMs as number);
     expect(t.total).toBeGreaterThan(t.processStartToMain as number);
+  });
+
+  it('re-executes itself once for a registration, with scrypt on transparent huge pages', async () => {
+    const mode = /\[(\w+)\]/.exec(
+      readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'),
+    )?.[1];
+    const args = (): string[] => [
+      '--server',
+      d.server.url,
+      `--server-pin=${d.server.pin}`,
+      `--server-id=${d.serverId}`,
+      '--state-dir',
+      join(tempDir(), 's'),
+      '--json',
+    ];
+    const env = { PATH: '', CLIENT_BOOTSTRAP_SECRET: SECRET };
+    // The same process throughout (execve): its memory maps show the early key's
+    // 128 MiB (the default N=2^17, which the run starts before it knows the test
+    // server's cheaper one) marked for huge pages.
+    const child = spawn(exe, args(), { cwd: tempDir(), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    let eligible = false;
+    let running = true;
+    void exited.then(() => (running = false));
+    while (running && !eligible) {
+      try {
+        eligible = readFileSync(`/proc/${child.pid}/smaps`, 'utf8')
+          .split(/^(?=[0-9a-f]+-[0-9a-f]+ )/m)
+          .some((m) => {
+            const [from, to] = (m.split(' ')[0] ?? '').split('-').map((x) => parseInt(x, 16));
+            return (to ?? 0) - (from ?? 0) >= 128 * 2 ** 20 && /^THPeligible:\s+1$/m.test(m);
+          });
+      } catch {
+        // gone already
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(await exited).toBe(0);
+    const timings = (JSON.parse(stdout) as { timings: Record<string, number | null> }).timings;
+    if (mode !== 'madvise') {
+      // "always" needs no asking, "never" cannot be asked: no second start then.
+      expect(timings.reexecMs).toBeNull();
+      return;
+    }
+    expect(eligible).toBe(true);
+    expect(timings.reexecMs).toBeGreaterThan(0);
+    expect(timings.processStartToMain).toBeGreaterThan(timings.reexecMs as number);
+
+    // Turned off, or glibc's tunable given otherwise: one start, as it is.
+    for (const extra of [
+      { CLIENT_BOOTSTRAP_HUGE_PAGES: '0' } as Record<string, string>,
+      { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' },
+    ]) {
+      const r = runLone(args(), tempDir(), { ...env, ...extra });
+      expect(r.json, JSON.stringify(extra)).toMatchObject({ ok: true, code: 'registered' });
+      expect((r.json.timings as Record<string, unknown>).reexecMs).toBeNull();
+    }
   });
 
   it('reads client-bootstrap.json from its own directory, not the working directory', () => {

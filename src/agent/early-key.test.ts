@@ -7,7 +7,7 @@ import { DEFAULT_KDF, Secret, derivePrs } from '../protocol/secret.ts';
 import type { Hello } from '../protocol/index.ts';
 import { silentLogger } from '../common/log.ts';
 import type { Logger } from '../common/log.ts';
-import { startEarlyKey, takeEarlyKey } from './early-key.ts';
+import { mayDerive, startEarlyKey, takeEarlyKey } from './early-key.ts';
 import { KeyDeriver } from './speculative-key.ts';
 
 const SERVER_ID = 'l4idDkM-4AhjRydT5EHUjw';
@@ -148,5 +148,30 @@ describe('the key derivation started by the entry point', () => {
     // Were it opened, this call would block the test for ever.
     startEarlyKey(['register', '--server-id', SERVER_ID, '--secret-file', fifo], {});
     expect(takeEarlyKey()).toBeUndefined();
+  });
+});
+
+describe('whether a run will likely derive (the single executable re-executes itself on huge pages then)', () => {
+  it('says yes for a register on an unregistered machine, known server id or not', () => {
+    expect(mayDerive(args(), {})).toBe(true);
+    expect(
+      mayDerive(['--server', 'https://mgmt.example', '--state-dir', join(dir, 'state')], {}),
+    ).toBe(true);
+  });
+
+  it('says no for another command, --help, --version, or a machine registered already', () => {
+    for (const other of ['status', 'check', 'unregister', '--help', '-h', '--version'])
+      expect(mayDerive(args(other), {}), other).toBe(false);
+    mkdirSync(join(dir, 'state'));
+    writeFileSync(join(dir, 'state', 'state.json'), '{}');
+    expect(mayDerive(args(), {})).toBe(false);
+    // The state directory from the environment, as the configuration reads it.
+    expect(mayDerive(['register'], { CLIENT_BOOTSTRAP_STATE_DIR: join(dir, 'state') })).toBe(false);
+  });
+
+  it('says no on any doubt: a config file it cannot read, a flag given twice', () => {
+    expect(mayDerive(args('--state-dir', join(dir, 'other')), {})).toBe(false);
+    writeFileSync(join(dir, 'bad.json'), '{ not json');
+    expect(mayDerive(args('--config', join(dir, 'bad.json')), {})).toBe(false);
   });
 });

@@ -110,6 +110,21 @@ function secretOf(settings: ReturnType<typeof settingsOf>): Secret {
 }
 
 /**
+ * Whether this run is a `register` whose state directory (from the flags,
+ * the environment or the config file) holds no registration yet: a run that
+ * will most likely derive a key, whether the server id is known now or only
+ * once hello answers. False on any doubt. Reads no secret.
+ */
+export function mayDerive(argv: readonly string[], env: NodeJS.ProcessEnv): boolean {
+  try {
+    if (argv.some((a) => OTHER_COMMANDS.has(a) || NO_RUN.has(a))) return false;
+    return !existsSync(join(settingsOf(argv, env).stateDir, STATE_FILE_NAME));
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Starts deriving when this run is a `register` whose server id and secret
  * are known from the flags, the environment or the config file, and whose
  * state directory holds no registration yet (a re-run of a deployment on a

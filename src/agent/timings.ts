@@ -17,6 +17,12 @@ export const LOAD_MARKS = {
   end: 'client-bootstrap:loaded',
 } as const;
 
+/**
+ * The mark a re-executed single executable sets (src/bin/huge-pages.ts),
+ * its detail `{ originMs }` the first process's performance.timeOrigin.
+ */
+export const REEXEC_MARK = 'client-bootstrap:reexec';
+
 /** One phase: when it started and ended, in ms since main. */
 export interface Span {
   readonly startMs: number;
@@ -27,8 +33,13 @@ export type Phase = 'load' | 'config' | 'probes' | 'derivation' | 'handshake' | 
 
 /** The `timings` field of --json. A phase that did not happen is null. */
 export interface TimingsReport {
-  /** From process start (performance.timeOrigin) to main. */
+  /** From process start (performance.timeOrigin; the first process's, across a re-exec) to main. */
   readonly processStartToMain: number;
+  /**
+   * When the single executable re-executed itself (huge pages): the first
+   * process's start to this process's, part of processStartToMain; else null.
+   */
+  readonly reexecMs: number | null;
   /** The single executable compiling the agent's bundle; null in a run from dist/. */
   readonly load: Span | null;
   readonly config: Span | null;
@@ -49,11 +60,14 @@ const round = (ms: number): number => Math.round(ms * 10) / 10;
  */
 export class Timings {
   readonly #main: number;
+  /** ms from the first process's start to this one's, across a re-exec; else null. */
+  readonly #before: number | null;
   readonly #spans = new Map<Phase, { startMs: number; endMs: number | null }>();
 
   /** `mainAt`: performance.now() at main; by default the main mark, or now when there is none. */
   constructor(mainAt?: number) {
     this.#main = mainAt ?? markAt(MAIN_MARK) ?? now();
+    this.#before = reexecBefore();
     const [loadStart, loadEnd] = [markAt(LOAD_MARKS.start), markAt(LOAD_MARKS.end)];
     if (loadStart !== undefined && loadEnd !== undefined)
       this.#spans.set('load', { startMs: this.since(loadStart), endMs: this.since(loadEnd) });
@@ -98,7 +112,8 @@ export class Timings {
       return s ? { startMs: round(s.startMs), endMs: round(s.endMs ?? at) } : null;
     };
     return {
-      processStartToMain: round(this.#main),
+      processStartToMain: round((this.#before ?? 0) + this.#main),
+      reexecMs: this.#before === null ? null : round(this.#before),
       load: span('load'),
       config: span('config'),
       probes: span('probes'),
@@ -106,9 +121,18 @@ export class Timings {
       handshake: span('handshake'),
       save: span('save'),
       exit: span('exit'),
-      total: round(this.#main + at),
+      total: round((this.#before ?? 0) + this.#main + at),
     };
   }
+}
+
+/** The first process's start to this one's, from REEXEC_MARK; null when there was no re-exec. */
+function reexecBefore(): number | null {
+  const mark = performance.getEntriesByName(REEXEC_MARK, 'mark')[0] as
+    { detail?: { originMs?: unknown } } | undefined;
+  const detail = mark?.detail;
+  const originMs = detail?.originMs;
+  return typeof originMs === 'number' ? performance.timeOrigin - originMs : null;
 }
 
 /** performance.now() at the first mark of that name. */

@@ -7,6 +7,9 @@
  * compiles and runs the agent's bundle, which the executable carries as an
  * asset (sea-layout.ts). `--version` answers here without the bundle.
  *
+ * Before all that, on Linux, it may re-execute itself once so that glibc
+ * puts scrypt's memory on transparent huge pages (huge-pages.ts).
+ *
  * The bundle gets this script's instance of early-key.ts (a bundle of its
  * own would have its own, empty one), Node's built-in modules, and nothing
  * else.
@@ -18,6 +21,7 @@ import { compileFunction } from 'node:vm';
 import * as earlyKey from '../agent/early-key.ts';
 import { LOAD_MARKS, MAIN_MARK } from '../agent/timings.ts';
 import { VERSION } from '../version.ts';
+import { noteReexec, reexecForHugePages } from './huge-pages.ts';
 import { hideSensitiveArgs } from './process-title.ts';
 import {
   AGENT_ASSET,
@@ -26,8 +30,11 @@ import {
   EARLY_KEY_MODULE,
 } from './sea-layout.ts';
 
-performance.mark(MAIN_MARK);
 const argv = process.argv.slice(2);
+// Before anything else: this process may be replaced by itself on huge pages.
+noteReexec(process.env);
+reexecForHugePages(argv, process.env, earlyKey.mayDerive);
+performance.mark(MAIN_MARK);
 hideSensitiveArgs(argv);
 
 /** The bundle's `require`: our early-key.ts, or one of Node's own modules. */
