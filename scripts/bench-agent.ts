@@ -3,6 +3,7 @@
  * each route against its floor, and the fallback to the relay.
  */
 import { execFile, execFileSync } from 'node:child_process';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { droppedRoute, silentListener } from '../test/support/blackhole.ts';
@@ -45,6 +46,22 @@ export function measureAsync(argv: string[], env: Record<string, string> = {}): 
   });
 }
 
+/**
+ * The executable as a deployment finds it: copied into a directory of its
+ * own, as an installer, cp or a download writes it. The file the build
+ * leaves is written in one call (postject), and ext4 on a recent kernel
+ * (6.18 here) keeps such a file in the page cache in large folios, which a
+ * fault maps whole into the process: the same bytes then count 13 to 30 MiB
+ * more in the peak memory of every run (the --version of a fresh build
+ * touches 62 MiB of the file against 30 MiB for a copy of it). A copy
+ * (copy_file_range) is cached in small pages, as a download is.
+ */
+export function installCopy(built: string): string {
+  const installed = join(tempDir('cb-bench-installed-'), 'client-bootstrap');
+  copyFileSync(built, installed); // the mode goes with it
+  return installed;
+}
+
 /** `--version` of the executable against a bare start of the runtime it embeds. */
 export function benchStartup(
   exe: string,
@@ -72,6 +89,11 @@ export interface Floor {
   readonly kdfLog2N: number;
   /** Peak RSS of the runtime running that scrypt and nothing else (MiB). */
   readonly scryptPeakMiB: number;
+  /**
+   * The same scrypt on glibc's default 4 KiB pages, when the floor's own ran
+   * on huge pages as the executable's does (see hugePagesEnv); else null.
+   */
+  readonly scryptSmallPages: number | null;
 }
 
 /** One sample of a floor: its parts as measured (ms, MiB). */
@@ -90,13 +112,21 @@ async function floorSample(route: Route, secret: string, runtime: string): Promi
   const m = measure([runtime, '-e', '0']);
   if (m.code !== 0) throw new Error(`floor: ${runtime} -e 0 exited ${m.code}`);
   const h = await hello(route);
-  const run = measure([runtime, '-e', SCRYPT_SCRIPT], {
-    CB_FLOOR_SECRET: secret,
-    CB_FLOOR_SALT: h.serverId,
-    CB_FLOOR_KDF: JSON.stringify(h.kdf),
-  });
-  const scrypt = run.code === 0 ? Number(run.stdout) : NaN;
-  if (!Number.isFinite(scrypt)) throw new Error('floor: the scrypt run printed no time');
+  const scryptRun = (env: Record<string, string>): Measured => {
+    const run = measure([runtime, '-e', SCRYPT_SCRIPT], {
+      CB_FLOOR_SECRET: secret,
+      CB_FLOOR_SALT: h.serverId,
+      CB_FLOOR_KDF: JSON.stringify(h.kdf),
+      ...env,
+    });
+    if (run.code !== 0 || !Number.isFinite(Number(run.stdout)))
+      throw new Error('floor: the scrypt run printed no time');
+    return run;
+  };
+  const huge = hugePagesEnv();
+  const run = scryptRun(huge ?? {});
+  const scrypt = Number(run.stdout);
+  const scryptSmallPages = huge ? Number(scryptRun({}).stdout) : null;
   const url = endpoint(route, 'hello');
   const t0 = performance.now();
   for (let j = 0; j < 3; j++) {
@@ -108,9 +138,29 @@ async function floorSample(route: Route, secret: string, runtime: string): Promi
     start: m.ms,
     scrypt,
     scryptPeakMiB: run.maxRssKiB / 1024,
+    scryptSmallPages,
     roundTrips: performance.now() - t0,
     kdfLog2N: Math.log2(h.kdf.N),
   };
+}
+
+/**
+ * The environment that puts the floor's scrypt on transparent huge pages
+ * the way the executable puts its own there (src/bin/huge-pages.ts: glibc's
+ * malloc told so, where the kernel leaves huge pages to programs that ask);
+ * undefined where the executable does not do so. The floor follows: it is
+ * the least the same work takes on this machine.
+ */
+function hugePagesEnv(): Record<string, string> | undefined {
+  let mode: string | undefined;
+  try {
+    mode = /\[(\w+)\]/.exec(
+      readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'),
+    )?.[1];
+  } catch {
+    return undefined;
+  }
+  return mode === 'madvise' ? { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' } : undefined;
 }
 
 /**
@@ -143,6 +193,9 @@ function floorOf(samples: FloorSample[]): Floor {
     roundTrips,
     kdfLog2N: samples[0]?.kdfLog2N ?? NaN,
     scryptPeakMiB: median(samples.map((x) => x.scryptPeakMiB)),
+    scryptSmallPages: samples.some((x) => x.scryptSmallPages === null)
+      ? null
+      : median(samples.map((x) => x.scryptSmallPages as number)),
   };
 }
 
@@ -167,6 +220,48 @@ function failureOf(m: Measured): string {
   }
 }
 
+/** A registration's command line on one route, with a fresh state directory. */
+function registrationArgs(d: Deployment, route: Route, secretFile: string): string[] {
+  return [
+    '--server',
+    route.kind === 'direct' ? route.url : d.server.url,
+    '--relay',
+    d.relay.url,
+    `--server-id=${d.serverId}`,
+    `--server-pin=${d.server.pin}`,
+    '--route',
+    route.kind,
+    '--probe-timeout',
+    String(PROBE_TIMEOUT_S),
+    '--secret-file',
+    secretFile,
+    '--state-dir',
+    join(tempDir('cb-bench-'), 's'),
+    '--json',
+  ];
+}
+
+/**
+ * The peak memory (MiB) of a few registrations by `exe` where the build
+ * left it (see installCopy), for the notes: the highest of `runs`.
+ */
+export async function peakAsBuiltMiB(
+  exe: string,
+  d: Deployment,
+  secret: string,
+  route: Route,
+  runs: number,
+): Promise<number> {
+  const secretFile = writeSecretFile(join(tempDir('cb-bench-'), 'secret'), secret);
+  let peak = 0;
+  for (let i = 0; i < runs; i++) {
+    const m = await measureAsync([exe, ...registrationArgs(d, route, secretFile)]);
+    if (m.code !== 0) throw new Error(`as built: ${failureOf(m)}`);
+    peak = Math.max(peak, m.maxRssKiB / 1024);
+  }
+  return peak;
+}
+
 /**
  * Registrations by the executable on one route, each right after a sample
  * of its floor; `route.url` replaces the direct URL (a slow link).
@@ -184,24 +279,7 @@ export async function benchRegistration(
   const floors: FloorSample[] = [];
   for (let i = 0; i < runs; i++) {
     floors.push(await floorSample(route, secret, runtime));
-    const args = [
-      '--server',
-      route.kind === 'direct' ? route.url : d.server.url,
-      '--relay',
-      d.relay.url,
-      `--server-id=${d.serverId}`,
-      `--server-pin=${d.server.pin}`,
-      '--route',
-      route.kind,
-      '--probe-timeout',
-      String(PROBE_TIMEOUT_S),
-      '--secret-file',
-      secretFile,
-      '--state-dir',
-      join(tempDir('cb-bench-'), 's'),
-      '--json',
-    ];
-    samples.push(await measureAsync([exe, ...args]));
+    samples.push(await measureAsync([exe, ...registrationArgs(d, route, secretFile)]));
   }
   const ok = samples.filter((s) => s.code === 0);
   return {

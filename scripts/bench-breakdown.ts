@@ -20,8 +20,11 @@ export function breakdown(row: RegistrationRow): string {
     const start = med(row, (t) => pick(t)?.startMs ?? NaN);
     return `${name} ${f(med(row, (t) => len(pick(t))))} (at ${f(start)})`;
   };
+  const reexec = row.runs.some((r) => r.timings.reexecMs != null)
+    ? ` (of which the first process, before it re-executed itself on huge pages, ${f(med(row, (t) => t.reexecMs ?? NaN))})`
+    : '';
   return [
-    `start to main ${f(med(row, (t) => t.processStartToMain))}`,
+    `start to main ${f(med(row, (t) => t.processStartToMain))}${reexec}`,
     ...(row.runs.some((r) => r.timings.load) ? [phase('load', (t) => t.load)] : []),
     phase('config', (t) => t.config),
     phase('probes', (t) => t.probes),
@@ -47,5 +50,9 @@ export function breakdown(row: RegistrationRow): string {
 
 /** The floor's parts as one line. */
 export function floorParts(floor: Floor): string {
-  return `floor ${f(floor.ms)} = process start ${f(floor.start)} + scrypt N=2^${floor.kdfLog2N} ${f(floor.scrypt)} + 3 round trips ${f(floor.roundTrips)}; the runtime running that scrypt alone peaks at ${f(floor.scryptPeakMiB)} MiB`;
+  const pages =
+    floor.scryptSmallPages === null
+      ? ''
+      : ` (on huge pages, as the executable runs it; on 4 KiB pages ${f(floor.scryptSmallPages)}, a floor of ${f(floor.ms - floor.scrypt + floor.scryptSmallPages)})`;
+  return `floor ${f(floor.ms)} = process start ${f(floor.start)} + scrypt N=2^${floor.kdfLog2N} ${f(floor.scrypt)}${pages} + 3 round trips ${f(floor.roundTrips)}; the runtime running that scrypt alone peaks at ${f(floor.scryptPeakMiB)} MiB`;
 }

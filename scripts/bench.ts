@@ -15,7 +15,14 @@ import { cleanUpEverything, tempDir } from '../test/support/cleanup.ts';
 import { deploy } from '../test/support/deploy.ts';
 import { ROOT } from '../test/support/procs.ts';
 import { slowLink } from '../test/support/slow-link.ts';
-import { PROBE_TIMEOUT_S, benchFallback, benchRegistration, benchStartup } from './bench-agent.ts';
+import {
+  PROBE_TIMEOUT_S,
+  benchFallback,
+  benchRegistration,
+  benchStartup,
+  installCopy,
+  peakAsBuiltMiB,
+} from './bench-agent.ts';
 import { breakdown, floorParts } from './bench-breakdown.ts';
 import { benchFleet } from './bench-fleet.ts';
 import { benchEstate } from './bench-estate.ts';
@@ -90,6 +97,9 @@ if (!givenExe) {
   );
   exe = join(seaDir, 'client-bootstrap-linux-x64');
 }
+// Every row runs the executable as installed, never where the build left it (installCopy says why).
+const built = exe;
+exe = installCopy(built);
 // The runtime the executable embeds, started bare: the process-start part of the floors.
 const runtime = ensureRuntime(`linux-${process.arch}` as Target);
 
@@ -214,6 +224,10 @@ try {
           };
           const r = await benchRegistration(exe, d, secret, route, n.reg, runtime);
           const { floor } = r;
+          const asBuilt =
+            name === 'direct'
+              ? `; the file as the build wrote it, not installed: peak ${f(await peakAsBuiltMiB(built, d, secret, route, 3))} MiB`
+              : '';
           row(
             {
               row: name,
@@ -223,7 +237,7 @@ try {
               'p95 ms': f(r.p95),
               ratio: `${f(r.median / floor.ms, 2)}x floor`,
               'peak MiB': f(r.peakMiB),
-              notes: `${floorParts(floor)} (through the ${route.kind === 'direct' ? 'server' : 'relay'})`,
+              notes: `${floorParts(floor)} (through the ${route.kind === 'direct' ? 'server' : 'relay'})${asBuilt}`,
             },
             r.errors,
           );
