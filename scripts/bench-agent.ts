@@ -91,13 +91,25 @@ export interface Floor {
   readonly scryptPeakMiB: number;
   /**
    * The same scrypt on glibc's default 4 KiB pages, when the floor's own ran
-   * on huge pages as the executable's does (see hugePagesEnv); else null.
+   * on huge pages as the executable's did (see hugePagesEnv); else null.
    */
   readonly scryptSmallPages: number | null;
 }
 
-/** One sample of a floor: its parts as measured (ms, MiB). */
-type FloorSample = Omit<Floor, 'ms'>;
+/** One scrypt of a floor sample: its time (ms) and its process's peak memory (MiB). */
+interface ScryptRun {
+  readonly ms: number;
+  readonly peakMiB: number;
+}
+
+/** One sample of a floor: its parts as measured; scrypt also on huge pages where it can be. */
+interface FloorSample {
+  readonly start: number;
+  readonly roundTrips: number;
+  readonly kdfLog2N: number;
+  readonly small: ScryptRun;
+  readonly huge: ScryptRun | null;
+}
 
 /**
  * The floor of a whole registration on one route, sampled once: a bare
@@ -112,7 +124,7 @@ async function floorSample(route: Route, secret: string, runtime: string): Promi
   const m = measure([runtime, '-e', '0']);
   if (m.code !== 0) throw new Error(`floor: ${runtime} -e 0 exited ${m.code}`);
   const h = await hello(route);
-  const scryptRun = (env: Record<string, string>): Measured => {
+  const scryptRun = (env: Record<string, string>): ScryptRun => {
     const run = measure([runtime, '-e', SCRYPT_SCRIPT], {
       CB_FLOOR_SECRET: secret,
       CB_FLOOR_SALT: h.serverId,
@@ -121,12 +133,11 @@ async function floorSample(route: Route, secret: string, runtime: string): Promi
     });
     if (run.code !== 0 || !Number.isFinite(Number(run.stdout)))
       throw new Error('floor: the scrypt run printed no time');
-    return run;
+    return { ms: Number(run.stdout), peakMiB: run.maxRssKiB / 1024 };
   };
-  const huge = hugePagesEnv();
-  const run = scryptRun(huge ?? {});
-  const scrypt = Number(run.stdout);
-  const scryptSmallPages = huge ? Number(scryptRun({}).stdout) : null;
+  const hugeEnv = hugePagesEnv();
+  const huge = hugeEnv ? scryptRun(hugeEnv) : null;
+  const small = scryptRun({});
   const url = endpoint(route, 'hello');
   const t0 = performance.now();
   for (let j = 0; j < 3; j++) {
@@ -136,9 +147,8 @@ async function floorSample(route: Route, secret: string, runtime: string): Promi
   }
   return {
     start: m.ms,
-    scrypt,
-    scryptPeakMiB: run.maxRssKiB / 1024,
-    scryptSmallPages,
+    small,
+    huge,
     roundTrips: performance.now() - t0,
     kdfLog2N: Math.log2(h.kdf.N),
   };
@@ -146,9 +156,10 @@ async function floorSample(route: Route, secret: string, runtime: string): Promi
 
 /**
  * The environment that puts the floor's scrypt on transparent huge pages
- * the way the executable puts its own there (src/bin/huge-pages.ts: glibc's
- * malloc told so, where the kernel leaves huge pages to programs that ask);
- * undefined where the executable does not do so. The floor follows: it is
+ * the way the executable may put its own there (src/bin/huge-pages.ts:
+ * glibc's malloc told so, where the kernel leaves huge pages to programs
+ * that ask); undefined where that cannot be. Whether the floor uses it
+ * follows what the executable's runs did (their `reexecMs`): the floor is
  * the least the same work takes on this machine.
  */
 function hugePagesEnv(): Record<string, string> | undefined {
@@ -179,11 +190,17 @@ scrypt(secret, salt, 32, { N, r, p, maxmem: 256 * N * r }, (err) => {
 });
 `;
 
-/** The medians of the floor samples. */
-function floorOf(samples: FloorSample[]): Floor {
+/**
+ * The medians of the floor samples; scrypt on huge pages when `huge` (the
+ * executable's runs re-executed themselves for them) and every sample has it.
+ */
+function floorOf(samples: FloorSample[], huge: boolean): Floor {
+  const hugeRuns = samples.flatMap((x) => (x.huge ? [x.huge] : []));
+  const useHuge = huge && hugeRuns.length === samples.length;
+  const used = useHuge ? hugeRuns : samples.map((x) => x.small);
   const [start, scrypt, roundTrips] = [
     median(samples.map((x) => x.start)),
-    median(samples.map((x) => x.scrypt)),
+    median(used.map((x) => x.ms)),
     median(samples.map((x) => x.roundTrips)),
   ];
   return {
@@ -192,10 +209,8 @@ function floorOf(samples: FloorSample[]): Floor {
     scrypt,
     roundTrips,
     kdfLog2N: samples[0]?.kdfLog2N ?? NaN,
-    scryptPeakMiB: median(samples.map((x) => x.scryptPeakMiB)),
-    scryptSmallPages: samples.some((x) => x.scryptSmallPages === null)
-      ? null
-      : median(samples.map((x) => x.scryptSmallPages as number)),
+    scryptPeakMiB: median(used.map((x) => x.peakMiB)),
+    scryptSmallPages: useHuge ? median(samples.map((x) => x.small.ms)) : null,
   };
 }
 
@@ -295,7 +310,12 @@ export async function benchRegistration(
       const { timings } = JSON.parse(s.stdout) as { timings?: TimingsReport };
       return timings ? [{ wallMs: s.ms, timings }] : [];
     }),
-    floor: floorOf(floors),
+    floor: floorOf(
+      floors,
+      ok.some(
+        (s) => (JSON.parse(s.stdout) as { timings?: TimingsReport }).timings?.reexecMs != null,
+      ),
+    ),
   };
 }
 

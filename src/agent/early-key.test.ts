@@ -127,6 +127,22 @@ describe('the key derivation started by the entry point', () => {
     expect(takeEarlyKey()).toBeUndefined();
   });
 
+  it('starts after a run that failed (its state file says no registration), not on a damaged one', async () => {
+    mkdirSync(join(dir, 'state'));
+    const stateFile = join(dir, 'state', 'state.json');
+    writeFileSync(stateFile, '{"version":1,"installId":"x","registration":null}\n');
+    startEarlyKey(args(), {});
+    const early = takeEarlyKey();
+    expect(early?.serverId).toBe(SERVER_ID);
+    await early?.result;
+    early?.secret.wipe();
+    expect(mayDerive(args(), {})).toBe(true);
+    writeFileSync(stateFile, '{"version":1,"regis');
+    startEarlyKey(args(), {});
+    expect(takeEarlyKey()).toBeUndefined();
+    expect(mayDerive(args(), {})).toBe(false);
+  });
+
   it('is asked once a run: the second ask (the agent entry, after the main script) reads nothing', async () => {
     mkdirSync(join(dir, 'state'));
     writeFileSync(join(dir, 'state', 'state.json'), '{}');

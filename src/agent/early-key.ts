@@ -110,6 +110,26 @@ function secretOf(settings: ReturnType<typeof settingsOf>): Secret {
 }
 
 /**
+ * Whether the state directory holds a registration. Every run writes a
+ * state file with `"registration": null` first, so a run that failed
+ * leaves one behind: only a file that says null is no registration. A file
+ * that cannot be read or parsed counts as one (any doubt: no early start).
+ */
+function registeredIn(stateDir: string): boolean {
+  const file = join(stateDir, STATE_FILE_NAME);
+  if (!existsSync(file)) return false;
+  try {
+    const st = statSync(file);
+    if (!st.isFile() || st.size > 64 * 1024) return true;
+    return (
+      (JSON.parse(readFileSync(file, 'utf8')) as { registration?: unknown }).registration !== null
+    );
+  } catch {
+    return true;
+  }
+}
+
+/**
  * Whether this run is a `register` whose state directory (from the flags,
  * the environment or the config file) holds no registration yet: a run that
  * will most likely derive a key, whether the server id is known now or only
@@ -118,7 +138,7 @@ function secretOf(settings: ReturnType<typeof settingsOf>): Secret {
 export function mayDerive(argv: readonly string[], env: NodeJS.ProcessEnv): boolean {
   try {
     if (argv.some((a) => OTHER_COMMANDS.has(a) || NO_RUN.has(a))) return false;
-    return !existsSync(join(settingsOf(argv, env).stateDir, STATE_FILE_NAME));
+    return !registeredIn(settingsOf(argv, env).stateDir);
   } catch {
     return false;
   }
@@ -142,7 +162,7 @@ export function startEarlyKey(argv: readonly string[], env: NodeJS.ProcessEnv): 
     const settings = settingsOf(argv, env);
     const { serverId } = settings;
     if (serverId === undefined || !SERVER_ID.test(serverId)) return;
-    if (existsSync(join(settings.stateDir, STATE_FILE_NAME))) return;
+    if (registeredIn(settings.stateDir)) return;
     const secret = secretOf(settings);
     const kdf = DEFAULT_KDF;
     const startedAt = performance.now();

@@ -19,7 +19,7 @@ export const LOAD_MARKS = {
 
 /**
  * The mark a re-executed single executable sets (src/bin/huge-pages.ts),
- * its detail `{ originMs }` the first process's performance.timeOrigin.
+ * its detail `{ beforeMs }`: how long before this process the first one started.
  */
 export const REEXEC_MARK = 'client-bootstrap:reexec';
 
@@ -129,10 +129,9 @@ export class Timings {
 /** The first process's start to this one's, from REEXEC_MARK; null when there was no re-exec. */
 function reexecBefore(): number | null {
   const mark = performance.getEntriesByName(REEXEC_MARK, 'mark')[0] as
-    { detail?: { originMs?: unknown } } | undefined;
-  const detail = mark?.detail;
-  const originMs = detail?.originMs;
-  return typeof originMs === 'number' ? performance.timeOrigin - originMs : null;
+    { detail?: { beforeMs?: unknown } } | undefined;
+  const beforeMs = mark?.detail?.beforeMs;
+  return typeof beforeMs === 'number' ? beforeMs : null;
 }
 
 /** performance.now() at the first mark of that name. */

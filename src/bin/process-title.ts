@@ -10,5 +10,9 @@ const sensitiveArg = (a: string, i: number, all: readonly string[]): boolean =>
   (a === '--proxy' && (all[i + 1] ?? '').includes('@'));
 
 export function hideSensitiveArgs(argv: readonly string[]): void {
-  if (argv.some(sensitiveArg)) process.title = 'client-bootstrap';
+  if (hasSensitiveArgs(argv)) process.title = 'client-bootstrap';
+}
+
+export function hasSensitiveArgs(argv: readonly string[]): boolean {
+  return argv.some(sensitiveArg);
 }

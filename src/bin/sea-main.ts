@@ -31,11 +31,10 @@ import {
 } from './sea-layout.ts';
 
 const argv = process.argv.slice(2);
-// Before anything else: this process may be replaced by itself on huge pages.
-noteReexec(process.env);
-reexecForHugePages(argv, process.env, earlyKey.mayDerive);
-performance.mark(MAIN_MARK);
 hideSensitiveArgs(argv);
+// Then this process may replace itself with itself on huge pages, once.
+if (!noteReexec(process.env)) reexecForHugePages(argv, process.env, earlyKey.mayDerive);
+performance.mark(MAIN_MARK);
 
 /** The bundle's `require`: our early-key.ts, or one of Node's own modules. */
 function requireForAgent(id: string): unknown {
