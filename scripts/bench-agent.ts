@@ -235,17 +235,22 @@ function failureOf(m: Measured): string {
   }
 }
 
-/** A registration's command line on one route, with a fresh state directory. */
-function registrationArgs(d: Deployment, route: Route, secretFile: string): string[] {
+/**
+ * A registration's command line with a fresh state directory: on one route
+ * (`--route`), or with `direct` as the server's URL and the agent choosing.
+ */
+function registrationArgs(d: Deployment, route: Route | string, secretFile: string): string[] {
+  const pinned = typeof route === 'string' ? [] : ['--route', route.kind];
+  const direct =
+    typeof route === 'string' ? route : route.kind === 'direct' ? route.url : d.server.url;
   return [
     '--server',
-    route.kind === 'direct' ? route.url : d.server.url,
+    direct,
     '--relay',
     d.relay.url,
     `--server-id=${d.serverId}`,
     `--server-pin=${d.server.pin}`,
-    '--route',
-    route.kind,
+    ...pinned,
     '--probe-timeout',
     String(PROBE_TIMEOUT_S),
     '--secret-file',
@@ -340,22 +345,7 @@ export async function benchFallback(
     const times: number[] = [];
     const errors: string[] = [];
     for (let i = 0; i < runs; i++) {
-      const m = measure([
-        exe,
-        '--server',
-        direct,
-        '--relay',
-        d.relay.url,
-        `--server-id=${d.serverId}`,
-        `--server-pin=${d.server.pin}`,
-        '--probe-timeout',
-        String(PROBE_TIMEOUT_S),
-        '--secret-file',
-        secretFile,
-        '--state-dir',
-        join(tempDir('cb-bench-'), 's'),
-        '--json',
-      ]);
+      const m = measure([exe, ...registrationArgs(d, direct, secretFile)]);
       let route: string | undefined;
       try {
         route = (JSON.parse(m.stdout) as { route?: string }).route;
