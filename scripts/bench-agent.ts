@@ -3,7 +3,7 @@
  * each route against its floor, and the fallback to the relay.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { droppedRoute, silentListener } from '../test/support/blackhole.ts';
@@ -12,6 +12,7 @@ import { ROOT, tempDir, writeSecretFile } from '../test/support/procs.ts';
 import { endpoint, hello } from '../test/support/wire-client.ts';
 import type { Route } from '../test/support/wire-client.ts';
 import type { TimingsReport } from '../src/agent/timings.ts';
+import { OUR_TUNABLE, thpMode } from '../src/bin/huge-pages.ts';
 import { median, quantile } from './bench-lib.ts';
 
 /** The probe timeout the timed agent runs are given (`--probe-timeout`), in seconds. */
@@ -163,15 +164,7 @@ async function floorSample(route: Route, secret: string, runtime: string): Promi
  * the least the same work takes on this machine.
  */
 function hugePagesEnv(): Record<string, string> | undefined {
-  let mode: string | undefined;
-  try {
-    mode = /\[(\w+)\]/.exec(
-      readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'),
-    )?.[1];
-  } catch {
-    return undefined;
-  }
-  return mode === 'madvise' ? { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' } : undefined;
+  return thpMode() === 'madvise' ? { GLIBC_TUNABLES: OUR_TUNABLE } : undefined;
 }
 
 /**
@@ -302,6 +295,11 @@ export async function benchRegistration(
     samples.push(await measureAsync([exe, ...registrationArgs(d, route, secretFile)]));
   }
   const ok = samples.filter((s) => s.code === 0);
+  // An executable from before --json had timings gives no parts.
+  const timed = ok.flatMap((s) => {
+    const { timings } = JSON.parse(s.stdout) as { timings?: TimingsReport };
+    return timings ? [{ wallMs: s.ms, timings }] : [];
+  });
   return {
     median: median(ok.map((s) => s.ms)),
     p95: quantile(
@@ -310,16 +308,10 @@ export async function benchRegistration(
     ),
     peakMiB: Math.max(...samples.map((s) => s.maxRssKiB)) / 1024,
     errors: samples.filter((s) => s.code !== 0).map(failureOf),
-    // An executable from before --json had timings gives no parts.
-    runs: ok.flatMap((s) => {
-      const { timings } = JSON.parse(s.stdout) as { timings?: TimingsReport };
-      return timings ? [{ wallMs: s.ms, timings }] : [];
-    }),
+    runs: timed,
     floor: floorOf(
       floors,
-      ok.some(
-        (s) => (JSON.parse(s.stdout) as { timings?: TimingsReport }).timings?.reexecMs != null,
-      ),
+      timed.some((r) => r.timings.reexecMs != null),
     ),
   };
 }

@@ -55,6 +55,11 @@ const OTHER_COMMANDS = new Set(['check', 'status', 'unregister']);
 const NO_RUN = new Set(['--help', '-h', '--version']);
 const SERVER_ID = /^[A-Za-z0-9_-]{22}$/;
 
+/** Whether the command line asks for a `register` (the default command), not another command or an answer. */
+function isRegister(argv: readonly string[]): boolean {
+  return !argv.some((a) => OTHER_COMMANDS.has(a) || NO_RUN.has(a));
+}
+
 /** Any doubt: no early start. */
 class Skip extends Error {}
 
@@ -137,7 +142,7 @@ function registeredIn(stateDir: string): boolean {
  */
 export function mayDerive(argv: readonly string[], env: NodeJS.ProcessEnv): boolean {
   try {
-    if (argv.some((a) => OTHER_COMMANDS.has(a) || NO_RUN.has(a))) return false;
+    if (!isRegister(argv)) return false;
     return !registeredIn(settingsOf(argv, env).stateDir);
   } catch {
     return false;
@@ -158,7 +163,7 @@ export function startEarlyKey(argv: readonly string[], env: NodeJS.ProcessEnv): 
     if (asked) return;
     asked = true;
     if (env.CLIENT_BOOTSTRAP_EARLY_KEY === '0') return;
-    if (argv.some((a) => OTHER_COMMANDS.has(a) || NO_RUN.has(a))) return;
+    if (!isRegister(argv)) return;
     const settings = settingsOf(argv, env);
     const { serverId } = settings;
     if (serverId === undefined || !SERVER_ID.test(serverId)) return;

@@ -29,7 +29,8 @@ import { hasSensitiveArgs } from './process-title.ts';
 /** The variable that carries the first process's start across execve (monotonic, ns). */
 export const EXEC_ORIGIN_ENV = 'CLIENT_BOOTSTRAP_EXEC_ORIGIN';
 const TUNABLE = 'glibc.malloc.hugetlb';
-const OUR_TUNABLE = `${TUNABLE}=1`;
+/** The glibc tunable a re-execution adds to GLIBC_TUNABLES. */
+export const OUR_TUNABLE = `${TUNABLE}=1`;
 const THP_MODE = '/sys/kernel/mm/transparent_hugepage/enabled';
 /** The kernel's name for each architecture Node runs on here. */
 const KERNEL_ARCH: Partial<Record<string, string>> = { x64: 'x86_64', arm64: 'aarch64' };
@@ -45,7 +46,7 @@ function originNs(): bigint {
 }
 
 /** The kernel's transparent huge page mode: always, madvise or never; undefined when unknown. */
-function thpMode(): string | undefined {
+export function thpMode(): string | undefined {
   try {
     return /\[(\w+)\]/.exec(readFileSync(THP_MODE, 'utf8'))?.[1];
   } catch {
