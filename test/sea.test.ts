@@ -1,5 +1,14 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploy } from './support/deploy.ts';
@@ -258,6 +267,53 @@ describe('the single executable, alone in an empty directory with an empty PATH'
       expect(j.timings.reexecMs).toBeNull();
     }
   });
+
+  // With file capabilities the process runs in secure mode, where glibc drops
+  // GLIBC_TUNABLES: a re-executed image that re-executed again would loop for ever
+  // (seen in review). Several checks stand in the way (AT_SECURE, the re-executed
+  // image's own guard, and /proc/self unreadable to a non-dumpable process): the run
+  // must end at once with its one answer, whichever of them stops it.
+  const setcap = ['/usr/sbin/setcap', '/sbin/setcap'].find((p) => existsSync(p));
+  it.skipIf(process.getuid?.() !== 0 || setcap === undefined)(
+    'does not re-execute in secure mode (file capabilities): one start, no loop',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cb-secure-'));
+      try {
+        chmodSync(dir, 0o777);
+        const capable = join(dir, 'client-bootstrap');
+        copyFileSync(exe, capable);
+        chmodSync(capable, 0o755);
+        execFileSync(setcap as string, ['cap_net_bind_service+ep', capable]);
+        const r = spawnSync(
+          capable,
+          [
+            '--server',
+            'http://127.0.0.1:9',
+            `--server-id=${d.serverId}`,
+            '--state-dir',
+            join(dir, 's'),
+            '--deadline',
+            '2',
+            '--json',
+          ],
+          {
+            cwd: dir,
+            env: { PATH: '' },
+            uid: 65534,
+            gid: 65534,
+            encoding: 'utf8',
+            timeout: 30_000,
+          },
+        );
+        expect(r.error, r.stderr).toBeUndefined();
+        const j = JSON.parse(r.stdout) as { code: string; timings: { reexecMs: unknown } };
+        expect(j.code).toBe('no_route');
+        expect(j.timings.reexecMs).toBeNull();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('reads client-bootstrap.json from its own directory, not the working directory', () => {
     const exeDir = join(exe, '..');
