@@ -3,7 +3,8 @@
 #   (no argument) or "test": what `npm test` needs: a compiler for
 #     better-sqlite3, python3 (pty driver), openssl (private CA), tinyproxy (a
 #     real HTTP proxy), tcpdump (capture of loopback traffic), iptables (a
-#     blackholed route, a lossy link), chromium (the admin page in a browser).
+#     blackholed route, a lossy link), strace (no program started during a
+#     registration), chromium (the admin page in a browser).
 #   "platforms": what `npm run test:platforms` needs besides: wine runs the
 #     win-x64 executable, qemu-user the linux-arm64 one (with arm64 libc and
 #     libstdc++); osslsigncode signs, wixl builds the MSI.
@@ -25,6 +26,7 @@ if [ "$what" = test ] || [ "$what" = all ]; then
   check tinyproxy tinyproxy
   check tcpdump tcpdump
   check iptables iptables
+  check strace strace
   check chromium chromium
 fi
 if [ "$what" = platforms ] || [ "$what" = all ]; then

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAgent, runAgentInPty } from './support/agent.ts';
+import { BIN, runCommand } from './support/procs.ts';
 import { deploy } from './support/deploy.ts';
 import type { Deployment } from './support/deploy.ts';
 import { intercept } from './support/intercept.ts';
@@ -159,6 +160,54 @@ describe('the key derivation overlaps the probes', () => {
     const t = json.timings as Timings;
     expect(t.handshake).toBeNull();
     expect(t.save).toBeNull();
+  });
+});
+
+describe.skipIf(process.platform !== 'linux')('a registration on Linux', () => {
+  // A fork while scrypt runs write-protects its 128 MiB: every page faults
+  // again and huge pages are split (node-machine-id's shell cost about 150 ms).
+  it('starts no other program: no fork, no exec, only threads (strace)', async () => {
+    const dir = tempDir('cb-timings-');
+    const trace = join(dir, 'strace.txt');
+    const r = await runCommand(
+      'strace',
+      [
+        '-f',
+        '-qq',
+        '-e',
+        'trace=execve,fork,vfork,clone,clone3',
+        '-o',
+        trace,
+        process.execPath,
+        BIN.agent,
+        '--server',
+        atDefault.server.url,
+        '--route',
+        'direct',
+        `--server-id=${atDefault.serverId}`,
+        `--server-pin=${atDefault.server.pin}`,
+        '--state-dir',
+        join(dir, 's'),
+        '--log-file',
+        join(dir, 'agent.log'),
+        '--json',
+      ],
+      {
+        env: { CLIENT_BOOTSTRAP_SECRET: SECRET, CLIENT_BOOTSTRAP_EARLY_KEY: '1' },
+        timeoutMs: 60_000,
+      },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { code: string }).code, r.stdout).toBe('registered');
+    const calls = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
+    const execs = calls.filter((l) => /\bexecve\(/.test(l));
+    const processes = calls.filter(
+      (l) => /\b(v?fork|clone3?)\(/.test(l) && !l.includes('CLONE_THREAD') && !/resumed>/.test(l),
+    );
+    // The threads are there (the trace works), and the one exec is node itself.
+    expect(calls.filter((l) => l.includes('CLONE_THREAD')).length).toBeGreaterThan(2);
+    expect(execs, execs.join('\n')).toHaveLength(1);
+    expect(processes, processes.join('\n')).toEqual([]);
   });
 });
 

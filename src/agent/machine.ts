@@ -5,28 +5,67 @@ import { arch, hostname, platform } from 'node:os';
 import nodeMachineId from 'node-machine-id';
 import { VERSION } from '../version.ts';
 
-const EMPTY_HASH = createHash('sha256').update('').digest('hex');
+/** Where node-machine-id looks on Linux, in its order. */
+export const LINUX_ID_FILES = ['/var/lib/dbus/machine-id', '/etc/machine-id'] as const;
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
 
 /**
- * The hashed machine id from node-machine-id. It shells out to read the id;
- * where that fails (no PATH, no shell) the id files are read directly.
+ * What node-machine-id's Linux command,
+ * `( cat /var/lib/dbus/machine-id /etc/machine-id 2> /dev/null || hostname ) | head -n 1`,
+ * prints, read without starting a program: the files one after the other,
+ * the host name after them when one cannot be read, up to the first newline.
+ *
+ * Why not the library itself on Linux: it forks a shell, and a fork during
+ * the key derivation write-protects scrypt's 128 MiB, whose every page then
+ * faults again (huge pages are split): about 150 ms on every registration
+ * (`npm run bench`). The id is the library's to the bit, so a machine
+ * registered by an earlier version keeps its id (test/machine-id.test.ts
+ * compares them).
  */
-export async function readMachineId(): Promise<string> {
-  try {
-    const id = await nodeMachineId.machineId();
-    if (/^[0-9a-f]{64}$/.test(id) && id !== EMPTY_HASH) return id;
-  } catch {
-    // fall through to the direct read
-  }
-  for (const file of ['/etc/machine-id', '/var/lib/dbus/machine-id']) {
+export function linuxIdLine(
+  files: readonly string[] = LINUX_ID_FILES,
+  host: () => string = hostname,
+): string {
+  let out = '';
+  let failed = false;
+  for (const file of files) {
     try {
-      const raw = readFileSync(file, 'utf8').trim();
-      if (raw) return createHash('sha256').update(raw).digest('hex');
+      out += readFileSync(file, 'utf8');
     } catch {
-      // try the next
+      failed = true; // cat goes on to the next file and exits 1: then hostname runs
     }
   }
-  return createHash('sha256').update(`host:${hostname()}`).digest('hex');
+  if (failed) out += `${host()}\n`;
+  return out.split('\n')[0] as string;
+}
+
+/** node-machine-id's hash of what its command printed: no white space, lower case, SHA-256. */
+export function hashIdLine(line: string): string | null {
+  const id = line.replace(/\s+/g, '').toLowerCase();
+  return id ? sha256Hex(id) : null;
+}
+
+async function libraryMachineId(): Promise<string | null> {
+  try {
+    const id = await nodeMachineId.machineId();
+    if (/^[0-9a-f]{64}$/.test(id) && id !== sha256Hex('')) return id;
+  } catch {
+    // no shell, no REG.exe: the host name below
+  }
+  return null;
+}
+
+/**
+ * The hashed machine id, as node-machine-id gives it: on Linux read here
+ * (see linuxIdLine), elsewhere from the library. Where there is none, a hash
+ * of the host name.
+ */
+export async function readMachineId(os: NodeJS.Platform = platform()): Promise<string> {
+  const id = os === 'linux' ? hashIdLine(linuxIdLine()) : await libraryMachineId();
+  return id ?? sha256Hex(`host:${hostname()}`);
 }
 
 export interface MachineFacts {
