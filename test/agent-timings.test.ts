@@ -136,6 +136,9 @@ describe('the key derivation overlaps the probes', () => {
     expect(logged?.derivation).toEqual(t.derivation);
     expect(logged?.probes).toEqual(t.probes);
     expect(proxy.seen).toEqual({ hello: 1, start: 1, finish: 1 });
+    // One connection for all three: on a real network a second would cost a
+    // TCP (and TLS) handshake of its own.
+    expect(proxy.connections).toBe(1);
   });
 
   it('a server announcing other KDF parameters still registers: the key is derived again', async () => {

@@ -60,8 +60,16 @@ function dispatcherFor(opts: TransportOptions): Dispatcher {
     keepAlive: false,
     ...tls,
   };
+  // One connection per origin (a Client, not a Pool): a registration's
+  // requests follow one another, and a Pool opens a second connection for a
+  // request sent in the same turn of the event loop as the previous reply
+  // was read (its 'drain' comes a turn later), as register/finish is, right
+  // after register/start. On a real network that is a TCP and a TLS
+  // handshake more; a queued request simply waits for the connection.
+  const connections = 1;
   if (opts.proxy) {
     return new EnvHttpProxyAgent({
+      connections,
       httpProxy: opts.proxy.url,
       httpsProxy: opts.proxy.url,
       ...(opts.proxy.credentials ? { token: proxyAuthorization(opts.proxy.credentials) } : {}),
@@ -72,6 +80,7 @@ function dispatcherFor(opts: TransportOptions): Dispatcher {
     });
   }
   return new Agent({
+    connections,
     connect,
     keepAliveTimeout: 10_000,
     ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),

@@ -30,6 +30,8 @@ export interface Intercept {
   readonly url: string;
   /** Requests seen per step. */
   readonly seen: Record<Step, number>;
+  /** TCP connections the agent opened to this proxy. */
+  readonly connections: number;
   hooks: Hooks;
   /** Where requests go; may change (a restarted server on the same port needs no change). */
   upstream: string;
@@ -40,6 +42,7 @@ export async function intercept(upstream: string, hooks: Hooks = {}): Promise<In
   const state: Intercept = {
     url: '',
     seen: { hello: 0, start: 0, finish: 0 },
+    connections: 0,
     hooks,
     upstream,
     close: () => Promise.resolve(),
@@ -81,6 +84,9 @@ export async function intercept(upstream: string, hooks: Hooks = {}): Promise<In
         }
       })();
     });
+  });
+  server.on('connection', () => {
+    (state as { connections: number }).connections += 1;
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const close = (): Promise<void> =>
