@@ -54,5 +54,5 @@ export function floorParts(floor: Floor): string {
     floor.scryptSmallPages === null
       ? ''
       : ` (on huge pages, as the executable runs it; on 4 KiB pages ${f(floor.scryptSmallPages)}, a floor of ${f(floor.ms - floor.scrypt + floor.scryptSmallPages)})`;
-  return `floor ${f(floor.ms)} = process start ${f(floor.start)} + scrypt N=2^${floor.kdfLog2N} ${f(floor.scrypt)}${pages} + 3 round trips ${f(floor.roundTrips)}; the runtime running that scrypt alone peaks at ${f(floor.scryptPeakMiB)} MiB`;
+  return `floor ${f(floor.ms)} = process start ${f(floor.start)} + scrypt N=2^${floor.kdfLog2N} ${f(floor.scrypt)}${pages} + 3 round trips on a new connection ${f(floor.roundTrips)}; the runtime running that scrypt alone peaks at ${f(floor.scryptPeakMiB)} MiB`;
 }
