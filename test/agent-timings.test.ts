@@ -131,6 +131,10 @@ describe('the key derivation overlaps the probes', () => {
     expect(log.some((l) => l.message === 'derive.speculative_start')).toBe(false);
     expect(log.some((l) => l.message === 'derive.speculative_used')).toBe(true);
     expect(log.some((l) => l.message === 'derive.speculative_discarded')).toBe(false);
+    // The client key (a key pair and an fsync) is made while the key is still awaited, not after.
+    const at = (m: string): number => log.findIndex((l) => l.message === m);
+    expect(at('client_key.ready')).toBeGreaterThan(-1);
+    expect(at('client_key.ready')).toBeLessThan(at('derive.done'));
     // The debug log has the same timings as --json.
     const logged = log.find((l) => l.message === 'timings');
     expect(logged?.derivation).toEqual(t.derivation);

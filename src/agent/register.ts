@@ -201,6 +201,12 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
           `trusting the server key on first use: ${chosen.pin} (pin it with --server-pin)`,
         );
       }
+      // The client key (made and saved the first time) while the key derivation
+      // may still be running, not after it: it is a key pair and an fsync.
+      if (!clientKey) {
+        clientKey = stateDir.clientKey();
+        ctx.log.debug('client_key.ready', {});
+      }
       let prs: Prs | undefined;
       // A secret the agent holds is always proved, and the server must prove it back (or match
       // the pin) even where it says none is required: an impostor cannot talk it down to trust on first use.
@@ -213,7 +219,6 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
           prs = await keys.forHello(hello).finally(derived);
         }
       }
-      clientKey ??= stateDir.clientKey();
       try {
         ctx.reporter.progress(opts.verifyOnly ? 'confirming the secret' : 'registering');
         timings?.start('handshake');

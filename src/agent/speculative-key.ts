@@ -132,6 +132,7 @@ export class KeyDeriver {
       throw r.error;
     }
     this.#timings?.end('derivation', r.doneAt);
+    this.#log.debug('derive.done', { N: hello.kdf.N });
     return r.prs;
   }
 
