@@ -39,7 +39,7 @@ describe('the system packages the tests need', () => {
       );
       expect(r.status).toBe(1);
       expect(r.stderr).toMatch(
-        /sudo apt-get install -y --no-install-recommends make g\+\+ python3 openssl tinyproxy tcpdump iptables chromium/,
+        /sudo apt-get install -y --no-install-recommends make g\+\+ python3 openssl tinyproxy tcpdump iptables strace chromium/,
       );
     },
   );

@@ -1,38 +1,67 @@
 /**
- * On Linux the machine id is read without a shell, and must be the id
+ * On Linux the machine id is computed without a shell, and must be the id
  * node-machine-id gives, or a machine registered by an earlier version would
- * register again as a new one.
+ * register again as a new one. Each case runs the library's own command
+ * (with the files and the PATH of the case) beside the computation.
  */
+import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nodeMachineId from 'node-machine-id';
 import { afterAll, describe, expect, it } from 'vitest';
-import { hashIdLine, linuxIdLine, readMachineId } from './machine.ts';
+import { libraryLinuxId, readMachineId } from './machine.ts';
+import type { LinuxIdSystem } from './machine.ts';
 
 const onLinux = process.platform === 'linux';
 const dir = mkdtempSync(join(tmpdir(), 'cb-machine-id-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const sha256 = (b: string | Buffer): string => createHash('sha256').update(b).digest('hex');
 
-/** node-machine-id's own command, with the two files it reads given here. */
-function shellLine(a: string, b: string): string {
+/** A PATH holding only these programs (links to the real ones). */
+function pathWith(...programs: string[]): string {
+  const bin = mkdtempSync(join(dir, 'bin-'));
+  for (const p of programs) {
+    const found = spawnSync('/bin/sh', ['-c', `command -v ${p}`], { encoding: 'utf8' });
+    symlinkSync(found.stdout.trim(), join(bin, p));
+  }
+  return bin;
+}
+const ALL = onLinux ? pathWith('cat', 'head', 'hostname') : '';
+const NO_HOSTNAME = onLinux ? pathWith('cat', 'head') : '';
+const NO_CAT = onLinux ? pathWith('head', 'hostname') : '';
+const NO_HEAD = onLinux ? pathWith('cat', 'hostname') : '';
+
+/** What node-machine-id makes of its command's output, the command run here with the case's files and PATH. */
+function library(system: LinuxIdSystem): string {
   const r = spawnSync(
-    '/bin/sh',
-    ['-c', '( cat "$1" "$2" 2> /dev/null || hostname ) | head -n 1 || :', 'sh', a, b],
-    { encoding: 'utf8' },
+    system.shell,
+    ['-c', '( cat "$1" "$2" 2> /dev/null || hostname ) | head -n 1 || :', 'sh', ...system.files],
+    { env: { PATH: system.path as string } },
   );
-  expect(r.status, r.stderr).toBe(0);
-  return r.stdout.replace(/\n$/, '');
+  expect(r.status, String(r.stderr)).toBe(0);
+  return sha256(
+    r.stdout
+      .toString('utf8')
+      .replace(/\r+|\n+|\s+/gi, '')
+      .toLowerCase(),
+  );
 }
 
-/** A file's text, no file (null), or a directory ({ dir: true }). */
-type Content = string | null | { dir: true };
-function place(name: string, content: Content): string {
-  const path = join(dir, name);
-  if (typeof content === 'object' && content !== null) mkdirSync(path);
-  else if (typeof content === 'string') writeFileSync(path, content);
-  return path;
+type Content = string | Buffer | null | { dir: true };
+let n = 0;
+function system(dbus: Content, etc: Content, path = ALL): LinuxIdSystem {
+  const sub = join(dir, `case-${n++}`);
+  mkdirSync(sub);
+  const place = (name: string, content: Content): string => {
+    const file = join(sub, name);
+    if (content !== null && typeof content === 'object' && !Buffer.isBuffer(content))
+      mkdirSync(file);
+    else if (content !== null) writeFileSync(file, content);
+    return file;
+  };
+  return { files: [place('dbus', dbus), place('etc', etc)], path, shell: '/bin/sh', hostname };
 }
 
 describe.skipIf(!onLinux)('the Linux machine id', () => {
@@ -40,31 +69,44 @@ describe.skipIf(!onLinux)('the Linux machine id', () => {
     expect(await readMachineId('linux')).toBe(await nodeMachineId.machineId());
   });
 
-  it.each<[string, Content, Content]>([
+  it.each<[string, Content, Content, string?]>([
     ['both files, the usual case', '3d1219c7c4c5404aaa1f6d2a48adfda4\n', 'ffff\n'],
     ['only /etc/machine-id (the host name is printed after it)', null, 'AB12cd\n'],
+    ['only /etc/machine-id, no newline: the host name runs into it', null, 'ab12'],
     ['only the D-Bus file', 'ab12\n', null],
     ['neither: the host name', null, null],
     ['an empty D-Bus file', '', 'ab12\n'],
     ['no newline at the end of the first: the two run together', 'ab12', 'cd34\n'],
     ['CRLF and spaces', ' AB 12\r\n', 'x\n'],
     ['a directory where a file should be', { dir: true }, 'ab12\n'],
-    ['only newlines', '\n\n', '\n'],
-  ])('reads as its command does: %s', (name, dbus, etc) => {
-    const sub = join(dir, name.replace(/[^a-z]+/gi, '-'));
-    mkdirSync(sub);
-    const a = place(join(sub.slice(dir.length + 1), 'dbus'), dbus);
-    const b = place(join(sub.slice(dir.length + 1), 'etc'), etc);
-    const line = linuxIdLine([a, b]);
-    expect(line).toBe(shellLine(a, b));
-    // Hashed as the library hashes what its command printed.
-    if (line.trim()) expect(hashIdLine(line)).toMatch(/^[0-9a-f]{64}$/);
-    else expect(hashIdLine(line)).toBeNull();
+    ['a character split between the files', Buffer.from([0xc3]), Buffer.from('\xa9x\n', 'latin1')],
+    ['no hostname on PATH, one file missing', null, 'ab12\n', NO_HOSTNAME],
+    ['no hostname on PATH, one file missing, no newline', null, 'zzz', NO_HOSTNAME],
+    ['no hostname on PATH, neither file', null, null, NO_HOSTNAME],
+    ['no cat on PATH: the host name', 'ab12\n', 'cd34\n', NO_CAT],
+    ['no head on PATH: nothing', 'ab12\n', 'cd34\n', NO_HEAD],
+  ])('is what its command prints, hashed: %s', (_name, dbus, etc, path) => {
+    const s = system(dbus, etc, path);
+    expect(libraryLinuxId(s)).toBe(library(s));
   });
 
-  it('where neither file can be read, is the host name, hashed without white space in lower case', () => {
-    expect(linuxIdLine([join(dir, 'none-1'), join(dir, 'none-2')], () => 'Host-7')).toBe('Host-7');
-    expect(hashIdLine(' Host-7\r')).toBe(hashIdLine('host-7'));
-    expect(hashIdLine('host-7')).not.toBe(hashIdLine('host-8'));
+  it('is null where the library fails: no shell', () => {
+    const s = { ...system('ab12\n', 'cd34\n'), shell: join(dir, 'no-such-sh') };
+    expect(spawnSync(s.shell, ['-c', ':']).error).toBeDefined();
+    expect(libraryLinuxId(s)).toBeNull();
+  });
+
+  it.each<[string, LinuxIdSystem, string]>([
+    // The library's hash of nothing is refused: /etc/machine-id, then the D-Bus copy, as read.
+    ['a blank first line, /etc/machine-id read directly', system('\n', 'abc\n'), sha256('abc')],
+    ['no shell: /etc/machine-id read directly, as it is', system('def\n', 'ABC\n'), sha256('ABC')],
+    [
+      'nothing at all: the host name, marked',
+      system(null, null, NO_HOSTNAME),
+      sha256(`host:${hostname()}`),
+    ],
+  ])('falls back as before when the library gives nothing: %s', async (name, s, want) => {
+    const given = name.startsWith('no shell') ? { ...s, shell: join(dir, 'no-such-sh') } : s;
+    expect(await readMachineId('linux', given)).toBe(want);
   });
 });

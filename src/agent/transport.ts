@@ -60,16 +60,8 @@ function dispatcherFor(opts: TransportOptions): Dispatcher {
     keepAlive: false,
     ...tls,
   };
-  // One connection per origin (a Client, not a Pool): a registration's
-  // requests follow one another, and a Pool opens a second connection for a
-  // request sent in the same turn of the event loop as the previous reply
-  // was read (its 'drain' comes a turn later), as register/finish is, right
-  // after register/start. On a real network that is a TCP and a TLS
-  // handshake more; a queued request simply waits for the connection.
-  const connections = 1;
   if (opts.proxy) {
     return new EnvHttpProxyAgent({
-      connections,
       httpProxy: opts.proxy.url,
       httpsProxy: opts.proxy.url,
       ...(opts.proxy.credentials ? { token: proxyAuthorization(opts.proxy.credentials) } : {}),
@@ -80,7 +72,6 @@ function dispatcherFor(opts: TransportOptions): Dispatcher {
     });
   }
   return new Agent({
-    connections,
     connect,
     keepAliveTimeout: 10_000,
     ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
@@ -147,6 +138,14 @@ export function createTransport(opts: TransportOptions): Transport {
       const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
       const combined = AbortSignal.any([signal, timeout]);
       try {
+        // One turn of the event loop first: undici's pool takes a connection
+        // back (its 'drain') a turn after the reply was read, and a request
+        // sent before that goes out on a new connection, as register/finish
+        // did, right after register/start: on a real network a TCP and a
+        // TLS handshake more. (One connection per origin would avoid it too,
+        // but then a route's probe could wait behind another's, hung, on the
+        // same origin.)
+        await new Promise<void>((resolve) => setImmediate(resolve));
         const target = new URL(url);
         // The dispatcher's own request(): the executable's bundle loads
         // only the dispatchers, not undici's fetch, WebSocket and mocks.
