@@ -8,13 +8,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAgent, runAgentInPty } from './support/agent.ts';
-import { BIN, runCommand } from './support/procs.ts';
 import { deploy } from './support/deploy.ts';
 import type { Deployment } from './support/deploy.ts';
 import { intercept } from './support/intercept.ts';
-import { tempDir } from './support/procs.ts';
+import { BIN, runCommand, tempDir } from './support/procs.ts';
 
 const SECRET = 'Timings-Secret-77x';
+/** The secret in the environment, and the early key derivation on. */
+const EARLY_ENV = { CLIENT_BOOTSTRAP_SECRET: SECRET, CLIENT_BOOTSTRAP_EARLY_KEY: '1' };
 /** How long the proxy holds every hello before passing it on. */
 const HELLO_HELD_MS = 600;
 
@@ -63,27 +64,27 @@ async function register(
   pin: string,
 ): Promise<{ json: Record<string, unknown>; log: LogLine[] }> {
   const dir = tempDir('cb-timings-');
-  const logFile = join(dir, 'agent.log');
   const r = await runAgent(
-    [
-      '--server',
-      server,
-      '--route',
-      'direct',
-      `--server-id=${serverId}`,
-      `--server-pin=${pin}`,
-      '--state-dir',
-      join(dir, 's'),
-      '--log-file',
-      logFile,
-      '--log-level',
-      'debug',
-      '--deadline',
-      '20',
-    ],
-    { env: { CLIENT_BOOTSTRAP_SECRET: SECRET, CLIENT_BOOTSTRAP_EARLY_KEY: '1' } },
+    [...directArgs(server, serverId, pin, dir), '--log-level', 'debug', '--deadline', '20'],
+    { env: EARLY_ENV },
   );
-  return { json: r.json, log: logOf(logFile) };
+  return { json: r.json, log: logOf(join(dir, 'agent.log')) };
+}
+
+/** A registration on the direct route, its state and log (agent.log) in `dir`. */
+function directArgs(server: string, serverId: string, pin: string, dir: string): string[] {
+  return [
+    '--server',
+    server,
+    '--route',
+    'direct',
+    `--server-id=${serverId}`,
+    `--server-pin=${pin}`,
+    '--state-dir',
+    join(dir, 's'),
+    '--log-file',
+    join(dir, 'agent.log'),
+  ];
 }
 
 /** Every phase of a registration, in the order they happen, on one clock. */
@@ -187,22 +188,10 @@ describe.skipIf(process.platform !== 'linux')('a registration on Linux', () => {
         trace,
         process.execPath,
         BIN.agent,
-        '--server',
-        atDefault.server.url,
-        '--route',
-        'direct',
-        `--server-id=${atDefault.serverId}`,
-        `--server-pin=${atDefault.server.pin}`,
-        '--state-dir',
-        join(dir, 's'),
-        '--log-file',
-        join(dir, 'agent.log'),
+        ...directArgs(atDefault.server.url, atDefault.serverId, atDefault.server.pin, dir),
         '--json',
       ],
-      {
-        env: { CLIENT_BOOTSTRAP_SECRET: SECRET, CLIENT_BOOTSTRAP_EARLY_KEY: '1' },
-        timeoutMs: 60_000,
-      },
+      { env: EARLY_ENV, timeoutMs: 60_000 },
     );
     expect(r.code, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as { code: string }).code, r.stdout).toBe('registered');
@@ -231,10 +220,13 @@ describe('a machine registered already', () => {
       '--log-level',
       'debug',
     ];
-    const env = { CLIENT_BOOTSTRAP_SECRET: SECRET, CLIENT_BOOTSTRAP_EARLY_KEY: '1' };
-    const first = await runAgent([...args, '--log-file', join(dir, 'first.log')], { env });
+    const first = await runAgent([...args, '--log-file', join(dir, 'first.log')], {
+      env: EARLY_ENV,
+    });
     expect(first.json.code, JSON.stringify(first.json)).toBe('registered');
-    const again = await runAgent([...args, '--log-file', join(dir, 'again.log')], { env });
+    const again = await runAgent([...args, '--log-file', join(dir, 'again.log')], {
+      env: EARLY_ENV,
+    });
     expect(again.code).toBe(0);
     expect(again.json.code).not.toBe('registered');
     expect((again.json.timings as Timings).derivation).toBeNull();

@@ -7,7 +7,7 @@ import nodeMachineId from 'node-machine-id';
 import { VERSION } from '../version.ts';
 
 /** Where node-machine-id looks on Linux, in its order. */
-export const LINUX_ID_FILES = ['/var/lib/dbus/machine-id', '/etc/machine-id'] as const;
+const LINUX_ID_FILES = ['/var/lib/dbus/machine-id', '/etc/machine-id'] as const;
 /** dash's search path when PATH is not set. */
 const SHELL_DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** child_process.exec's maxBuffer: a longer output is an error. */
