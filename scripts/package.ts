@@ -18,15 +18,8 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { build } from 'esbuild';
-import type { Plugin } from 'esbuild';
-import {
-  AGENT_ASSET,
-  AGENT_CODE_CACHE_ASSET,
-  AGENT_PARAMS,
-  EARLY_KEY_MODULE,
-} from '../src/bin/sea-layout.ts';
-import { leanBundle } from './package/bundle-lean.ts';
+import { AGENT_ASSET, AGENT_CODE_CACHE_ASSET, AGENT_PARAMS } from '../src/bin/sea-layout.ts';
+import { bundleAgent } from './package/bundle-lean.ts';
 import { buildMsi } from './package/msi.ts';
 import {
   BuildError,
@@ -142,50 +135,6 @@ function runtimeFor(target: Target, version: string, given: string | undefined):
   throw new BuildError(
     `--node-binary ${given} is not the pinned Node ${version} binary for ${target} (sha256 ${pin.binarySha256}); leave it out to fetch that one`,
   );
-}
-
-/** The two scripts of the executable (src/bin/sea-layout.ts): its main script and the agent. */
-async function bundleAgent(root: string, work: string): Promise<{ main: string; agent: string }> {
-  const common = {
-    bundle: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'cjs',
-    minify: false,
-    legalComments: 'none',
-    logLevel: 'warning',
-  } as const;
-  const agent = join(work, AGENT_ASSET);
-  await build({
-    ...common,
-    entryPoints: [join(root, 'src/bin/client-bootstrap.ts')],
-    outfile: agent,
-    plugins: [leanBundle(), earlyKeyFromMain()],
-    // The bundle's only `require` is the one sea-main.ts hands it: an import() of
-    // what stays outside (early-key.ts, Node's modules) must become a require.
-    supported: { 'dynamic-import': false },
-    // yargs is ESM and asks for import.meta.url; in one CommonJS file it is this file.
-    define: { 'import.meta.url': '__cb_import_meta_url' },
-    banner: {
-      js: 'const __cb_import_meta_url = require("node:url").pathToFileURL(__filename).href;',
-    },
-  });
-  const main = join(work, 'sea-main.cjs');
-  await build({ ...common, entryPoints: [join(root, 'src/bin/sea-main.ts')], outfile: main });
-  return { main, agent };
-}
-
-/** The agent's bundle asks the main script for early-key.ts instead of carrying its own. */
-function earlyKeyFromMain(): Plugin {
-  return {
-    name: 'client-bootstrap-early-key-from-main',
-    setup(b) {
-      b.onResolve({ filter: /\/early-key\.ts$/ }, () => ({
-        path: EARLY_KEY_MODULE,
-        external: true,
-      }));
-    },
-  };
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
- * What the executable's bundle leaves out of the start of every run, each
- * measured with `npm run bench` (peak memory of a registration):
+ * The executable's two scripts (bundleAgent), and what the agent's bundle
+ * leaves out of the start of every run, each measured with `npm run bench`
+ * (peak memory, or CPU while scrypt runs):
  *
  * - `undici` resolves to its dispatchers only (Agent, EnvHttpProxyAgent and
  *   the request API they carry), the way undici's own index wires them. The
@@ -18,15 +19,31 @@
  *   production build, which prints nothing and loads nothing. Its
  *   development build loads colour tables and a colour-space parser when
  *   winston loads: about 10 ms of CPU on every run.
+ * - Node modules a registration never uses but two packages load as they
+ *   load are loaded at first use instead: `node:http2` by undici's HTTP/2
+ *   client (8 to 15 ms of CPU; the agent never offers HTTP/2, so ALPN never
+ *   picks it) and `zlib` by winston's file transport (about 2 ms; it gzips
+ *   only with `zippedArchive`, which the agent does not set). Each ran
+ *   while scrypt does, on the other core of a small machine.
  *
- * The plain build (dist/, run by the tests under Node) imports both
- * packages as they are; the executable's tests run this bundle.
+ * The plain build (dist/, run by the tests under Node) imports these
+ * packages as they are; the executable's tests run this bundle, and
+ * test/sea-bundle.test.ts lists the Node modules it loads in a registration.
  */
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { build } from 'esbuild';
 import type { Plugin } from 'esbuild';
+import { AGENT_ASSET, EARLY_KEY_MODULE } from '../../src/bin/sea-layout.ts';
 
 const UNDICI_LEAN = 'client-bootstrap:undici-lean';
 const LAZY = 'client-bootstrap:lazy';
+const LAZY_H2 = 'client-bootstrap:lazy-h2';
+
+/** winston's file transport's line that loads zlib, and what the bundle has instead. */
+const WINSTON_ZLIB = "const zlib = require('zlib');";
+const WINSTON_ZLIB_LAZY =
+  "let zlibLoaded; const zlib = { createGzip: (...a) => (zlibLoaded ??= require('zlib')).createGzip(...a) };";
 
 export function leanBundle(): Plugin {
   return {
@@ -56,6 +73,43 @@ export function leanBundle(): Plugin {
         }),
       );
 
+      // undici's client loads its HTTP/2 half (and node:http2) as it loads.
+      build.onResolve({ filter: /^\.\/client-h2\.js$/ }, async (args) => {
+        if (args.pluginData === LAZY_H2) return undefined;
+        const real = await build.resolve(args.path, {
+          kind: args.kind,
+          resolveDir: args.resolveDir,
+          importer: args.importer,
+          pluginData: LAZY_H2,
+        });
+        if (real.errors.length > 0) return { errors: real.errors };
+        return { path: real.path, namespace: LAZY_H2 };
+      });
+      build.onLoad({ filter: /.*/, namespace: LAZY_H2 }, (args) => ({
+        resolveDir: dirname(args.path),
+        loader: 'js',
+        contents: [
+          'let real;',
+          'module.exports = function connectH2(...args) {',
+          `  real ??= require(${JSON.stringify(args.path)});`,
+          '  return real(...args);',
+          '};',
+        ].join('\n'),
+      }));
+
+      build.onLoad(
+        { filter: /[\\/]winston[\\/]lib[\\/]winston[\\/]transports[\\/]file\.js$/ },
+        (args) => {
+          const source = readFileSync(args.path, 'utf8');
+          // A winston that loads zlib otherwise fails the build rather than keeping it.
+          if (source.split(WINSTON_ZLIB).length !== 2 || /zlib\.(?!createGzip\()/.test(source))
+            return {
+              errors: [{ text: `${args.path} no longer loads zlib as bundle-lean.ts expects` }],
+            };
+          return { contents: source.replace(WINSTON_ZLIB, WINSTON_ZLIB_LAZY), loader: 'js' };
+        },
+      );
+
       // Each importer keeps its own version of string-width (yargs and cliui differ).
       build.onResolve({ filter: /^string-width$/ }, async (args) => {
         if (args.pluginData === LAZY) return undefined;
@@ -79,6 +133,53 @@ export function leanBundle(): Plugin {
           '  return real(text, options);',
           '}',
         ].join('\n'),
+      }));
+    },
+  };
+}
+
+/** The two scripts of the executable (src/bin/sea-layout.ts): its main script and the agent. */
+export async function bundleAgent(
+  root: string,
+  work: string,
+): Promise<{ main: string; agent: string }> {
+  const common = {
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    minify: false,
+    legalComments: 'none',
+    logLevel: 'warning',
+  } as const;
+  const agent = join(work, AGENT_ASSET);
+  await build({
+    ...common,
+    entryPoints: [join(root, 'src/bin/client-bootstrap.ts')],
+    outfile: agent,
+    plugins: [leanBundle(), earlyKeyFromMain()],
+    // The bundle's only `require` is the one sea-main.ts hands it: an import() of
+    // what stays outside (early-key.ts, Node's modules) must become a require.
+    supported: { 'dynamic-import': false },
+    // yargs is ESM and asks for import.meta.url; in one CommonJS file it is this file.
+    define: { 'import.meta.url': '__cb_import_meta_url' },
+    banner: {
+      js: 'const __cb_import_meta_url = require("node:url").pathToFileURL(__filename).href;',
+    },
+  });
+  const main = join(work, 'sea-main.cjs');
+  await build({ ...common, entryPoints: [join(root, 'src/bin/sea-main.ts')], outfile: main });
+  return { main, agent };
+}
+
+/** The agent's bundle asks the main script for early-key.ts instead of carrying its own. */
+function earlyKeyFromMain(): Plugin {
+  return {
+    name: 'client-bootstrap-early-key-from-main',
+    setup(b) {
+      b.onResolve({ filter: /\/early-key\.ts$/ }, () => ({
+        path: EARLY_KEY_MODULE,
+        external: true,
       }));
     },
   };

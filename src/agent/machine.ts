@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { arch, hostname, platform } from 'node:os';
 import { delimiter, join } from 'node:path';
-import nodeMachineId from 'node-machine-id';
 import { VERSION } from '../version.ts';
 
 /** Where node-machine-id looks on Linux, in its order. */
@@ -84,9 +83,14 @@ export function libraryLinuxId(system: LinuxIdSystem = THIS_SYSTEM()): string | 
   return sha256Hex(line.toString('utf8').replace(/\s+/g, '').toLowerCase());
 }
 
-/** node-machine-id itself, where it asks the system (ioreg, REG.exe, kenv). */
+/**
+ * node-machine-id itself, where it asks the system (ioreg, REG.exe, kenv).
+ * Loaded here, not with this module: Linux never needs it, and loading it
+ * (a bundled Promise polyfill) costs about 10 ms of CPU while scrypt runs.
+ */
 async function libraryId(): Promise<string | null> {
   try {
+    const { default: nodeMachineId } = await import('node-machine-id');
     return await nodeMachineId.machineId();
   } catch {
     return null; // no shell, no REG.exe

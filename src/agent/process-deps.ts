@@ -1,5 +1,4 @@
 /** The real outside world for the agent, built once in the entry. */
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AgentCliDeps } from './cli.ts';
@@ -21,6 +20,8 @@ export function createAgentDeps(): AgentCliDeps {
     readFile: (p) => readFileSync(p, 'utf8'),
     readBytes: (p) => readFileSync(p),
     runCommand: (cmd, args) => {
+      // Loaded at first use: a registration on Linux runs no command.
+      const { spawnSync } = process.getBuiltinModule('node:child_process');
       const r = spawnSync(cmd, args, {
         encoding: 'utf8',
         windowsHide: true,

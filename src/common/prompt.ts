@@ -7,7 +7,6 @@
  * (arrows, Home/End, F-keys, any CSI or SS3 sequence), which it reports
  * with no text, so they can never end up in the value.
  */
-import { emitKeypressEvents } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { UserError } from './errors.ts';
 
@@ -114,7 +113,8 @@ export function promptMasked(input: TtyInput, output: Writable, question: string
     const onEnd = (): void =>
       finish(noSecret('no secret was entered (the terminal closed at the prompt)'));
     const onError = (err: Error): void => finish(err);
-    emitKeypressEvents(input);
+    // Loaded here: only a prompt needs it.
+    process.getBuiltinModule('node:readline').emitKeypressEvents(input);
     input.on('keypress', onKey);
     input.once('end', onEnd);
     input.once('error', onError);
