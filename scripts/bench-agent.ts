@@ -85,7 +85,17 @@ export function benchStartup(
 /** A floor and its parts (medians, ms). */
 export interface Floor {
   readonly ms: number;
+  /** A bare start of the runtime (to its exit). */
   readonly start: number;
+  /**
+   * When scrypt is on huge pages: a bare start of the runtime that re-executes
+   * itself once with glibc's tunable, as any program must to have them when
+   * what starts it does not set the tunable (src/bin/huge-pages.ts); the
+   * floor's start then. Else null.
+   */
+  readonly reexecStart: number | null;
+  /** With reexecStart: the floor with one bare start instead, as if the launcher had set the tunable. */
+  readonly oneStartMs: number | null;
   readonly scrypt: number;
   readonly roundTrips: number;
   readonly kdfLog2N: number;
@@ -106,41 +116,51 @@ interface ScryptRun {
 
 /** One sample of a floor: its parts as measured; scrypt also on huge pages where it can be. */
 interface FloorSample {
-  readonly start: number;
+  /** The route's hello: the server id and KDF parameters the scrypt used. */
+  readonly hello: ScryptParams;
   readonly roundTrips: number;
   readonly kdfLog2N: number;
-  readonly small: ScryptRun;
+  /** The floor's scrypt on huge pages, where hugePagesEnv can put it there. */
   readonly huge: ScryptRun | null;
+  /** Elsewhere the floor's scrypt as the runtime runs it. */
+  readonly small: ScryptRun | null;
+}
+
+/** The floor's start, sampled once: see startSample. */
+interface StartSample {
+  readonly start: number;
+  readonly reexecStart: number | null;
 }
 
 /**
- * The floor of a whole registration on one route, sampled once: a bare
- * start of the runtime the executable embeds (`node -e 0`, spawned and
- * timed as the agent is), scrypt at the parameters the server announces
- * there, in a fresh process of that same runtime (the executable's own
- * OpenSSL, its first touch of scrypt's 128 MiB), and three bare round trips
- * (hello) on that same route, on a new connection, so the relay's floor
- * includes the relay and a slow link's floor its delay and the round trip
- * of TCP's handshake.
+ * A bare start of the runtime the executable embeds (`node -e 0`, spawned
+ * and timed as the agent is) and, where scrypt can be on huge pages, the
+ * same start re-executing itself once with glibc's tunable.
  */
-async function floorSample(route: Route, secret: string, runtime: string): Promise<FloorSample> {
+function startSample(runtime: string): StartSample {
   const m = measure([runtime, '-e', '0']);
   if (m.code !== 0) throw new Error(`floor: ${runtime} -e 0 exited ${m.code}`);
-  const h = await hello(route);
-  const scryptRun = (env: Record<string, string>): ScryptRun => {
-    const run = measure([runtime, '-e', SCRYPT_SCRIPT], {
-      CB_FLOOR_SECRET: secret,
-      CB_FLOOR_SALT: h.serverId,
-      CB_FLOOR_KDF: JSON.stringify(h.kdf),
-      ...env,
-    });
-    if (run.code !== 0 || !Number.isFinite(Number(run.stdout)))
-      throw new Error('floor: the scrypt run printed no time');
-    return { ms: Number(run.stdout), peakMiB: run.maxRssKiB / 1024 };
-  };
   const hugeEnv = hugePagesEnv();
-  const huge = hugeEnv ? scryptRun(hugeEnv) : null;
-  const small = scryptRun({});
+  if (!hugeEnv) return { start: m.ms, reexecStart: null };
+  const r = measure([runtime, '-e', REEXEC_SCRIPT], { CB_FLOOR_ENV: JSON.stringify(hugeEnv) });
+  if (r.code !== 0 || r.stdout !== 'again')
+    throw new Error(`floor: the runtime did not re-execute itself (exit ${r.code})`);
+  return { start: m.ms, reexecStart: r.ms };
+}
+
+/**
+ * The rest of the floor of a whole registration on one route, sampled
+ * once: scrypt at the parameters the server announces there, in a fresh
+ * process of the runtime the executable embeds (its own OpenSSL, its first
+ * touch of scrypt's 128 MiB), and three bare round trips (hello) on that
+ * same route, on a new connection, so the relay's floor includes the relay
+ * and a slow link's floor its delay and the round trip of TCP's handshake.
+ */
+async function floorSample(route: Route, secret: string, runtime: string): Promise<FloorSample> {
+  const hugeEnv = hugePagesEnv();
+  const h = await hello(route);
+  const huge = hugeEnv ? scryptRun(runtime, secret, h, hugeEnv) : null;
+  const small = hugeEnv ? null : scryptRun(runtime, secret, h, {});
   const url = new URL(endpoint(route, 'hello'));
   // On a connection of their own, as the agent's are: its TCP handshake is
   // part of the floor (a round trip on the slow link, nothing on loopback).
@@ -157,12 +177,51 @@ async function floorSample(route: Route, secret: string, runtime: string): Promi
     await client.close();
   }
   return {
-    start: m.ms,
+    hello: h,
     small,
     huge,
     roundTrips: performance.now() - t0,
     kdfLog2N: Math.log2(h.kdf.N),
   };
+}
+
+/** scrypt at the parameters of hello `h` in a fresh process of the runtime, with `env` added. */
+/** What a scrypt run needs of a hello. */
+interface ScryptParams {
+  readonly serverId: string;
+  readonly kdf: unknown;
+}
+
+function scryptRun(
+  runtime: string,
+  secret: string,
+  h: ScryptParams,
+  env: Record<string, string>,
+): ScryptRun {
+  const run = measure([runtime, '-e', SCRYPT_SCRIPT], {
+    CB_FLOOR_SECRET: secret,
+    CB_FLOOR_SALT: h.serverId,
+    CB_FLOOR_KDF: JSON.stringify(h.kdf),
+    ...env,
+  });
+  if (run.code !== 0 || !Number.isFinite(Number(run.stdout)))
+    throw new Error('floor: the scrypt run printed no time');
+  return { ms: Number(run.stdout), peakMiB: run.maxRssKiB / 1024 };
+}
+
+/**
+ * Where the floor's scrypt is on huge pages, the same scrypt on glibc's
+ * default 4 KiB pages `n` times, for the notes (benchRegistration says why
+ * these run after the registrations).
+ */
+function smallPageScrypts(
+  runtime: string,
+  secret: string,
+  h: ScryptParams | undefined,
+  n: number,
+): ScryptRun[] {
+  if (!hugePagesEnv() || !h) return [];
+  return Array.from({ length: n }, () => scryptRun(runtime, secret, h, {}));
 }
 
 /**
@@ -176,6 +235,16 @@ async function floorSample(route: Route, secret: string, runtime: string): Promi
 function hugePagesEnv(): Record<string, string> | undefined {
   return thpMode() === 'madvise' ? { GLIBC_TUNABLES: OUR_TUNABLE } : undefined;
 }
+
+/**
+ * A bare start that re-executes itself once with `CB_FLOOR_ENV` added (the
+ * tunable), as src/bin/huge-pages.ts does; the second image says so and ends.
+ */
+const REEXEC_SCRIPT = `
+process.execve(process.execPath, [process.execPath, '-e', "process.stdout.write('again')"], {
+  ...process.env, ...JSON.parse(process.env.CB_FLOOR_ENV),
+});
+`;
 
 /**
  * scrypt as the agent runs it (the secret's UTF-8 of its NFC form, the
@@ -197,23 +266,32 @@ scrypt(secret, salt, 32, { N, r, p, maxmem: 256 * N * r }, (err) => {
  * The medians of the floor samples; scrypt on huge pages when `huge` (the
  * executable's runs re-executed themselves for them) and every sample has it.
  */
-function floorOf(samples: FloorSample[], huge: boolean): Floor {
+function floorOf(
+  samples: FloorSample[],
+  starts: StartSample[],
+  smallRuns: ScryptRun[],
+  huge: boolean,
+): Floor {
   const hugeRuns = samples.flatMap((x) => (x.huge ? [x.huge] : []));
+  const small = [...samples.flatMap((x) => (x.small ? [x.small] : [])), ...smallRuns];
   const useHuge = huge && hugeRuns.length === samples.length;
-  const used = useHuge ? hugeRuns : samples.map((x) => x.small);
+  const used = useHuge ? hugeRuns : small;
   const [start, scrypt, roundTrips] = [
-    median(samples.map((x) => x.start)),
+    median(starts.map((x) => x.start)),
     median(used.map((x) => x.ms)),
     median(samples.map((x) => x.roundTrips)),
   ];
+  const reexecStart = useHuge ? median(starts.map((x) => x.reexecStart ?? NaN)) : null;
   return {
-    ms: start + scrypt + roundTrips,
+    ms: (reexecStart ?? start) + scrypt + roundTrips,
     start,
+    reexecStart,
+    oneStartMs: reexecStart === null ? null : start + scrypt + roundTrips,
     scrypt,
     roundTrips,
     kdfLog2N: samples[0]?.kdfLog2N ?? NaN,
     scryptPeakMiB: median(used.map((x) => x.peakMiB)),
-    scryptSmallPages: useHuge ? median(samples.map((x) => x.small.ms)) : null,
+    scryptSmallPages: useHuge && small.length > 0 ? median(small.map((x) => x.ms)) : null,
   };
 }
 
@@ -287,7 +365,24 @@ export async function peakAsBuiltMiB(
 
 /**
  * Registrations by the executable on one route, each right after a sample
- * of its floor; `route.url` replaces the direct URL (a slow link).
+ * of its floor's scrypt and round trips; then the floor's starts, and
+ * scrypt on 4 KiB pages for the notes. `route.url` replaces the direct URL
+ * (a slow link).
+ *
+ * The order is for this VM's memory: it hands free memory back to its host
+ * (virtio-balloon free page reporting), and a process that gets such pages
+ * pays a fault on the host at its first touch of each (a bare scrypt takes
+ * about 250 ms back to back, about 480 after a pause of two seconds). The
+ * kernel's per-CPU free lists keep the huge pages a process just freed, and
+ * other processes' small pages push them out. So each timed scrypt (the
+ * floor's, and the agent's inside its registration) comes right after the
+ * other has freed its huge pages, with nothing between them but loopback
+ * round trips, and the processes that free only small pages (bare starts,
+ * scrypt on 4 KiB pages) run after the registrations. With a 4 KiB-page
+ * scrypt right before each registration, the direct row's derivation took
+ * 461 to 496 ms (medians of four runs), without it 321 and 365; with the
+ * floor's starts right before the floor's scrypt, that scrypt took 442 ms
+ * against the agent's 292.
  */
 export async function benchRegistration(
   exe: string,
@@ -304,6 +399,8 @@ export async function benchRegistration(
     floors.push(await floorSample(route, secret, runtime));
     samples.push(await measureAsync([exe, ...registrationArgs(d, route, secretFile)]));
   }
+  const starts = Array.from({ length: runs }, () => startSample(runtime));
+  const smallRuns = smallPageScrypts(runtime, secret, floors[0]?.hello, runs);
   const ok = samples.filter((s) => s.code === 0);
   // An executable from before --json had timings gives no parts.
   const timed = ok.flatMap((s) => {
@@ -321,6 +418,8 @@ export async function benchRegistration(
     runs: timed,
     floor: floorOf(
       floors,
+      starts,
+      smallRuns,
       timed.some((r) => r.timings.reexecMs != null),
     ),
   };

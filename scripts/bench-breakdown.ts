@@ -48,11 +48,19 @@ export function breakdown(row: RegistrationRow): string {
   ].join(', ');
 }
 
-/** The floor's parts as one line. */
-export function floorParts(floor: Floor): string {
+/** The floor's parts as one line; `measured` (ms) is also put against a floor of one start. */
+export function floorParts(floor: Floor, measured: number): string {
   const pages =
     floor.scryptSmallPages === null
       ? ''
-      : ` (on huge pages, as the executable runs it; on 4 KiB pages ${f(floor.scryptSmallPages)}, a floor of ${f(floor.ms - floor.scrypt + floor.scryptSmallPages)})`;
-  return `floor ${f(floor.ms)} = process start ${f(floor.start)} + scrypt N=2^${floor.kdfLog2N} ${f(floor.scrypt)}${pages} + 3 round trips on a new connection ${f(floor.roundTrips)}; the runtime running that scrypt alone peaks at ${f(floor.scryptPeakMiB)} MiB`;
+      : ` (on huge pages, as the executable runs it; on 4 KiB pages ${f(floor.scryptSmallPages)}, a floor of ${f(floor.start + floor.scryptSmallPages + floor.roundTrips)} with one start)`;
+  const start =
+    floor.reexecStart === null
+      ? `process start ${f(floor.start)}`
+      : `process start and its re-exec onto huge pages ${f(floor.reexecStart)} (a bare start alone ${f(floor.start)})`;
+  const oneStart =
+    floor.oneStartMs === null
+      ? ''
+      : `; with one start, as if what starts the executable had set glibc's tunable, the floor would be ${f(floor.oneStartMs)} (${(measured / floor.oneStartMs).toFixed(2)}x)`;
+  return `floor ${f(floor.ms)} = ${start} + scrypt N=2^${floor.kdfLog2N} ${f(floor.scrypt)}${pages} + 3 round trips on a new connection ${f(floor.roundTrips)}${oneStart}; the runtime running that scrypt alone peaks at ${f(floor.scryptPeakMiB)} MiB`;
 }
