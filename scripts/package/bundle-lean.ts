@@ -39,6 +39,9 @@ import { AGENT_ASSET, EARLY_KEY_MODULE } from '../../src/bin/sea-layout.ts';
 const UNDICI_LEAN = 'client-bootstrap:undici-lean';
 const LAZY = 'client-bootstrap:lazy';
 const LAZY_H2 = 'client-bootstrap:lazy-h2';
+const WINSTON_FILE_NS = 'client-bootstrap:winston-file';
+/** winston's transports index, which asks for './file'. */
+const WINSTON_TRANSPORTS = /[\\/]winston[\\/]lib[\\/]winston[\\/]transports[\\/]index\.js$/;
 
 /** winston's file transport's line that loads zlib, and what the bundle has instead. */
 const WINSTON_ZLIB = "const zlib = require('zlib');";
@@ -85,30 +88,47 @@ export function leanBundle(): Plugin {
         if (real.errors.length > 0) return { errors: real.errors };
         return { path: real.path, namespace: LAZY_H2 };
       });
-      build.onLoad({ filter: /.*/, namespace: LAZY_H2 }, (args) => ({
-        resolveDir: dirname(args.path),
-        loader: 'js',
-        contents: [
-          'let real;',
-          'module.exports = function connectH2(...args) {',
-          `  real ??= require(${JSON.stringify(args.path)});`,
-          '  return real(...args);',
-          '};',
-        ].join('\n'),
-      }));
+      build.onLoad({ filter: /.*/, namespace: LAZY_H2 }, (args) => {
+        if (!/\bmodule\.exports = connectH2\s*$/.test(readFileSync(args.path, 'utf8')))
+          return { errors: [{ text: `${args.path} no longer exports connectH2 alone` }] };
+        return {
+          resolveDir: dirname(args.path),
+          loader: 'js',
+          contents: [
+            'let real;',
+            'module.exports = function connectH2(...args) {',
+            `  real ??= require(${JSON.stringify(args.path)});`,
+            '  return real(...args);',
+            '};',
+          ].join('\n'),
+        };
+      });
 
-      build.onLoad(
-        { filter: /[\\/]winston[\\/]lib[\\/]winston[\\/]transports[\\/]file\.js$/ },
-        (args) => {
-          const source = readFileSync(args.path, 'utf8');
-          // A winston that loads zlib otherwise fails the build rather than keeping it.
-          if (source.split(WINSTON_ZLIB).length !== 2 || /zlib\.(?!createGzip\()/.test(source))
-            return {
-              errors: [{ text: `${args.path} no longer loads zlib as bundle-lean.ts expects` }],
-            };
-          return { contents: source.replace(WINSTON_ZLIB, WINSTON_ZLIB_LAZY), loader: 'js' };
-        },
-      );
+      build.onResolve({ filter: /^\.\/file$/ }, async (args) => {
+        if (args.pluginData === WINSTON_FILE_NS || !WINSTON_TRANSPORTS.test(args.importer))
+          return undefined;
+        const real = await build.resolve(args.path, {
+          kind: args.kind,
+          resolveDir: args.resolveDir,
+          importer: args.importer,
+          pluginData: WINSTON_FILE_NS,
+        });
+        if (real.errors.length > 0) return { errors: real.errors };
+        return { path: real.path, namespace: WINSTON_FILE_NS };
+      });
+      build.onLoad({ filter: /.*/, namespace: WINSTON_FILE_NS }, (args) => {
+        const source = readFileSync(args.path, 'utf8');
+        // A winston that loads zlib otherwise fails the build rather than keeping it.
+        if (source.split(WINSTON_ZLIB).length !== 2 || /zlib\.(?!createGzip\()/.test(source))
+          return {
+            errors: [{ text: `${args.path} no longer loads zlib as bundle-lean.ts expects` }],
+          };
+        return {
+          contents: source.replace(WINSTON_ZLIB, WINSTON_ZLIB_LAZY),
+          loader: 'js',
+          resolveDir: dirname(args.path),
+        };
+      });
 
       // Each importer keeps its own version of string-width (yargs and cliui differ).
       build.onResolve({ filter: /^string-width$/ }, async (args) => {
@@ -153,7 +173,7 @@ export async function bundleAgent(
     logLevel: 'warning',
   } as const;
   const agent = join(work, AGENT_ASSET);
-  await build({
+  const { metafile } = await build({
     ...common,
     entryPoints: [join(root, 'src/bin/client-bootstrap.ts')],
     outfile: agent,
@@ -166,7 +186,18 @@ export async function bundleAgent(
     banner: {
       js: 'const __cb_import_meta_url = require("node:url").pathToFileURL(__filename).href;',
     },
+    metafile: true,
   });
+  // A dependency that moved a file the plugin rewrites fails the build, not the start-up time.
+  const inputs = Object.keys(metafile.inputs);
+  const missing = [
+    [`${LAZY_H2}:`, "undici's HTTP/2 client"],
+    [`${WINSTON_FILE_NS}:`, "winston's file transport"],
+  ].filter(([prefix]) => !inputs.some((i) => i.startsWith(prefix as string)));
+  if (missing.length > 0)
+    throw new Error(
+      `bundle-lean.ts found no ${missing.map(([, what]) => what).join(' and ')} to load lazily`,
+    );
   const main = join(work, 'sea-main.cjs');
   await build({ ...common, entryPoints: [join(root, 'src/bin/sea-main.ts')], outfile: main });
   return { main, agent };
