@@ -50,17 +50,20 @@ export function breakdown(row: RegistrationRow): string {
 
 /** The floor's parts as one line; `measured` (ms) is also put against a floor of one start. */
 export function floorParts(floor: Floor, measured: number): string {
-  const pages =
-    floor.scryptSmallPages === null
-      ? ''
-      : ` (on huge pages, as the executable runs it; on 4 KiB pages ${f(floor.scryptSmallPages)}, a floor of ${f(floor.start + floor.scryptSmallPages + floor.roundTrips)} with one start)`;
-  const start =
-    floor.reexecStart === null
-      ? `process start ${f(floor.start)}`
-      : `process start and its re-exec onto huge pages ${f(floor.reexecStart)} (a bare start alone ${f(floor.start)})`;
+  const scrypt = `scrypt N=2^${floor.kdfLog2N} ${f(floor.scrypt)}`;
+  const rtt = `3 round trips on a new connection ${f(floor.roundTrips)}`;
+  const parts =
+    floor.reexecStart !== null
+      ? `process start and its re-exec onto huge pages ${f(floor.reexecStart)} (a bare start alone ${f(floor.start)}) + ${scrypt} on huge pages, as the executable runs it, + ${rtt}`
+      : `process start ${f(floor.start)} + ${scrypt}${floor.otherWay ? ' on 4 KiB pages' : ''} + ${rtt}`;
+  const other = floor.otherWay
+    ? floor.reexecStart !== null
+      ? `; the other way, one start and scrypt on 4 KiB pages (${f(floor.otherWay.scrypt)}), makes ${f(floor.otherWay.ms)}`
+      : `; the other way, a re-exec onto huge pages (${f(floor.otherWay.start)}) and scrypt there (${f(floor.otherWay.scrypt)}), makes ${f(floor.otherWay.ms)}`
+    : '';
   const oneStart =
     floor.oneStartMs === null
       ? ''
-      : `; with one start, as if what starts the executable had set glibc's tunable, the floor would be ${f(floor.oneStartMs)} (${(measured / floor.oneStartMs).toFixed(2)}x)`;
-  return `floor ${f(floor.ms)} = ${start} + scrypt N=2^${floor.kdfLog2N} ${f(floor.scrypt)}${pages} + 3 round trips on a new connection ${f(floor.roundTrips)}${oneStart}; the runtime running that scrypt alone peaks at ${f(floor.scryptPeakMiB)} MiB`;
+      : `; with one start and scrypt on huge pages, as if what starts the executable had set glibc's tunable, it would be ${f(floor.oneStartMs)} (${(measured / floor.oneStartMs).toFixed(2)}x)`;
+  return `floor ${f(floor.ms)} = ${parts}${other}${oneStart}; the runtime running that scrypt alone peaks at ${f(floor.scryptPeakMiB)} MiB`;
 }
