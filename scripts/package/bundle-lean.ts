@@ -33,7 +33,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
-import type { Plugin } from 'esbuild';
+import type { Plugin, PluginBuild } from 'esbuild';
 import { AGENT_ASSET, EARLY_KEY_MODULE } from '../../src/bin/sea-layout.ts';
 
 const UNDICI_LEAN = 'client-bootstrap:undici-lean';
@@ -47,6 +47,32 @@ const WINSTON_TRANSPORTS = /[\\/]winston[\\/]lib[\\/]winston[\\/]transports[\\/]
 const WINSTON_ZLIB = "const zlib = require('zlib');";
 const WINSTON_ZLIB_LAZY =
   "let zlibLoaded; const zlib = { createGzip: (...a) => (zlibLoaded ??= require('zlib')).createGzip(...a) };";
+
+/**
+ * Puts what matches `filter` (asked for by an importer that `importer`
+ * matches, when given) into `namespace`, at the path it resolves to, so
+ * that the namespace's onLoad makes its contents; that onLoad's own
+ * request for the same name resolves as usual.
+ */
+function intoNamespace(
+  build: PluginBuild,
+  filter: RegExp,
+  namespace: string,
+  importer?: RegExp,
+): void {
+  build.onResolve({ filter }, async (args) => {
+    if (args.pluginData === namespace || (importer && !importer.test(args.importer)))
+      return undefined;
+    const real = await build.resolve(args.path, {
+      kind: args.kind,
+      resolveDir: args.resolveDir,
+      importer: args.importer,
+      pluginData: namespace,
+    });
+    if (real.errors.length > 0) return { errors: real.errors };
+    return { path: real.path, namespace };
+  });
+}
 
 export function leanBundle(): Plugin {
   return {
@@ -77,17 +103,7 @@ export function leanBundle(): Plugin {
       );
 
       // undici's client loads its HTTP/2 half (and node:http2) as it loads.
-      build.onResolve({ filter: /^\.\/client-h2\.js$/ }, async (args) => {
-        if (args.pluginData === LAZY_H2) return undefined;
-        const real = await build.resolve(args.path, {
-          kind: args.kind,
-          resolveDir: args.resolveDir,
-          importer: args.importer,
-          pluginData: LAZY_H2,
-        });
-        if (real.errors.length > 0) return { errors: real.errors };
-        return { path: real.path, namespace: LAZY_H2 };
-      });
+      intoNamespace(build, /^\.\/client-h2\.js$/, LAZY_H2);
       build.onLoad({ filter: /.*/, namespace: LAZY_H2 }, (args) => {
         if (!/\bmodule\.exports = connectH2\s*$/.test(readFileSync(args.path, 'utf8')))
           return { errors: [{ text: `${args.path} no longer exports connectH2 alone` }] };
@@ -104,18 +120,7 @@ export function leanBundle(): Plugin {
         };
       });
 
-      build.onResolve({ filter: /^\.\/file$/ }, async (args) => {
-        if (args.pluginData === WINSTON_FILE_NS || !WINSTON_TRANSPORTS.test(args.importer))
-          return undefined;
-        const real = await build.resolve(args.path, {
-          kind: args.kind,
-          resolveDir: args.resolveDir,
-          importer: args.importer,
-          pluginData: WINSTON_FILE_NS,
-        });
-        if (real.errors.length > 0) return { errors: real.errors };
-        return { path: real.path, namespace: WINSTON_FILE_NS };
-      });
+      intoNamespace(build, /^\.\/file$/, WINSTON_FILE_NS, WINSTON_TRANSPORTS);
       build.onLoad({ filter: /.*/, namespace: WINSTON_FILE_NS }, (args) => {
         const source = readFileSync(args.path, 'utf8');
         // A winston that loads zlib otherwise fails the build rather than keeping it.
@@ -131,17 +136,7 @@ export function leanBundle(): Plugin {
       });
 
       // Each importer keeps its own version of string-width (yargs and cliui differ).
-      build.onResolve({ filter: /^string-width$/ }, async (args) => {
-        if (args.pluginData === LAZY) return undefined;
-        const real = await build.resolve(args.path, {
-          kind: args.kind,
-          resolveDir: args.resolveDir,
-          importer: args.importer,
-          pluginData: LAZY,
-        });
-        if (real.errors.length > 0) return { errors: real.errors };
-        return { path: real.path, namespace: LAZY };
-      });
+      intoNamespace(build, /^string-width$/, LAZY);
       build.onLoad({ filter: /.*/, namespace: LAZY }, (args) => ({
         resolveDir: dirname(args.path),
         loader: 'js',
