@@ -17,8 +17,9 @@ import { readMode } from './data-dir.ts';
 import { readAlarm } from './alarm.ts';
 import type { AlarmState } from './alarm.ts';
 import { noSecretWarning } from './secrets-expiry.ts';
-import { AUTH_MODES } from './store.ts';
-import type { AuthMode, ClientRow, SecretRow } from './store.ts';
+import { AUTH_MODES } from './store-rows.ts';
+import type { SecretRow } from './store.ts';
+import type { AuthMode, ClientRow } from './store-rows.ts';
 
 export interface Settings {
   readonly serverId: string;

@@ -22,7 +22,7 @@ import { defaultSecretPath, formatInstallCommand, INSTALL_SHELLS } from './insta
 import type { InstallShell } from './install-command.ts';
 import { DEFAULT_GUESS_ALARM, runServer } from './main.ts';
 import { DEFAULT_LIMITS } from './rate-limit.ts';
-import { DEFAULT_AUDIT_RETENTION } from './store.ts';
+import { DEFAULT_AUDIT_RETENTION } from './store-rows.ts';
 
 function validHours(h: number): number {
   if (!Number.isFinite(h) || h <= 0 || h > 24 * 366)

@@ -5,7 +5,7 @@
  */
 import { UserError } from '../common/errors.ts';
 import type { DataDir } from './data-dir.ts';
-import type { ClientRow } from './store.ts';
+import type { ClientRow } from './store-rows.ts';
 
 /** Who removed a client: an administrator (command line or API) or the client itself. */
 export interface RemovalActor {

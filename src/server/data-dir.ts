@@ -20,8 +20,9 @@ import {
 } from '../protocol/index.ts';
 import type { KdfParams, ServerIdentity } from '../protocol/index.ts';
 import { migrateClearAdminToken } from './admin-token.ts';
-import { AUTH_MODES, Store } from './store.ts';
-import type { AuthMode } from './store.ts';
+import { Store } from './store.ts';
+import { AUTH_MODES } from './store-rows.ts';
+import type { AuthMode } from './store-rows.ts';
 import type { ServerStore } from './store-api.ts';
 import { SqliteStore } from './store-sqlite.ts';
 

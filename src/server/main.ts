@@ -22,8 +22,8 @@ import { MemoryState } from './state-memory.ts';
 import { defaultThreads, inlineCrypto, pooledCrypto } from './handshake-crypto.ts';
 import type { HandshakeSteps } from './handshake-crypto.ts';
 import type { DataDir } from './data-dir.ts';
-import { DEFAULT_AUDIT_RETENTION } from './store.ts';
-import type { AuditRetention } from './store.ts';
+import { DEFAULT_AUDIT_RETENTION } from './store-rows.ts';
+import type { AuditRetention } from './store-rows.ts';
 
 /**
  * Failed guesses per hour over all sources that raise the alarm. Ten

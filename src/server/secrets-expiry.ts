@@ -5,7 +5,8 @@
  * the page's requests.
  */
 import { UserError } from '../common/errors.ts';
-import type { AuthMode, SecretRow } from './store.ts';
+import type { SecretRow } from './store.ts';
+import type { AuthMode } from './store-rows.ts';
 
 const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
 /** The farthest expiry accepted: ten years. */

@@ -7,7 +7,7 @@
  */
 import { UserError } from '../common/errors.ts';
 import type { NewSecret, RetiredReason, SecretRow } from './store-secrets.ts';
-import type { AuditEntry, AuditRetention, AuditRow, ClientRow } from './store.ts';
+import type { AuditEntry, AuditRetention, AuditRow, ClientRow } from './store-rows.ts';
 
 /** The secrets (PRS only, never a secret). */
 export interface SecretsApi {

@@ -5,8 +5,8 @@
  * ten minutes, whichever instance wrote that row.
  */
 import type { PgDb } from './store-pg-db.ts';
-import { DEFAULT_AUDIT_RETENTION, toAuditRow } from './store.ts';
-import type { AuditEntry, AuditRetention, AuditRow } from './store.ts';
+import { DEFAULT_AUDIT_RETENTION, toAuditRow } from './store-rows.ts';
+import type { AuditEntry, AuditRetention, AuditRow } from './store-rows.ts';
 
 /** Refusals repeated within this time from one source go into one row (as in store.ts). */
 const MERGE_WINDOW_MS = 10 * 60_000;

@@ -13,8 +13,8 @@ import type { PgOptions } from './store-pg-db.ts';
 import { checkSchema, migrate } from './store-pg-schema.ts';
 import { PgSecrets, usable } from './store-pg-secrets.ts';
 import { PgAudit } from './store-pg-audit.ts';
-import type { AuditEntry, AuditRetention, AuditRow, ClientRow } from './store.ts';
-import { clientValues, toClient } from './store.ts';
+import type { AuditEntry, AuditRetention, AuditRow, ClientRow } from './store-rows.ts';
+import { clientValues, toClient } from './store-rows.ts';
 
 const CLIENT_ORDER = 'ORDER BY registered_at DESC, seq DESC';
 

@@ -7,61 +7,11 @@ import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
 import { SECRET_COLUMNS, SecretStore } from './store-secrets.ts';
 import type { Registered } from './store-api.ts';
-
-export type AuthMode = 'none' | 'internet' | 'all';
-export const AUTH_MODES: readonly AuthMode[] = ['none', 'internet', 'all'];
+import { AuditLog } from './store-audit.ts';
+import { clientValues, toClient } from './store-rows.ts';
+import type { AuditEntry, AuditRetention, AuditRow, ClientRow } from './store-rows.ts';
 
 export type { SecretRow } from './store-secrets.ts';
-
-export interface ClientRow {
-  readonly clientId: string;
-  readonly keyFingerprint: string;
-  readonly machineId: string;
-  readonly hostname: string;
-  readonly os: string;
-  readonly arch: string;
-  readonly agentVersion: string;
-  readonly installId: string;
-  readonly route: string;
-  readonly seenAs: string;
-  readonly secretId: string | null;
-  readonly registeredAt: string;
-  readonly supersededBy: string | null;
-}
-
-export interface AuditEntry {
-  readonly event: string;
-  readonly route?: string;
-  readonly source?: string;
-  readonly outcome: string;
-  readonly reason?: string;
-  readonly secretId?: string | null;
-  readonly clientId?: string | null;
-  readonly keyFingerprint?: string | null;
-}
-
-export interface AuditRow extends AuditEntry {
-  readonly id: number;
-  /** The last occurrence. */
-  readonly time: string;
-  /** Occurrences merged into this row (repeated refusals from one source). */
-  readonly count: number;
-  /** The first occurrence. */
-  readonly firstTime: string;
-}
-
-/** How long the audit keeps rows, and how many. */
-export interface AuditRetention {
-  readonly maxRows: number;
-  readonly maxAgeDays: number;
-}
-
-export const DEFAULT_AUDIT_RETENTION: AuditRetention = { maxRows: 100_000, maxAgeDays: 90 };
-
-/** Refusals repeated within this time from one source go into one row. */
-const MERGE_WINDOW_MS = 10 * 60_000;
-/** Merge keys remembered at once. */
-const MERGE_KEYS = 10_000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -94,16 +44,14 @@ export class Store {
   readonly #db: Db;
   /** The secrets (PRS only). */
   readonly secrets: SecretStore;
-  /** Merge key -> the audit row that repeated refusals from one source go into. */
-  readonly #merged = new Map<string, { id: number; at: number }>();
-  #retention: AuditRetention = DEFAULT_AUDIT_RETENTION;
-  #insertsSincePrune = 0;
+  readonly #audit: AuditLog;
 
   constructor(path: string, opts: { readonly?: boolean } = {}) {
     if (opts.readonly) {
       // A backup to inspect: never created, changed or migrated.
       this.#db = new Database(path, { readonly: true, fileMustExist: true });
       this.secrets = new SecretStore(this.#db);
+      this.#audit = new AuditLog(this.#db);
       return;
     }
     this.#db = new Database(path);
@@ -113,6 +61,7 @@ export class Store {
     this.#db.exec(SCHEMA);
     this.#migrate();
     this.secrets = new SecretStore(this.#db);
+    this.#audit = new AuditLog(this.#db);
   }
 
   #migrate(): void {
@@ -263,81 +212,27 @@ export class Store {
   }
 
   audit(entry: AuditEntry, time: string): void {
-    this.#insertAudit(entry, time);
+    this.#audit.add(entry, time);
   }
 
-  #insertAudit(entry: AuditEntry, time: string): number {
-    const id = Number(
-      this.#db
-        .prepare(
-          'INSERT INTO audit (time, first_time, event, route, source, outcome, reason, secret_id, client_id, key_fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?)',
-        )
-        .run(
-          time,
-          time,
-          entry.event,
-          entry.route ?? null,
-          entry.source ?? null,
-          entry.outcome,
-          entry.reason ?? null,
-          entry.secretId ?? null,
-          entry.clientId ?? null,
-          entry.keyFingerprint ?? null,
-        ).lastInsertRowid,
-    );
-    const every = Math.max(1, Math.min(1000, Math.floor(this.#retention.maxRows / 10)));
-    if (++this.#insertsSincePrune >= every) this.pruneAudit(Date.parse(time));
-    return id;
-  }
-
-  /**
-   * Audits a refusal, merging it into the row of the same refusal from the
-   * same source within the last ten minutes (count and last time), so an
-   * unauthenticated flood adds one row, not one per request.
-   */
+  /** See AuditLog.addRepeated. */
   auditRepeated(entry: AuditEntry, time: string): void {
-    const at = Date.parse(time);
-    const key = [entry.event, entry.route, entry.source, entry.outcome, entry.reason].join(
-      '\u0000',
-    );
-    const last = this.#merged.get(key);
-    if (last && at - last.at <= MERGE_WINDOW_MS) {
-      const changed = this.#db
-        .prepare('UPDATE audit SET count = count + 1, time = ? WHERE id = ?')
-        .run(time, last.id).changes;
-      if (changed === 1) return;
-    }
-    const id = this.#insertAudit(entry, time);
-    this.#merged.delete(key);
-    this.#merged.set(key, { id, at });
-    if (this.#merged.size > MERGE_KEYS)
-      this.#merged.delete(this.#merged.keys().next().value as string);
+    this.#audit.addRepeated(entry, time);
   }
 
   /** Sets how many audit rows, and how old, are kept; prunes at once. */
   setAuditRetention(retention: AuditRetention, now: number): void {
-    this.#retention = retention;
-    this.pruneAudit(now);
+    this.#audit.setRetention(retention, now);
   }
 
   /** Drops audit rows past the retention limits; returns how many. */
   pruneAudit(now: number): number {
-    this.#insertsSincePrune = 0;
-    const cutoff = new Date(now - this.#retention.maxAgeDays * 86_400_000).toISOString();
-    const { max } = this.#db.prepare('SELECT MAX(id) AS max FROM audit').get() as {
-      max: number | null;
-    };
-    if (max === null) return 0;
-    return this.#db
-      .prepare('DELETE FROM audit WHERE time < ? OR id <= ?')
-      .run(cutoff, max - this.#retention.maxRows).changes;
+    return this.#audit.prune(now);
   }
 
   /** Audit rows and the occurrences they stand for. */
   countAudit(): { rows: number; occurrences: number } {
-    return this.#db
-      .prepare('SELECT COUNT(*) AS rows, COALESCE(SUM(count), 0) AS occurrences FROM audit')
-      .get() as { rows: number; occurrences: number };
+    return this.#audit.count();
   }
 
   /** Stores an admin token's hash (the token itself is never stored). */
@@ -374,74 +269,6 @@ export class Store {
 
   /** The audit entries seen last (a merged row by its last occurrence), of one event kind if given. */
   listAudit(limit = 50, event?: string): AuditRow[] {
-    const rows = (
-      event === undefined
-        ? this.#db.prepare('SELECT * FROM audit ORDER BY time DESC, id DESC LIMIT ?').all(limit)
-        : this.#db
-            .prepare('SELECT * FROM audit WHERE event = ? ORDER BY time DESC, id DESC LIMIT ?')
-            .all(event, limit)
-    ) as Record<string, unknown>[];
-    return rows.map(toAuditRow);
+    return this.#audit.list(limit, event);
   }
-}
-
-/** An audit row (SQLite or PostgreSQL: the same columns) as an AuditRow. */
-export function toAuditRow(r: Record<string, unknown>): AuditRow {
-  return {
-    id: Number(r.id),
-    time: r.time as string,
-    count: r.count as number,
-    firstTime: (r.first_time as string | null) ?? (r.time as string),
-    event: r.event as string,
-    route: (r.route as string | null) ?? undefined,
-    source: (r.source as string | null) ?? undefined,
-    outcome: r.outcome as string,
-    reason: (r.reason as string | null) ?? undefined,
-    secretId: r.secret_id as string | null,
-    clientId: r.client_id as string | null,
-    keyFingerprint: r.key_fingerprint as string | null,
-  };
-}
-
-/**
- * A new client's values in the order of the insert's columns (client_id,
- * key_fingerprint, client_key, machine_id, hostname, os, arch,
- * agent_version, install_id, route, seen_as, secret_id, registered_at),
- * as both stores insert them.
- */
-export function clientValues(row: ClientRow & { clientKey: string }): (string | null)[] {
-  return [
-    row.clientId,
-    row.keyFingerprint,
-    row.clientKey,
-    row.machineId,
-    row.hostname,
-    row.os,
-    row.arch,
-    row.agentVersion,
-    row.installId,
-    row.route,
-    row.seenAs,
-    row.secretId,
-    row.registeredAt,
-  ];
-}
-
-/** A clients row (SQLite or PostgreSQL: the same columns) as a ClientRow. */
-export function toClient(r: Record<string, unknown>): ClientRow {
-  return {
-    clientId: r.client_id as string,
-    keyFingerprint: r.key_fingerprint as string,
-    machineId: r.machine_id as string,
-    hostname: r.hostname as string,
-    os: r.os as string,
-    arch: r.arch as string,
-    agentVersion: r.agent_version as string,
-    installId: r.install_id as string,
-    route: r.route as string,
-    seenAs: r.seen_as as string,
-    secretId: r.secret_id as string | null,
-    registeredAt: r.registered_at as string,
-    supersededBy: r.superseded_by as string | null,
-  };
 }

@@ -13,7 +13,7 @@ import type { ServerStore } from '../../src/server/store-api.ts';
 import { StoreUnavailable } from '../../src/server/store-api.ts';
 import { PgStore } from '../../src/server/store-pg.ts';
 import { Store } from '../../src/server/store.ts';
-import type { AuditEntry, ClientRow } from '../../src/server/store.ts';
+import type { AuditEntry, ClientRow } from '../../src/server/store-rows.ts';
 import { pgStoresPerFile } from '../support/pg-stores.ts';
 import { tempDir } from '../support/procs.ts';
 
