@@ -26,35 +26,17 @@ import type { AcceptedRegistration, M2, PendingHandshake, SeenAs } from '../prot
 import { classify, isSecretRequired } from './classify.ts';
 import type { DataDir } from './data-dir.ts';
 import { readMode } from './data-dir.ts';
-import { createAlarmCheck } from './alarm.ts';
-import type { RegistrationState, TakenHandshake } from './state-api.ts';
-import { STORE_RETRY_AFTER_S, StoreUnavailable } from './store-api.ts';
+import type { RegistrationState } from './state-api.ts';
+import { StoreUnavailable } from './store-api.ts';
 import { CryptoBusy, inlineCrypto } from './handshake-crypto.ts';
 import type { HandshakeSteps } from './handshake-crypto.ts';
-import { addressGroup, networkKey, sourceKey } from './source.ts';
-import { createRetiredAudit } from './secrets-retired.ts';
+import { networkKey, sourceKey } from './source.ts';
 import { createUnregisterService } from './unregister.ts';
-import { STATUS_OF } from './status-of.ts';
+import { createGuessLedger } from './registration-ledger.ts';
+import { codeOf, errorReply, storeDown } from './registration-reply.ts';
+import type { Channel, MessageKind, Reply } from './registration-reply.ts';
 
-export type MessageKind = 'hello' | 'start' | 'finish' | 'unregister';
-
-/** Requests this close together share one sweep of expired handshakes. */
-const SWEEP_MS = 250;
-
-/** Where a request came from, as the server itself observed it. */
-export interface Channel {
-  readonly route: 'direct' | 'relay';
-  /** The peer address (direct) or the address the relay reports (relay). */
-  readonly source: string;
-}
-
-export interface Reply {
-  readonly status: number;
-  readonly body: unknown;
-  readonly headers?: Record<string, string>;
-}
-
-export { STATUS_OF } from './status-of.ts';
+export type { Channel, MessageKind, Reply } from './registration-reply.ts';
 
 export interface RegistrationDeps {
   readonly dd: DataDir;
@@ -73,126 +55,17 @@ export interface RegistrationDeps {
   readonly observe?: (o: { kind: MessageKind; outcome: string; seconds: number }) => void;
 }
 
-function errorReply(code: string, message: string, headers?: Record<string, string>): Reply {
-  return {
-    status: STATUS_OF[code] ?? 500,
-    body: { error: { code, message } },
-    ...(headers ? { headers } : {}),
-  };
-}
-
 export interface RegistrationService {
   handle: (kind: MessageKind, body: unknown, channel: Channel) => Promise<Reply>;
   /** Counts expired guesses as failures and clears a spent alarm; call it every second or so. */
   sweep: () => Promise<void>;
 }
 
-/** The reply while the store does not answer: retry shortly, nothing was written. */
-function storeDown(): Reply {
-  return errorReply(
-    'store_unavailable',
-    'the server cannot reach its database; nothing was registered, retry shortly',
-    { 'retry-after': String(STORE_RETRY_AFTER_S) },
-  );
-}
-
 export function createRegistrationService(deps: RegistrationDeps): RegistrationService {
   const { dd, log, state } = deps;
   const steps = deps.steps ?? inlineCrypto(dd.identity);
-  const iso = (): string => new Date(deps.now()).toISOString();
-  const checkAlarm = createAlarmCheck({
-    store: dd.store,
-    lastHour: (now) => state.alarmLastHour(now),
-    threshold: deps.alarmThreshold,
-    log,
-    iso,
-  });
-
-  async function audit(
-    channel: Channel,
-    outcome: string,
-    fields: {
-      reason?: string;
-      secretId?: string | null;
-      clientId?: string | null;
-      keyFingerprint?: string | null;
-    },
-  ): Promise<void> {
-    await dd.store.audit(
-      { event: 'register', route: channel.route, source: channel.source, outcome, ...fields },
-      iso(),
-    );
-  }
-
-  /** A refusal: one merged audit row per source and reason, nothing counted. */
-  async function refuse(
-    channel: Channel,
-    outcome: string,
-    code: string,
-    reply: Reply,
-  ): Promise<Reply> {
-    // Merged by the source's group (an IPv6 /64 as one), so hopping addresses adds no rows.
-    await dd.store.auditRepeated(
-      {
-        event: 'register',
-        route: channel.route,
-        source: addressGroup(channel.source),
-        outcome,
-        reason: code,
-      },
-      iso(),
-    );
-    log.debug('register.refused', { route: channel.route, source: channel.source, reason: code });
-    return reply;
-  }
-
-  /**
-   * A definite failed guess, charged (and audited) to the source that
-   * received the shares, whoever sent the finish. `key` is its source key.
-   */
-  async function failGuess(key: string, reason: string): Promise<void> {
-    const now = deps.now();
-    const sep = key.indexOf(':');
-    const route = key.slice(0, sep) === 'relay' ? 'relay' : 'direct';
-    const source = key.slice(sep + 1);
-    const blockMs = await state.recordFailure(key, now);
-    await state.alarmRecord(now);
-    await dd.store.auditRepeated(
-      { event: 'register', route, source, outcome: 'failed_guess', reason },
-      iso(),
-    );
-    log.info('register.failed_guess', { route, source, reason });
-    if (blockMs > 0) log.warn('register.throttled', { source: key, blockMs });
-    await checkAlarm(now);
-  }
-
-  /** A handshake that carried shares and was never finished: a failed guess. */
-  async function expired(open: TakenHandshake): Promise<void> {
-    if (open.guess) await failGuess(open.source, 'unfinished');
-  }
-
-  const retired = createRetiredAudit({ store: dd.store, log, now: deps.now });
-
-  let sweeping: Promise<void> | null = null;
-  let sweptAt = -Infinity;
-  /**
-   * One sweep at a time. A request starts one when the last is SWEEP_MS old
-   * and waits for it; a request that finds one running does not wait (with
-   * many expired guesses to charge in the store, that would stall it).
-   */
-  function sweep(force = true): Promise<void> {
-    if (sweeping) return force ? sweeping : Promise.resolve();
-    if (!force && deps.now() - sweptAt < SWEEP_MS) return Promise.resolve();
-    sweptAt = deps.now();
-    sweeping = (async () => {
-      for (const open of await state.prune(deps.now())) await expired(open);
-      await checkAlarm(deps.now(), true);
-      await retired.sweep();
-    })().finally(() => {
-      sweeping = null;
-    });
-    return sweeping;
-  }
+  const { iso, audit, refuse, refuseAdmission, failGuess, expired, sweep, retired } =
+    createGuessLedger(deps);
 
   async function policy(channel: Channel): Promise<{ seenAs: SeenAs; secretRequired: boolean }> {
     const seenAs = classify(channel, deps.intranet);
@@ -224,30 +97,7 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
       expiresAt: now + ttlMs,
       now,
     });
-    if (!admission.ok) {
-      const seconds = Math.ceil(admission.retryAfterMs / 1000);
-      if (admission.reason === 'busy')
-        return refuse(
-          channel,
-          'throttled',
-          'busy',
-          errorReply('busy', 'too many registrations are in progress; retry shortly', {
-            'retry-after': String(seconds),
-          }),
-        );
-      return refuse(
-        channel,
-        'throttled',
-        admission.reason,
-        errorReply(
-          'rate_limited',
-          admission.reason === 'blocked'
-            ? `too many failed attempts from this network; wait ${seconds} s before retrying`
-            : `too many registrations in progress from this network; retry in ${seconds} s`,
-          { 'retry-after': String(seconds) },
-        ),
-      );
-    }
+    if (!admission.ok) return refuseAdmission(channel, admission);
     let answer: { m2: M2; pending: PendingHandshake };
     try {
       // An admitted start that offers shares says first which secrets stopped being offered.
@@ -436,10 +286,4 @@ export function createRegistrationService(deps: RegistrationDeps): RegistrationS
       return reply;
     },
   };
-}
-
-/** The error code of a refusal (for the metrics). */
-function codeOf(reply: Reply): string {
-  const body = reply.body as { error?: { code?: unknown } } | null;
-  return typeof body?.error?.code === 'string' ? body.error.code : `http_${reply.status}`;
 }

@@ -18,7 +18,7 @@ import type { Logger } from '../common/log.ts';
 import { removeClient } from './clients.ts';
 import type { DataDir } from './data-dir.ts';
 import { STATUS_OF } from './status-of.ts';
-import type { Channel, Reply } from './registration.ts';
+import type { Channel, Reply } from './registration-reply.ts';
 import { addressGroup } from './source.ts';
 
 /** How far the request's time may be from the server's clock. */
