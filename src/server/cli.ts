@@ -4,15 +4,12 @@ import type { Argv } from 'yargs';
 import type { CliDeps } from '../common/cli.ts';
 import { runGuarded, usageFailure } from '../common/cli.ts';
 import { UserError } from '../common/errors.ts';
-import { parseListen } from '../common/http.ts';
-import { parseTrustedProxies } from '../common/forwarded.ts';
-import { LOG_LEVELS } from '../common/log.ts';
-import type { LogLevel } from '../common/log.ts';
 import { clientConfig } from './admin.ts';
 import { backupDataDir, restoreDataDir } from './backup.ts';
 import { authCommands } from './cli-auth.ts';
 import { clientsCommands } from './cli-clients.ts';
 import { storeCommands } from './cli-store.ts';
+import { startCommand } from './cli-start.ts';
 import { DATA_DIR_CODES, openDataDir } from './data-dir.ts';
 import { defaultServerDataDir, urlsFor } from './cli-helpers.ts';
 import type { ServerCli } from './cli-helpers.ts';
@@ -20,9 +17,6 @@ import { VERSION } from '../version.ts';
 import { mintAdminToken } from './admin-token.ts';
 import { defaultSecretPath, formatInstallCommand, INSTALL_SHELLS } from './install-command.ts';
 import type { InstallShell } from './install-command.ts';
-import { DEFAULT_GUESS_ALARM, runServer } from './main.ts';
-import { DEFAULT_LIMITS } from './rate-limit.ts';
-import { DEFAULT_AUDIT_RETENTION } from './store-rows.ts';
 
 function validHours(h: number): number {
   if (!Number.isFinite(h) || h <= 0 || h > 24 * 366)
@@ -51,7 +45,7 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
         }
       };
       const ctx: ServerCli = { deps, out, withDir };
-      const cli: Argv = yargs(argv)
+      const globals = yargs(argv)
         .scriptName(PROGRAM)
         .usage('$0 <command> [options]\n\nThe registration server with Client Authorization.')
         .option('data-dir', {
@@ -70,140 +64,8 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
           type: 'number',
           hidden: true,
           describe: 'scrypt cost as log2(N) for a new data directory (14..20)',
-        })
-        .command(
-          'start',
-          'run the server',
-          (y) =>
-            y
-              .option('listen', {
-                type: 'string',
-                default: '0.0.0.0:8443',
-                describe: 'HOST:PORT for clients',
-              })
-              .option('admin-listen', {
-                type: 'string',
-                default: '127.0.0.1:0',
-                describe: 'HOST:PORT for the admin API (loopback by default)',
-              })
-              .option('relay', { type: 'string', describe: 'relay URL to keep a tunnel to' })
-              .option('relay-token-file', {
-                type: 'string',
-                describe: 'file holding the tunnel token from bootstrap-relay add-server',
-              })
-              .option('intranet', {
-                type: 'string',
-                describe:
-                  'intranet CIDR ranges, comma-separated (default: loopback and private ranges)',
-              })
-              .option('tls-cert', { type: 'string', describe: 'PEM certificate for HTTPS' })
-              .option('tls-key', { type: 'string', describe: 'PEM private key for HTTPS' })
-              .option('admin-host', {
-                type: 'string',
-                describe:
-                  'host names the admin listener answers to, comma-separated (besides its own address)',
-              })
-              .option('guess-limit', {
-                type: 'number',
-                default: DEFAULT_LIMITS.threshold,
-                describe: 'guesses of the secret one source may make in 10 minutes',
-              })
-              .option('guess-alarm', {
-                type: 'number',
-                default: DEFAULT_GUESS_ALARM,
-                describe: 'failed guesses per hour, over all sources, that raise the alarm',
-              })
-              .option('audit-max-rows', {
-                type: 'number',
-                default: DEFAULT_AUDIT_RETENTION.maxRows,
-                describe: 'audit rows kept (the oldest go first)',
-              })
-              .option('audit-max-days', {
-                type: 'number',
-                default: DEFAULT_AUDIT_RETENTION.maxAgeDays,
-                describe: 'days audit rows are kept',
-              })
-              .option('handshake-ttl', {
-                type: 'number',
-                hidden: true,
-                describe: 'seconds a handshake stays open between M2 and M3 (tests)',
-              })
-              .option('max-handshakes', {
-                type: 'number',
-                hidden: true,
-                describe: 'open handshakes held at once, over all sources',
-              })
-              .option('trust-proxy', {
-                type: 'string',
-                describe:
-                  'load balancers (addresses or CIDR ranges) whose X-Forwarded-For names the client, so the guess limits count clients, not the balancer [env BOOTSTRAP_SERVER_TRUST_PROXY]',
-              })
-              .option('workers', {
-                type: 'number',
-                defaultDescription: 'one per core',
-                describe:
-                  'threads that compute the handshakes (0: on the main thread); the main thread stays free for the network and the store',
-              })
-              .option('log-level', { choices: LOG_LEVELS, default: 'info' }),
-          async (a) => {
-            if (!!a.tlsCert !== !!a.tlsKey)
-              throw new UserError('usage', '--tls-cert and --tls-key go together');
-            const listenAt = (v: string) => {
-              try {
-                return parseListen(v);
-              } catch (err) {
-                throw new UserError('usage', (err as Error).message);
-              }
-            };
-            const positive = (name: string, v: number, min: number): number => {
-              if (!Number.isInteger(v) || v < min)
-                throw new UserError('usage', `--${name} must be a whole number of at least ${min}`);
-              return v;
-            };
-            if (
-              a.workers !== undefined &&
-              (!Number.isInteger(a.workers) || a.workers < 0 || a.workers > 256)
-            )
-              throw new UserError('usage', '--workers must be a whole number from 0 to 256');
-            const trust = a.trustProxy ?? deps.env.BOOTSTRAP_SERVER_TRUST_PROXY;
-            await runServer({
-              dataDir: a.dataDir,
-              ...(a.store ? { store: a.store } : {}),
-              ...(a.workers === undefined ? {} : { workers: a.workers }),
-              ...(trust ? { trustProxy: parseTrustedProxies(trust) } : {}),
-              ...(a.adminHost
-                ? {
-                    adminHosts: a.adminHost
-                      .split(',')
-                      .map((h) => h.trim())
-                      .filter(Boolean),
-                  }
-                : {}),
-              limits: { threshold: positive('guess-limit', a.guessLimit, 1) },
-              guessAlarm: positive('guess-alarm', a.guessAlarm, 1),
-              auditRetention: {
-                maxRows: positive('audit-max-rows', a.auditMaxRows, 100),
-                maxAgeDays: positive('audit-max-days', a.auditMaxDays, 1),
-              },
-              ...(a.handshakeTtl === undefined
-                ? {}
-                : { handshakeTtlMs: positive('handshake-ttl', a.handshakeTtl, 1) * 1000 }),
-              ...(a.maxHandshakes === undefined
-                ? {}
-                : { maxHandshakes: positive('max-handshakes', a.maxHandshakes, 1) }),
-              listen: listenAt(a.listen),
-              adminListen: listenAt(a.adminListen),
-              ...(a.relay ? { relayUrl: a.relay } : {}),
-              ...(a.relayTokenFile ? { relayTokenFile: a.relayTokenFile } : {}),
-              ...(a.intranet ? { intranet: a.intranet.split(',').filter((s) => s.trim()) } : {}),
-              ...(a.tlsCert && a.tlsKey ? { tls: { certFile: a.tlsCert, keyFile: a.tlsKey } } : {}),
-              logLevel: a.logLevel as LogLevel,
-              ...(a.kdfLogN === undefined ? {} : { kdfLogN: a.kdfLogN }),
-              stdout: deps.stdout,
-              stderr: deps.stderr,
-            });
-          },
-        )
+        });
+      const cli: Argv = startCommand(globals, ctx)
         .command('auth', 'Client Authorization settings', (y) => authCommands(y, ctx))
         .command('store', 'the PostgreSQL store of several instances', (y) => storeCommands(y, ctx))
         .command('clients', 'registered clients', (y) => clientsCommands(y, ctx))
