@@ -11,6 +11,7 @@ import { droppedRoute, silentListener } from '../test/support/blackhole.ts';
 import type { Deployment } from '../test/support/deploy.ts';
 import { ROOT, tempDir, writeSecretFile } from '../test/support/procs.ts';
 import { endpoint, hello } from '../test/support/wire-client.ts';
+import type { Hello } from '../src/protocol/index.ts';
 import type { Route } from '../test/support/wire-client.ts';
 import type { TimingsReport } from '../src/agent/timings.ts';
 import { OUR_TUNABLE, thpMode } from '../src/bin/huge-pages.ts';
@@ -126,9 +127,8 @@ interface ScryptRun {
 /** One sample of a floor: its parts as measured; scrypt also on huge pages where it can be. */
 interface FloorSample {
   /** The route's hello: the server id and KDF parameters the scrypt used. */
-  readonly hello: ScryptParams;
+  readonly hello: Hello;
   readonly roundTrips: number;
-  readonly kdfLog2N: number;
   /** The floor's scrypt on huge pages, where hugePagesEnv can put it there. */
   readonly huge: ScryptRun | null;
   /** Elsewhere the floor's scrypt as the runtime runs it. */
@@ -146,10 +146,9 @@ interface StartSample {
  * and timed as the agent is) and, where scrypt can be on huge pages, the
  * same start re-executing itself once with glibc's tunable.
  */
-function startSample(runtime: string): StartSample {
+function startSample(runtime: string, hugeEnv: Record<string, string> | undefined): StartSample {
   const m = measure([runtime, '-e', '0']);
   if (m.code !== 0) throw new Error(`floor: ${runtime} -e 0 exited ${m.code}`);
-  const hugeEnv = hugePagesEnv();
   if (!hugeEnv) return { start: m.ms, reexecStart: null };
   const r = measure([runtime, '-e', REEXEC_SCRIPT], { CB_FLOOR_ENV: JSON.stringify(hugeEnv) });
   // Where it cannot (execve refused), the floor keeps one start and 4 KiB pages.
@@ -164,8 +163,12 @@ function startSample(runtime: string): StartSample {
  * same route, on a new connection, so the relay's floor includes the relay
  * and a slow link's floor its delay and the round trip of TCP's handshake.
  */
-async function floorSample(route: Route, secret: string, runtime: string): Promise<FloorSample> {
-  const hugeEnv = hugePagesEnv();
+async function floorSample(
+  route: Route,
+  secret: string,
+  runtime: string,
+  hugeEnv: Record<string, string> | undefined,
+): Promise<FloorSample> {
   const h = await hello(route);
   const huge = hugeEnv ? scryptRun(runtime, secret, h, hugeEnv) : null;
   const small = hugeEnv ? null : scryptRun(runtime, secret, h, {});
@@ -189,21 +192,14 @@ async function floorSample(route: Route, secret: string, runtime: string): Promi
     small,
     huge,
     roundTrips: performance.now() - t0,
-    kdfLog2N: Math.log2(h.kdf.N),
   };
 }
 
 /** scrypt at the parameters of hello `h` in a fresh process of the runtime, with `env` added. */
-/** What a scrypt run needs of a hello. */
-interface ScryptParams {
-  readonly serverId: string;
-  readonly kdf: unknown;
-}
-
 function scryptRun(
   runtime: string,
   secret: string,
-  h: ScryptParams,
+  h: Hello,
   env: Record<string, string>,
 ): ScryptRun {
   const run = measure([runtime, '-e', SCRYPT_SCRIPT], {
@@ -225,10 +221,11 @@ function scryptRun(
 function smallPageScrypts(
   runtime: string,
   secret: string,
-  h: ScryptParams | undefined,
+  h: Hello | undefined,
   n: number,
+  hugeEnv: Record<string, string> | undefined,
 ): ScryptRun[] {
-  if (!hugePagesEnv() || !h) return [];
+  if (!hugeEnv || !h) return [];
   return Array.from({ length: n }, () => scryptRun(runtime, secret, h, {}));
 }
 
@@ -288,7 +285,7 @@ function floorOf(
   const reexecs = starts.flatMap((x) => (x.reexecStart === null ? [] : [x.reexecStart]));
   const start = median(starts.map((x) => x.start));
   const roundTrips = median(samples.map((x) => x.roundTrips));
-  const base = { start, roundTrips, kdfLog2N: samples[0]?.kdfLog2N ?? NaN };
+  const base = { start, roundTrips, kdfLog2N: Math.log2(samples[0]?.hello.kdf.N ?? NaN) };
   const smallWay = {
     start,
     scrypt: median(small.map((x) => x.ms)),
@@ -425,14 +422,15 @@ export async function benchRegistration(
   const secretFile = writeSecretFile(join(tempDir('cb-bench-'), 'secret'), secret);
   const samples: Measured[] = [];
   const floors: FloorSample[] = [];
+  const hugeEnv = hugePagesEnv();
   // What ran before (another row's starts) freed small pages last: one sample untimed.
-  await floorSample(route, secret, runtime);
+  await floorSample(route, secret, runtime, hugeEnv);
   for (let i = 0; i < runs; i++) {
-    floors.push(await floorSample(route, secret, runtime));
+    floors.push(await floorSample(route, secret, runtime, hugeEnv));
     samples.push(await measureAsync([exe, ...registrationArgs(d, route, secretFile)]));
   }
-  const starts = Array.from({ length: runs }, () => startSample(runtime));
-  const smallRuns = smallPageScrypts(runtime, secret, floors[0]?.hello, runs);
+  const starts = Array.from({ length: runs }, () => startSample(runtime, hugeEnv));
+  const smallRuns = smallPageScrypts(runtime, secret, floors[0]?.hello, runs, hugeEnv);
   const ok = samples.filter((s) => s.code === 0);
   // An executable from before --json had timings gives no parts.
   const timed = ok.flatMap((s) => {
