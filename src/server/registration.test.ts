@@ -27,7 +27,7 @@ import { parseIntranet } from './classify.ts';
 import { openDataDir } from './data-dir.ts';
 import { MemoryState } from './state-memory.ts';
 import { createRegistrationService } from './registration.ts';
-import type { Channel } from './registration.ts';
+import type { Channel } from './registration-reply.ts';
 import type { DataDir } from './data-dir.ts';
 import { CryptoBusy, inlineCrypto } from './handshake-crypto.ts';
 import type { HandshakeSteps } from './handshake-crypto.ts';

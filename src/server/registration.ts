@@ -36,8 +36,6 @@ import { createGuessLedger } from './registration-ledger.ts';
 import { codeOf, errorReply, storeDown } from './registration-reply.ts';
 import type { Channel, MessageKind, Reply } from './registration-reply.ts';
 
-export type { Channel, MessageKind, Reply } from './registration-reply.ts';
-
 export interface RegistrationDeps {
   readonly dd: DataDir;
   readonly intranet: BlockList;

@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../common/log.ts';
-import type { Channel, MessageKind, Reply } from './registration.ts';
+import type { Channel, MessageKind, Reply } from './registration-reply.ts';
 
 export interface TunnelDeps {
   readonly relayUrl: string;
