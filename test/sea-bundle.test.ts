@@ -14,6 +14,7 @@ import { bundleAgent } from '../scripts/package/bundle-lean.ts';
 import { ensureRuntime } from '../scripts/package/runtimes.ts';
 import { deploy } from './support/deploy.ts';
 import type { Deployment } from './support/deploy.ts';
+import { describeFindings, scanBytes, scanFiles, secretNeedles } from './support/leak.ts';
 import { ROOT, tempDir, writeSecretFile } from './support/procs.ts';
 
 const SECRET = 'Bundle-Probe-Secret-1';
@@ -78,7 +79,12 @@ afterAll(async () => {
   await d?.stop();
 });
 
-function modulesOf(args: string[]): { status: number | null; stdout: string; modules: string[] } {
+function modulesOf(args: string[]): {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  modules: string[];
+} {
   const r = spawnSync(ensureRuntime('linux-x64'), ['--require', probe, main, ...args], {
     encoding: 'utf8',
     // A plain runtime must not re-execute itself as the executable would.
@@ -86,14 +92,20 @@ function modulesOf(args: string[]): { status: number | null; stdout: string; mod
   });
   const m = /MODULES (\[.*\])/.exec(r.stderr);
   if (!m) throw new Error(`no module list: ${r.stderr}`);
-  return { status: r.status, stdout: r.stdout, modules: JSON.parse(m[1] as string) as string[] };
+  return {
+    status: r.status,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    modules: JSON.parse(m[1] as string) as string[],
+  };
 }
 
 describe.runIf(process.platform === 'linux' && process.arch === 'x64')(
   "the executable's bundle in a registration",
   () => {
-    it('loads none of the Node modules a registration does not use', () => {
+    it('loads none of the Node modules a registration does not use, and leaks no secret', () => {
       const dir = tempDir();
+      const secretFile = writeSecretFile(join(dir, 'secret'), SECRET);
       const r = modulesOf([
         '--server',
         d.server.url,
@@ -102,7 +114,7 @@ describe.runIf(process.platform === 'linux' && process.arch === 'x64')(
         '--route',
         'direct',
         '--secret-file',
-        writeSecretFile(join(dir, 'secret'), SECRET),
+        secretFile,
         '--state-dir',
         join(dir, 's'),
         '--log-file',
@@ -113,6 +125,16 @@ describe.runIf(process.platform === 'linux' && process.arch === 'x64')(
       expect((JSON.parse(r.stdout) as { code: string }).code).toBe('registered');
       expect(r.modules).toEqual(expect.arrayContaining(USED));
       expect(r.modules.filter((m) => UNUSED.includes(m))).toEqual([]);
+      // Nor does the secret show in its output, its log or its state.
+      const needles = secretNeedles(SECRET);
+      const files = scanFiles([dir], needles, (f) => f === secretFile);
+      expect(files.files).toBeGreaterThanOrEqual(2);
+      const findings = [
+        ...scanBytes('stdout', Buffer.from(r.stdout), needles),
+        ...scanBytes('stderr', Buffer.from(r.stderr), needles),
+        ...files.findings,
+      ];
+      expect(describeFindings(findings)).toBe('');
     });
   },
 );
