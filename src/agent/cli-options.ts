@@ -1,23 +1,11 @@
 /**
  * The agent's options as one declarative list, and the checks yargs does
  * not do well: an option given twice, an unknown option with one
- * did-you-mean suggestion, "--secret-file -" for stdin.
+ * did-you-mean suggestion.
  */
 import type { Options } from 'yargs';
 import { UserError } from '../common/errors.ts';
 import { nearest } from './suggest.ts';
-
-/** yargs reads a lone "-" as a positional; "--secret-file -" means stdin. */
-export function joinStdinDash(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--secret-file' && argv[i + 1] === '-') {
-      out.push('--secret-file=-');
-      i++;
-    } else out.push(argv[i] as string);
-  }
-  return out;
-}
 
 /** An option given twice is a mistake worth naming (yargs would merge the values). */
 export function refuseRepeatedOptions(argv: readonly string[]): void {
@@ -129,6 +117,13 @@ export const OPTIONS = {
     group: 'Output:',
   },
 } as const satisfies Record<string, Options>;
+
+/** The options that take a value, whose value may start with "-" ("--secret-file -", a server id). */
+export const VALUE_OPTIONS: ReadonlySet<string> = new Set(
+  Object.entries(OPTIONS)
+    .filter(([, o]) => o.type !== 'boolean')
+    .map(([k]) => k),
+);
 
 /** Option names as typed, for did-you-mean: ours plus yargs' own. */
 const KNOWN_OPTIONS = [...Object.keys(OPTIONS), 'help', 'version'];

@@ -5,6 +5,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import yargs from 'yargs';
+import { joinDashValues } from '../common/cli.ts';
 import { UserError } from '../common/errors.ts';
 import type { TtyInput } from '../common/prompt.ts';
 import { VERSION } from '../version.ts';
@@ -16,7 +17,7 @@ import { failureOf, outcomeOf } from './outcome.ts';
 import { createReporter } from './render.ts';
 import {
   OPTIONS,
-  joinStdinDash,
+  VALUE_OPTIONS,
   refuseRepeatedOptions,
   refuseUnknownOptions,
 } from './cli-options.ts';
@@ -43,7 +44,7 @@ const EPILOGUE = `Exit codes:\n${EXIT_MEANINGS.map(([c, m, a]) => `  ${c}  ${m} 
 /** Runs the agent CLI; never throws. */
 export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<number> {
   const t0 = deps.now();
-  argv = joinStdinDash(argv);
+  argv = joinDashValues(argv, VALUE_OPTIONS);
   const wantsJson = argv.includes('--json');
   const mode: RenderMode = wantsJson ? 'json' : deps.stdout.isTTY ? 'tty' : 'plain';
   let chosen: { command: Command; flags: AgentFlags } | undefined;

@@ -50,3 +50,33 @@ export function usageFailure(msg: string | undefined, err: Error | undefined): n
     hint: 'see --help',
   });
 }
+
+/**
+ * yargs reads a token starting with "-" as an option even where a value is
+ * due, so "--server-id -Dx3..." (one server id in 64 begins with "-") or
+ * "--secret-file -" lost their values. Neither command line has short
+ * options, so a lone-dash token right after an option in `takesValue` is
+ * that option's value: it is joined as "--name=token". Tokens after "--"
+ * and options already written "--name=value" are left alone.
+ */
+export function joinDashValues(argv: readonly string[], takesValue: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const next = argv[i + 1];
+    if (
+      a.startsWith('--') &&
+      takesValue.has(a.slice(2)) &&
+      next?.startsWith('-') &&
+      !next.startsWith('--')
+    ) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}

@@ -23,7 +23,13 @@ export function serverIdentity(serverId: string, key: SigningKey): ServerIdentit
   };
 }
 
-/** A brand-new identity: 16 random bytes of id and a fresh key. */
+/**
+ * A brand-new identity: 16 random bytes of id and a fresh key. The id is
+ * drawn again while its text starts with "-" (one in 64), since it is typed
+ * on command lines where such a word reads as an option.
+ */
 export function createServerIdentity(): ServerIdentity {
-  return serverIdentity(toB64u(randomBytes(16)), generateSigningKey());
+  let id = toB64u(randomBytes(16));
+  while (id.startsWith('-')) id = toB64u(randomBytes(16));
+  return serverIdentity(id, generateSigningKey());
 }

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import type { CliDeps } from '../common/cli.ts';
-import { runGuarded, usageFailure } from '../common/cli.ts';
+import { joinDashValues, runGuarded, usageFailure } from '../common/cli.ts';
 import { UserError } from '../common/errors.ts';
 import { parseListen } from '../common/http.ts';
 import { LOG_LEVELS } from '../common/log.ts';
@@ -16,6 +16,8 @@ import { parseTrustedProxies } from '../common/forwarded.ts';
 import type { NatsConnection } from 'nats';
 
 const PROGRAM = 'bootstrap-relay';
+/** Options whose value may start with "-": a server id does once in 64. */
+const RELAY_VALUE_OPTIONS: ReadonlySet<string> = new Set(['server-id', 'data-dir', 'trust-proxy']);
 
 const natsOption = {
   type: 'string',
@@ -85,7 +87,7 @@ export function runRelayCli(argv: string[], deps: CliDeps): Promise<number> {
     deps,
     PROGRAM,
     async () => {
-      await yargs(argv)
+      await yargs(joinDashValues(argv, RELAY_VALUE_OPTIONS))
         .scriptName(PROGRAM)
         .usage(
           '$0 <command> [options]\n\nThe cloud relay: forwards internet clients to servers through the tunnels they open.',
