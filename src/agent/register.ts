@@ -4,7 +4,6 @@
  * retries, save the identity.
  */
 import { UserError } from '../common/errors.ts';
-import { removeStaleTemps } from '../common/files.ts';
 import { keyFingerprint, toB64u } from '../protocol/index.ts';
 import type { Prs, Secret, SigningKey } from '../protocol/index.ts';
 import type { AgentContext } from './context.ts';
@@ -23,31 +22,11 @@ import {
   parseRetryAfter,
   retryMessage,
 } from './retry.ts';
+import { alreadyRegistered, lockState, readState, sameServer } from './register-state.ts';
 import { KeyDeriver } from './speculative-key.ts';
 import { StateDir } from './state.ts';
-import type { AgentState, Registration } from './state.ts';
+import type { Registration } from './state.ts';
 import type { Timings } from './timings.ts';
-
-function sameServer(reg: Registration, s: AgentContext['settings']): boolean {
-  if (s.serverId !== undefined) return reg.serverId === s.serverId;
-  return (
-    (s.server !== undefined && reg.serverUrl === s.server) ||
-    (s.relay !== undefined && reg.relayUrl === s.relay)
-  );
-}
-
-/** The saved registration and the server that would replace it, in words. */
-function describeReplacement(
-  reg: Registration,
-  s: AgentContext['settings'],
-): { current: string; next: string } {
-  const where = [reg.serverUrl, reg.relayUrl].filter(Boolean).join(' / ');
-  const at = [s.server, s.relay].filter(Boolean).join(' / ');
-  return {
-    current: `registered as client ${reg.clientId} with server ${reg.serverId}${where ? ` at ${where}` : ''} (pin ${reg.serverPin})`,
-    next: s.serverId ? `server ${s.serverId}${at ? ` at ${at}` : ''}` : `the server at ${at}`,
-  };
-}
 
 export interface RegisterOptions {
   /** `check`: confirm the secret without registering. */
@@ -67,57 +46,10 @@ export async function registerFlow(ctx: AgentContext, opts: RegisterOptions): Pr
   let release: (() => void) | undefined;
   try {
     stateDir.ensure();
-    if (!opts.verifyOnly) {
-      release = await stateDir.lock({
-        signal: ctx.deadline.signal,
-        deadlineMs: s.deadlineMs,
-        onWait: (pid) =>
-          ctx.reporter.progress(`waiting for another client-bootstrap (pid ${pid}) to finish`),
-        onTakeOver: (why) => {
-          ctx.reporter.warn(`took over a stale lock: ${why}`);
-          ctx.log.warn('state.lock_taken_over', { why });
-        },
-      });
-      const stale = removeStaleTemps(stateDir.dir);
-      if (stale > 0) ctx.log.info('state.stale_temps_removed', { count: stale });
-    }
-    let state: AgentState;
-    try {
-      state = stateDir.readOrInit();
-    } catch (err) {
-      if (!(
-        err instanceof UserError &&
-        err.code === 'corrupt_state' &&
-        s.force &&
-        !opts.verifyOnly
-      ))
-        throw err;
-      const aside = stateDir.quarantine(new Date(ctx.now()));
-      ctx.reporter.warn(`the damaged state file was moved to ${aside}`);
-      ctx.log.warn('state.quarantined', { aside });
-      state = stateDir.readOrInit();
-    }
+    if (!opts.verifyOnly) release = await lockState(ctx, stateDir);
+    const state = readState(ctx, stateDir, opts.verifyOnly);
     const saved = state.registration;
-    if (!opts.verifyOnly && saved && !sameServer(saved, s)) {
-      const { current, next } = describeReplacement(saved, s);
-      if (!s.force)
-        throw new UserError(
-          'registered_elsewhere',
-          `${current}; give --force to replace it with ${next}`,
-          {
-            hint: 'run with --force to register with the new server instead, or correct --server / --server-id',
-          },
-        );
-      ctx.reporter.warn(`--force: replacing the registration (${current}) with ${next}`);
-      ctx.log.warn('register.replacing', {
-        clientId: saved.clientId,
-        serverId: saved.serverId,
-        serverPin: saved.serverPin,
-        newServer: s.serverId ?? s.server ?? s.relay,
-      });
-    }
-    if (!opts.verifyOnly && saved && sameServer(saved, s) && !s.force) {
-      ctx.log.info('register.already', { clientId: saved.clientId, serverId: saved.serverId });
+    if (!opts.verifyOnly && saved && alreadyRegistered(ctx, saved)) {
       return outcomeOf(ctx, t0, {
         ok: true,
         code: 'already_registered',
