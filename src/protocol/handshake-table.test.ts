@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HandshakeTable, isGuess } from './handshake-table.ts';
-import type { PendingHandshake } from './server-side.ts';
+import type { PendingHandshake } from './pending.ts';
 
 let next = 0;
 function pending(expiresAt: number, withShares: boolean): PendingHandshake {

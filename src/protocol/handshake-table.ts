@@ -1,5 +1,5 @@
 import { ProtocolError } from './errors.ts';
-import type { PendingHandshake } from './server-side.ts';
+import type { PendingHandshake } from './pending.ts';
 
 /** An open handshake and the source that opened it. */
 export interface OpenHandshake {

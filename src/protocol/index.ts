@@ -6,6 +6,7 @@ export * from './messages.ts';
 export * from './identity.ts';
 export * from './hello.ts';
 export * from './client-side.ts';
+export * from './pending.ts';
 export * from './server-side.ts';
 export * from './handshake-table.ts';
 export * from './unregister.ts';
