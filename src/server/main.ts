@@ -1,6 +1,5 @@
 /** `bootstrap-server start`: listens, keeps the relay tunnel, shuts down cleanly. */
-import { readFileSync } from 'node:fs';
-import { hostname, networkInterfaces } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo, BlockList } from 'node:net';
 import { sourceBehind } from '../common/forwarded.ts';
@@ -24,6 +23,10 @@ import type { HandshakeSteps } from './handshake-crypto.ts';
 import type { DataDir } from './data-dir.ts';
 import { DEFAULT_AUDIT_RETENTION } from './store-rows.ts';
 import type { AuditRetention } from './store-rows.ts';
+import { runTunnel } from './tunnel.ts';
+import type { TunnelState } from './tunnel.ts';
+import { showSettings } from './admin.ts';
+import { hostsOf, readStartFiles } from './start-inputs.ts';
 
 /**
  * Failed guesses per hour over all sources that raise the alarm. Ten
@@ -32,9 +35,6 @@ import type { AuditRetention } from './store-rows.ts';
  * mistyped secret of a busy estate does not.
  */
 export const DEFAULT_GUESS_ALARM = 100;
-import { runTunnel } from './tunnel.ts';
-import type { TunnelState } from './tunnel.ts';
-import { showSettings } from './admin.ts';
 
 export interface ServerStartOptions {
   readonly dataDir: string;
@@ -63,70 +63,10 @@ export interface ServerStartOptions {
   readonly stderr: NodeJS.WritableStream;
 }
 
-function readFileOr(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new UserError(
-      'unreadable_file',
-      `cannot read the ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-      { cause: err },
-    );
-  }
-}
-
-/**
- * The Host header values the admin listener answers to: its own address,
- * localhost when it is on loopback, every interface address and the
- * machine name when it listens on all, and the names the administrator gave.
- */
-export function hostsOf(address: AddressInfo, extra: readonly string[]): ReadonlySet<string> {
-  const port = address.port;
-  const hosts = new Set<string>();
-  const add = (host: string): void => {
-    const h = host.toLowerCase();
-    const bracketed = h.includes(':') && !h.startsWith('[') ? `[${h}]` : h;
-    hosts.add(`${bracketed}:${port}`);
-  };
-  const wildcard = address.address === '0.0.0.0' || address.address === '::';
-  add(address.address);
-  if (wildcard) {
-    for (const list of Object.values(networkInterfaces()))
-      for (const i of list ?? []) add(i.address);
-    add(hostname());
-  }
-  if (wildcard || address.address.startsWith('127.') || address.address === '::1') add('localhost');
-  for (const name of extra) {
-    // A name given with its port (a reverse proxy's) is taken as it is.
-    if (/:\d+$/.test(name) && !name.endsWith(']')) hosts.add(name.toLowerCase());
-    else add(name);
-  }
-  return hosts;
-}
-
 /** Runs the server until SIGINT/SIGTERM. */
 export async function runServer(opts: ServerStartOptions): Promise<void> {
   const intranet = parseIntranet(opts.intranet ?? DEFAULT_INTRANET);
-  const tls = opts.tls
-    ? {
-        cert: readFileOr(opts.tls.certFile, 'TLS certificate'),
-        key: readFileOr(opts.tls.keyFile, 'TLS key'),
-      }
-    : undefined;
-  const token = opts.relayTokenFile
-    ? readFileOr(opts.relayTokenFile, 'relay token file').toString('utf8').trim()
-    : undefined;
-  if (opts.relayUrl && !token)
-    throw new UserError('usage', '--relay needs --relay-token-file', {
-      hint: 'bootstrap-relay add-server prints the token',
-    });
-  if (opts.relayUrl) {
-    try {
-      new URL(opts.relayUrl);
-    } catch {
-      throw new UserError('usage', `--relay ${JSON.stringify(opts.relayUrl)} is not a URL`);
-    }
-  }
+  const { tls, token } = readStartFiles(opts);
   const opened = await openDataDir(opts.dataDir, {
     ...(opts.kdfLogN === undefined ? {} : { kdfLogN: opts.kdfLogN }),
     ...(opts.store ? { storeUrl: opts.store, instance: true } : {}),
