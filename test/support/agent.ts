@@ -1,6 +1,6 @@
 /** Runs the real agent as a deployment tool would. */
 import { join } from 'node:path';
-import { BIN, ROOT, runCommand, runProc } from './procs.ts';
+import { BIN, ROOT, agentEnv, runCommand, runProc } from './procs.ts';
 
 export interface AgentRun {
   code: number | null;
@@ -55,7 +55,7 @@ export async function runAgentInPty(
       join(ROOT, 'test/support/pty-run.py'),
       JSON.stringify({ argv: [process.execPath, BIN.agent, ...args], answers, timeout: 40 }),
     ],
-    { env, timeoutMs: opts.timeoutMs ?? 50_000 },
+    { env: agentEnv(args, env), timeoutMs: opts.timeoutMs ?? 50_000 },
   );
   try {
     return JSON.parse(r.stdout) as { code: number; output: string };

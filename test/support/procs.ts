@@ -33,9 +33,28 @@ export interface Proc {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/**
+ * The agent's environment in a test: a log file of its own unless the run
+ * names one, since as root the default is /var/log/client-bootstrap, which
+ * is the machine's, not a test run's.
+ */
+export function agentEnv(
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Record<string, string> {
+  const named =
+    ['CLIENT_BOOTSTRAP_LOG_FILE', 'CLIENT_BOOTSTRAP_CONFIG'].some((k) => k in env) ||
+    args.some((a) => a.startsWith('--log-file') || a.startsWith('--config'));
+  return named ? env : { CLIENT_BOOTSTRAP_LOG_FILE: join(tempDir(), 'agent.log'), ...env };
+}
+
 /** Starts one of our executables under node and collects its output. */
 export function startProc(bin: string, args: string[], env: Record<string, string> = {}): Proc {
-  return startCommand(process.execPath, [bin, ...args], env);
+  return startCommand(
+    process.execPath,
+    [bin, ...args],
+    bin === BIN.agent ? agentEnv(args, env) : env,
+  );
 }
 
 /**
@@ -176,7 +195,8 @@ export function runProc(
   args: string[],
   opts: { input?: string; env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
 ): Promise<Finished> {
-  return runCommand(process.execPath, [bin, ...args], opts);
+  const env = bin === BIN.agent ? agentEnv(args, opts.env) : opts.env;
+  return runCommand(process.execPath, [bin, ...args], { ...opts, ...(env ? { env } : {}) });
 }
 export interface ServerHandle {
   readonly proc: Proc;
