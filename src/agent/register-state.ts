@@ -43,8 +43,13 @@ export async function lockState(ctx: AgentContext, stateDir: StateDir): Promise<
       ctx.log.warn('state.lock_taken_over', { why });
     },
   });
-  const stale = removeStaleTemps(stateDir.dir);
-  if (stale > 0) ctx.log.info('state.stale_temps_removed', { count: stale });
+  try {
+    const stale = removeStaleTemps(stateDir.dir);
+    if (stale > 0) ctx.log.info('state.stale_temps_removed', { count: stale });
+  } catch (err) {
+    release();
+    throw err;
+  }
   return release;
 }
 
