@@ -35,8 +35,10 @@ export interface Proc {
 
 /**
  * The agent's environment in a test: a log file of its own unless the run
- * names one, since as root the default is /var/log/client-bootstrap, which
- * is the machine's, not a test run's.
+ * names one (a flag, the variable or --config), since as root the default is
+ * /var/log/client-bootstrap, which is the machine's, not a test run's. So
+ * these runs always log, `check` and `status` too, and a logFile in a
+ * client-bootstrap.json found beside the program is overridden.
  */
 export function agentEnv(
   args: readonly string[],
