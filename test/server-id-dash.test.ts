@@ -93,6 +93,37 @@ describe('a server id that begins with "-"', () => {
     expect(r.json).toMatchObject({ ok: true, route: 'relay', serverId: DASH_ID });
   });
 
+  it('is taken in camelCase too (--serverId), as yargs takes the option', async () => {
+    const r = await runAgent([
+      'check',
+      '--relay',
+      relay.url,
+      '--serverId',
+      DASH_ID,
+      '--server-pin',
+      server.pin,
+      '--state-dir',
+      join(tempDir(), 'state'),
+    ]);
+    expect(r.code, `${r.stderr}\n${JSON.stringify(r.json)}`).toBe(0);
+    expect(r.json).toMatchObject({ ok: true, serverId: DASH_ID });
+  });
+
+  it('does not turn a lone "-" after a path option into a file named "-"', async () => {
+    const r = await runAgent([
+      'check',
+      '--relay',
+      relay.url,
+      '--server-id',
+      DASH_ID,
+      '--log-file',
+      '-',
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.json).toMatchObject({ code: 'usage', message: '--log-file cannot be "-"' });
+    expect(r.json.hint).toMatch(/--secret-file only/);
+  });
+
   it('still names a missing value: --server-id followed by another option is refused', async () => {
     const r = await runAgent(['check', '--relay', relay.url, '--server-id', '--quiet']);
     expect(r.code).toBe(2);

@@ -4,17 +4,21 @@
  * did-you-mean suggestion.
  */
 import type { Options } from 'yargs';
+import { kebabCase } from '../common/cli.ts';
 import { UserError } from '../common/errors.ts';
 import { nearest } from './suggest.ts';
 
-/** An option given twice is a mistake worth naming (yargs would merge the values). */
+/**
+ * An option given twice is a mistake worth naming (yargs would merge the
+ * values), in either case: "--server-id X --serverId Y" is one option twice.
+ */
 export function refuseRepeatedOptions(argv: readonly string[]): void {
   const seen = new Set<string>();
   for (const a of argv) {
     if (a === '--') break;
-    const m = /^--(?:no-)?([a-z][a-z0-9-]*)/.exec(a);
+    const m = /^--(?:no-)?([A-Za-z][A-Za-z0-9-]*)/.exec(a);
     if (!m) continue;
-    const name = m[1] as string;
+    const name = kebabCase(m[1] as string);
     if (seen.has(name))
       throw new UserError('usage', `--${name} was given more than once`, {
         hint: 'give each option once',
@@ -118,12 +122,14 @@ export const OPTIONS = {
   },
 } as const satisfies Record<string, Options>;
 
-/** The options that take a value, whose value may start with "-" ("--secret-file -", a server id). */
+/** The options that take a value, which may start with "-" (an older server id). */
 export const VALUE_OPTIONS: ReadonlySet<string> = new Set(
   Object.entries(OPTIONS)
     .filter(([, o]) => o.type !== 'boolean')
     .map(([k]) => k),
 );
+/** The one option where "-" means standard input. */
+export const STDIN_OPTIONS: ReadonlySet<string> = new Set(['secret-file']);
 
 /** Option names as typed, for did-you-mean: ours plus yargs' own. */
 const KNOWN_OPTIONS = [...Object.keys(OPTIONS), 'help', 'version'];

@@ -17,6 +17,7 @@ import { failureOf, outcomeOf } from './outcome.ts';
 import { createReporter } from './render.ts';
 import {
   OPTIONS,
+  STDIN_OPTIONS,
   VALUE_OPTIONS,
   refuseRepeatedOptions,
   refuseUnknownOptions,
@@ -44,7 +45,6 @@ const EPILOGUE = `Exit codes:\n${EXIT_MEANINGS.map(([c, m, a]) => `  ${c}  ${m} 
 /** Runs the agent CLI; never throws. */
 export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<number> {
   const t0 = deps.now();
-  argv = joinDashValues(argv, VALUE_OPTIONS);
   const wantsJson = argv.includes('--json');
   const mode: RenderMode = wantsJson ? 'json' : deps.stdout.isTTY ? 'tty' : 'plain';
   let chosen: { command: Command; flags: AgentFlags } | undefined;
@@ -52,6 +52,8 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
     terminal: deps,
   });
   try {
+    // A value may begin with "-" (an older server id); "--json" and "--quiet" are never one.
+    argv = joinDashValues(argv, VALUE_OPTIONS, STDIN_OPTIONS);
     refuseRepeatedOptions(argv);
     refuseUnknownOptions(argv);
     const parser = yargs(argv)

@@ -51,15 +51,27 @@ export function usageFailure(msg: string | undefined, err: Error | undefined): n
   });
 }
 
+/** An option's name as declared: yargs also accepts "--serverId" for "--server-id". */
+export function kebabCase(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
 /**
- * yargs reads a token starting with "-" as an option even where a value is
- * due, so "--server-id -Dx3..." (one server id in 64 begins with "-") or
- * "--secret-file -" lost their values. Neither command line has short
- * options, so a lone-dash token right after an option in `takesValue` is
- * that option's value: it is joined as "--name=token". Tokens after "--"
- * and options already written "--name=value" are left alone.
+ * yargs reads a word starting with "-" as options even where a value is
+ * due, so "--server-id -Dx3..." (one server id in 64 made before ids were
+ * redrawn begins with "-") lost its value. Neither command line has short
+ * options, so a word starting with one "-" right after an option in
+ * `takesValue` (named in either case) is that option's value: it is joined
+ * as "--name=word". A lone "-" is joined only for the options in `stdin`,
+ * where it means standard input; after any other it is a usage error,
+ * rather than name a file called "-". Words starting with "--", options already
+ * written "--name=value" and everything after "--" are left alone.
  */
-export function joinDashValues(argv: readonly string[], takesValue: ReadonlySet<string>): string[] {
+export function joinDashValues(
+  argv: readonly string[],
+  takesValue: ReadonlySet<string>,
+  stdin: ReadonlySet<string> = new Set(),
+): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
@@ -68,12 +80,20 @@ export function joinDashValues(argv: readonly string[], takesValue: ReadonlySet<
       break;
     }
     const next = argv[i + 1];
-    if (
-      a.startsWith('--') &&
-      takesValue.has(a.slice(2)) &&
-      next?.startsWith('-') &&
-      !next.startsWith('--')
-    ) {
+    const name = a.startsWith('--') ? kebabCase(a.slice(2)) : '';
+    if (next === '-' && takesValue.has(name) && !stdin.has(name))
+      throw new UserError('usage', `${a} cannot be "-"`, {
+        hint: stdin.size
+          ? `"-" (standard input) is for ${[...stdin].map((o) => `--${o}`).join(', ')} only`
+          : 'nothing here reads standard input',
+      });
+    const joins =
+      takesValue.has(name) &&
+      next !== undefined &&
+      next.startsWith('-') &&
+      !next.startsWith('--') &&
+      (next !== '-' || stdin.has(name));
+    if (joins) {
       out.push(`${a}=${next}`);
       i++;
     } else out.push(a);

@@ -16,8 +16,18 @@ import { parseTrustedProxies } from '../common/forwarded.ts';
 import type { NatsConnection } from 'nats';
 
 const PROGRAM = 'bootstrap-relay';
-/** Options whose value may start with "-": a server id does once in 64. */
-const RELAY_VALUE_OPTIONS: ReadonlySet<string> = new Set(['server-id', 'data-dir', 'trust-proxy']);
+/** The options that take a value, which may start with "-" (an older server id). */
+const RELAY_VALUE_OPTIONS: ReadonlySet<string> = new Set([
+  'server-id',
+  'data-dir',
+  'listen',
+  'trust-proxy',
+  'nats',
+  'log-level',
+  'max-queued',
+  'request-timeout',
+  'max-per-server',
+]);
 
 const natsOption = {
   type: 'string',
