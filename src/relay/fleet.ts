@@ -11,32 +11,14 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCode, Events, JSONCodec, connect } from 'nats';
+import { ErrorCode, Events, connect } from 'nats';
 import type { Msg, NatsConnection, NatsError, Subscription } from 'nats';
 import type { Logger } from '../common/log.ts';
+import { answerPeer, codec } from './fleet-peer.ts';
+import type { FromHolder, PeerDeps, ToHolder, ToOwner } from './fleet-peer.ts';
 import { timeoutReply } from './queue.ts';
 import type { RelayItem, RelayQueues, ReplyPayload } from './queue.ts';
 
-/** What travels to a holder, and what it answers. */
-type ToHolder = { t: 'req'; item: Omit<RelayItem, 'id'> } | { t: 'status' };
-type FromHolder =
-  | { t: 'reply'; reply: ReplyPayload }
-  | { t: 'retry' }
-  | { t: 'busy' }
-  | { t: 'online'; online: boolean };
-
-interface ToOwner {
-  readonly serverId: string;
-  readonly id: string;
-  readonly reply: ReplyPayload;
-}
-
-const codec = JSONCodec<unknown>();
-
-/** How long a request handed to a holder may wait in its queue before it is handed back. */
-const QUEUED_HANDBACK_MS = 2_000;
-/** A holder takes requests while a poll waits there or one ended this recently. */
-const ACTIVE_MS = 1_000;
 /** No instance holds the tunnel: ask again for this long before answering server_offline. */
 const OFFLINE_CONFIRM_MS = 1_500;
 
@@ -64,12 +46,20 @@ export class Fleet {
   readonly #deps: FleetDeps;
   readonly #holding = new Map<string, Subscription>();
   readonly #sweep: NodeJS.Timeout;
+  readonly #peers: PeerDeps;
   #connected = true;
   #rttMs: number | null = null;
 
   private constructor(nc: NatsConnection, deps: FleetDeps) {
     this.#nc = nc;
     this.#deps = deps;
+    this.#peers = {
+      ...deps,
+      newId: () => this.newId(),
+      onHeld: () => {
+        this.counters.heldForPeers += 1;
+      },
+    };
     nc.subscribe(`cbr.reply.${this.instanceId}`, {
       callback: (err, msg) => {
         if (!err) this.#onOwnerReply(msg);
@@ -150,7 +140,7 @@ export class Fleet {
     const sub = this.#nc.subscribe(`cbr.srv.${serverId}`, {
       queue: 'holders',
       callback: (err, msg) => {
-        if (!err) this.#onHolderRequest(serverId, msg);
+        if (!err) answerPeer(this.#peers, serverId, msg);
       },
     });
     this.#holding.set(serverId, sub);
@@ -165,54 +155,6 @@ export class Fleet {
       this.#holding.delete(serverId);
       this.#deps.log.info('fleet.tunnel_released', { serverId, instance: this.instanceId });
     }
-  }
-
-  #onHolderRequest(serverId: string, msg: Msg): void {
-    let m: ToHolder;
-    try {
-      m = codec.decode(msg.data) as ToHolder;
-    } catch {
-      return;
-    }
-    const respond = (answer: FromHolder): void => {
-      try {
-        msg.respond(codec.encode(answer));
-      } catch {
-        // the connection dropped: the requester times out and its agent retries
-      }
-    };
-    const { queues } = this.#deps;
-    if (m.t === 'status') {
-      respond({ t: 'online', online: queues.isOnline(serverId, this.#deps.onlineGraceMs) });
-      return;
-    }
-    if (m.t !== 'req' || typeof m.item?.body !== 'string') return;
-    if (!queues.isActive(serverId, ACTIVE_MS)) {
-      respond({ t: 'retry' });
-      return;
-    }
-    const id = this.newId();
-    const timers: { timeout?: NodeJS.Timeout; handback?: NodeJS.Timeout } = {};
-    const accepted = queues.submit(serverId, { ...m.item, id }, (reply) => {
-      clearTimeout(timers.timeout);
-      clearTimeout(timers.handback);
-      respond(reply ? { t: 'reply', reply } : { t: 'retry' });
-    });
-    if (!accepted) {
-      respond({ t: 'busy' });
-      return;
-    }
-    this.counters.heldForPeers += 1;
-    timers.timeout = setTimeout(() => {
-      if (queues.cancel(serverId, id)) respond({ t: 'reply', reply: timeoutReply() });
-    }, this.#deps.requestTimeoutMs);
-    // Still queued (no poll came here): hand it back so the requester finds a poll elsewhere.
-    timers.handback = setTimeout(() => {
-      if (queues.isQueued(serverId, id) && queues.cancel(serverId, id)) {
-        clearTimeout(timers.timeout);
-        respond({ t: 'retry' });
-      }
-    }, QUEUED_HANDBACK_MS);
   }
 
   #onOwnerReply(msg: Msg): void {
