@@ -19,7 +19,7 @@ import type { AlarmState } from './alarm.ts';
 import { noSecretWarning } from './secrets-expiry.ts';
 import { AUTH_MODES } from './store-rows.ts';
 import type { SecretRow } from './store.ts';
-import type { AuthMode, ClientRow } from './store-rows.ts';
+import type { AuthMode } from './store-rows.ts';
 
 export interface Settings {
   readonly serverId: string;
@@ -164,31 +164,6 @@ export async function removeSecret(
     },
     now.toISOString(),
   );
-}
-
-export function listClients(dd: DataDir, limit?: number): Promise<ClientRow[]> {
-  return dd.store.listClients(limit);
-}
-
-/** One page of clients (newest first) and how many there are in all. */
-export function listClientsPage(
-  dd: DataDir,
-  page: { limit: number; offset: number },
-): Promise<{ clients: ClientRow[]; total: number }> {
-  return dd.store.listClientsPage(page);
-}
-
-/** The agent's `client-bootstrap.json` for this server. */
-export function clientConfig(
-  dd: DataDir,
-  urls: { serverUrl?: string; relayUrl?: string },
-): Record<string, string> {
-  const config: Record<string, string> = {};
-  if (urls.serverUrl) config.server = urls.serverUrl;
-  if (urls.relayUrl) config.relay = urls.relayUrl;
-  config.serverId = dd.identity.serverId;
-  config.serverPin = dd.identity.pin;
-  return config;
 }
 
 /** Changes made on the admin page, applied together by Save. */

@@ -4,7 +4,7 @@ import type { Argv } from 'yargs';
 import type { CliDeps } from '../common/cli.ts';
 import { runGuarded, usageFailure } from '../common/cli.ts';
 import { UserError } from '../common/errors.ts';
-import { clientConfig } from './admin.ts';
+import { clientConfig } from './clients.ts';
 import { backupDataDir, restoreDataDir } from './backup.ts';
 import { authCommands } from './cli-auth.ts';
 import { clientsCommands } from './cli-clients.ts';

@@ -1,6 +1,7 @@
 /**
- * Removing a registered client: one implementation behind the command
- * line, the admin API and the client's own signed unregister. The row goes
+ * Registered clients: a page of them, the agent configuration that makes
+ * one, and removing one, a single implementation behind the command line,
+ * the admin API and the client's own signed unregister. A removed row goes
  * (its key is no longer known) and the audit says who removed it.
  */
 import { UserError } from '../common/errors.ts';
@@ -47,4 +48,25 @@ export async function removeClient(
     now.toISOString(),
   );
   return removed;
+}
+
+/** One page of clients (newest first) and how many there are in all. */
+export function listClientsPage(
+  dd: DataDir,
+  page: { limit: number; offset: number },
+): Promise<{ clients: ClientRow[]; total: number }> {
+  return dd.store.listClientsPage(page);
+}
+
+/** The agent's `client-bootstrap.json` for this server. */
+export function clientConfig(
+  dd: DataDir,
+  urls: { serverUrl?: string; relayUrl?: string },
+): Record<string, string> {
+  const config: Record<string, string> = {};
+  if (urls.serverUrl) config.server = urls.serverUrl;
+  if (urls.relayUrl) config.relay = urls.relayUrl;
+  config.serverId = dd.identity.serverId;
+  config.serverPin = dd.identity.pin;
+  return config;
 }
