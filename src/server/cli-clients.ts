@@ -1,7 +1,6 @@
 /** `bootstrap-server clients ...`: list the registered clients, remove one. */
 import type { Argv } from 'yargs';
-import { listClientsPage } from './clients.ts';
-import { removeClient } from './clients.ts';
+import { listClientsPage, removeClient } from './clients.ts';
 import { table } from './cli-helpers.ts';
 import type { CliGlobals, ServerCli } from './cli-helpers.ts';
 

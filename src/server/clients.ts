@@ -1,7 +1,7 @@
 /**
  * Registered clients: a page of them, the agent configuration that makes
- * one, and removing one, a single implementation behind the command line,
- * the admin API and the client's own signed unregister. A removed row goes
+ * one, and removing one. Removal is one implementation behind the command
+ * line, the admin API and the client's own signed unregister: the row goes
  * (its key is no longer known) and the audit says who removed it.
  */
 import { UserError } from '../common/errors.ts';
