@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { refuseRepeatedOptions } from './cli-options.ts';
+import { joinSecretFlag, refuseRepeatedOptions } from './cli-options.ts';
 
 describe('refuseRepeatedOptions', () => {
   it('refuses one option given twice, in either case or negated', () => {
@@ -22,5 +22,28 @@ describe('refuseRepeatedOptions', () => {
 
   it('stops at "--"', () => {
     expect(() => refuseRepeatedOptions(['--json', '--', '--json'])).not.toThrow();
+  });
+});
+
+describe('joinSecretFlag', () => {
+  it('takes the word after --secret as the secret even when it begins with "--"', () => {
+    expect(joinSecretFlag(['--secret', '--Tr0ub4dor', '--json'])).toEqual([
+      '--secret=--Tr0ub4dor',
+      '--json',
+    ]);
+  });
+
+  it('leaves it when the word is one of the options, "--", or comes after "--"', () => {
+    for (const argv of [
+      ['--secret', '--json'],
+      ['--secret', '--server=https://s'],
+      ['--secret', '--no-interactive'],
+      ['--secret', '--serverId', 'x'],
+      ['--secret', '--'],
+      ['--', '--secret', '--x'],
+      ['--secret', 'plain'],
+      ['--secret'],
+    ])
+      expect(joinSecretFlag(argv)).toEqual(argv);
   });
 });

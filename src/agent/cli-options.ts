@@ -138,6 +138,33 @@ const CAMEL_OPTIONS = KNOWN_OPTIONS.map((k) =>
   k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()),
 );
 
+/** Whether a word is one of the agent's options (`--name`, `--name=v`, `--no-name`, camelCase). */
+function isOurOption(word: string): boolean {
+  const m = /^--([^=]+)/.exec(word);
+  if (!m) return false;
+  const typed = m[1] as string;
+  const name = typed.startsWith('no-') && !KNOWN_OPTIONS.includes(typed) ? typed.slice(3) : typed;
+  return KNOWN_OPTIONS.includes(name) || CAMEL_OPTIONS.includes(name);
+}
+
+/**
+ * The word after --secret is the secret unless it is one of the agent's
+ * options, even when it begins with "--": read as an option, a secret such
+ * as "--Tr0ub4dor" would be named in the "unknown option" error on stdout
+ * and in the log. (A secret beginning with one "-" is joined by
+ * joinDashValues like any value.)
+ */
+export function joinSecretFlag(argv: readonly string[]): string[] {
+  const end = argv.indexOf('--');
+  const i = argv.findIndex(
+    (a, k) => (end < 0 || k < end) && (a === '--secret' || a === '--Secret'),
+  );
+  const next = argv[i + 1];
+  if (i < 0 || next === undefined || !next.startsWith('--') || next === '--' || isOurOption(next))
+    return [...argv];
+  return [...argv.slice(0, i), `${argv[i] as string}=${next}`, ...argv.slice(i + 2)];
+}
+
 /**
  * An unknown option gets one suggestion by edit distance, named as it was
  * typed (yargs would list it twice, once in camelCase, and suggest nothing).
@@ -147,9 +174,9 @@ export function refuseUnknownOptions(argv: readonly string[]): void {
     if (a === '--') break;
     const m = /^--([^=]+)/.exec(a);
     if (!m) continue;
+    if (isOurOption(a)) continue;
     const typed = m[1] as string;
     const name = typed.startsWith('no-') && !KNOWN_OPTIONS.includes(typed) ? typed.slice(3) : typed;
-    if (KNOWN_OPTIONS.includes(name) || CAMEL_OPTIONS.includes(name)) continue;
     const guess = nearest(name, KNOWN_OPTIONS);
     throw new UserError(
       'usage',

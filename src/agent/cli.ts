@@ -19,6 +19,7 @@ import {
   OPTIONS,
   STDIN_OPTIONS,
   VALUE_OPTIONS,
+  joinSecretFlag,
   refuseRepeatedOptions,
   refuseUnknownOptions,
 } from './cli-options.ts';
@@ -53,7 +54,7 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
   });
   try {
     // A value may begin with "-" (an older server id); "--json" and "--quiet" are never one.
-    argv = joinDashValues(argv, VALUE_OPTIONS, STDIN_OPTIONS);
+    argv = joinDashValues(joinSecretFlag(argv), VALUE_OPTIONS, STDIN_OPTIONS);
     refuseRepeatedOptions(argv);
     refuseUnknownOptions(argv);
     const parser = yargs(argv)
