@@ -2,7 +2,8 @@
  * A secret given with --secret that begins with "-" or "--". Read as
  * options, the first was refused as a cluster of letters and the second
  * was named whole in the "unknown option" error, on stdout and in the log.
- * Both must register, and neither may appear anywhere the agent writes.
+ * Both must register, and neither may appear anywhere the agent writes;
+ * nor may the second word of an unquoted secret that holds a space.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,6 +56,33 @@ describe('a --secret value that begins with a dash', () => {
         ...scanBytes(`stdout ${i}`, Buffer.from(run.stdout), needles),
         ...scanBytes(`stderr ${i}`, Buffer.from(run.stderr), needles),
       ]),
+      ...scanFiles([dir], needles).findings,
+    ];
+    expect(findings, describeFindings(findings)).toEqual([]);
+  });
+
+  it('an unquoted secret with a space: the stray word is refused without being shown', async () => {
+    const stray = 'Spaced-Half-9Tw';
+    const dir = tempDir('cb-spaced-');
+    const r = await runAgent([
+      '--server',
+      d.server.url,
+      '--secret',
+      'First-Half',
+      stray,
+      '--log-file',
+      join(dir, 'agent.log'),
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.json).toMatchObject({
+      code: 'usage',
+      message: 'unexpected words on the command line (not shown)',
+    });
+    expect(r.json.hint).toMatch(/quote/);
+    const needles = secretNeedles(stray);
+    const findings = [
+      ...scanBytes('stdout', Buffer.from(r.stdout), needles),
+      ...scanBytes('stderr', Buffer.from(r.stderr), needles),
       ...scanFiles([dir], needles).findings,
     ];
     expect(findings, describeFindings(findings)).toEqual([]);

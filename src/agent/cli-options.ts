@@ -147,6 +147,12 @@ function isOurOption(word: string): boolean {
   return KNOWN_OPTIONS.includes(name) || CAMEL_OPTIONS.includes(name);
 }
 
+/** Whether the command line carries a secret (--secret, in either case, with or without "="). */
+export function givesSecretFlag(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return argv.some((a, k) => (end < 0 || k < end) && /^--[Ss]ecret(=|$)/.test(a));
+}
+
 /**
  * The word after --secret is the secret unless it is one of the agent's
  * options, even when it begins with "--": read as an option, a secret such

@@ -19,6 +19,7 @@ import {
   OPTIONS,
   STDIN_OPTIONS,
   VALUE_OPTIONS,
+  givesSecretFlag,
   joinSecretFlag,
   refuseRepeatedOptions,
   refuseUnknownOptions,
@@ -94,11 +95,15 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
       .strict()
       .exitProcess(false)
       .fail((msg, err) => {
-        throw err instanceof UserError
-          ? err
-          : new UserError('usage', msg ?? err?.message ?? 'invalid command line', {
-              hint: 'see client-bootstrap --help',
-            });
+        if (err instanceof UserError) throw err;
+        // "--secret Foo Bar" unquoted: the stray word is part of the secret, so it is not shown.
+        if (/^Unknown arguments?:/.test(msg ?? '') && givesSecretFlag(argv))
+          throw new UserError('usage', 'unexpected words on the command line (not shown)', {
+            hint: 'with --secret, quote a secret that holds spaces, or use --secret-file',
+          });
+        throw new UserError('usage', msg ?? err?.message ?? 'invalid command line', {
+          hint: 'see client-bootstrap --help',
+        });
       })
       .version(VERSION)
       .help();
