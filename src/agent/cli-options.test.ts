@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { joinSecretFlag, refuseRepeatedOptions } from './cli-options.ts';
+import { givesSecretFlag, joinSecretFlag, refuseRepeatedOptions } from './cli-options.ts';
 
 describe('refuseRepeatedOptions', () => {
   it('refuses one option given twice, in either case or negated', () => {
@@ -31,12 +31,13 @@ describe('joinSecretFlag', () => {
       '--secret=--Tr0ub4dor',
       '--json',
     ]);
+    // One of the options written with "=" is not how anyone forgets a value: it is the secret.
+    expect(joinSecretFlag(['--secret', '--route=x'])).toEqual(['--secret=--route=x']);
   });
 
   it('leaves it when the word is one of the options, "--", or comes after "--"', () => {
     for (const argv of [
       ['--secret', '--json'],
-      ['--secret', '--server=https://s'],
       ['--secret', '--no-interactive'],
       ['--secret', '--serverId', 'x'],
       ['--secret', '--'],
@@ -45,5 +46,14 @@ describe('joinSecretFlag', () => {
       ['--secret'],
     ])
       expect(joinSecretFlag(argv)).toEqual(argv);
+  });
+});
+
+describe('givesSecretFlag', () => {
+  it('sees --secret in any case and form, after "--" too', () => {
+    for (const argv of [['--secret', 'x'], ['--secret=x'], ['--Secret', 'x'], ['--', '--secret']])
+      expect(givesSecretFlag(argv)).toBe(true);
+    for (const argv of [['--secret-file', 'f'], ['--json'], ['secret']])
+      expect(givesSecretFlag(argv)).toBe(false);
   });
 });

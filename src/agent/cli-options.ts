@@ -147,28 +147,38 @@ function isOurOption(word: string): boolean {
   return KNOWN_OPTIONS.includes(name) || CAMEL_OPTIONS.includes(name);
 }
 
-/** Whether the command line carries a secret (--secret, in either case, with or without "="). */
+/**
+ * Whether the command line carries a secret: a word "--secret" or
+ * "--secret=…" in any case, anywhere (after "--" too). Its usage errors then
+ * name none of its words.
+ */
 export function givesSecretFlag(argv: readonly string[]): boolean {
-  const end = argv.indexOf('--');
-  return argv.some((a, k) => (end < 0 || k < end) && /^--[Ss]ecret(=|$)/.test(a));
+  return argv.some((a) => /^--secret(=|$)/i.test(a));
+}
+
+/** A usage error that names none of the command line's words, for a command line that carries --secret. */
+export function hiddenUsage(what: string): UserError {
+  return new UserError('usage', `${what} (not shown: the command line carries --secret)`, {
+    hint: 'check the command line once without --secret, or give the secret with --secret-file or CLIENT_BOOTSTRAP_SECRET',
+  });
 }
 
 /**
- * The word after --secret is the secret unless it is one of the agent's
- * options, even when it begins with "--": read as an option, a secret such
- * as "--Tr0ub4dor" would be named in the "unknown option" error on stdout
- * and in the log. (A secret beginning with one "-" is joined by
- * joinDashValues like any value.)
+ * The word after --secret is the secret, even when it begins with "--",
+ * unless it is one of the agent's options written bare ("--json",
+ * "--no-interactive"; "--route=x" is taken as a secret): read as an option,
+ * a secret such as "--Tr0ub4dor" would be named in the "unknown option"
+ * error. (A secret beginning with one "-" is joined by joinDashValues like
+ * any value.)
  */
 export function joinSecretFlag(argv: readonly string[]): string[] {
   const end = argv.indexOf('--');
-  const i = argv.findIndex(
-    (a, k) => (end < 0 || k < end) && (a === '--secret' || a === '--Secret'),
-  );
+  const i = argv.findIndex((a, k) => (end < 0 || k < end) && a === '--secret');
   const next = argv[i + 1];
-  if (i < 0 || next === undefined || !next.startsWith('--') || next === '--' || isOurOption(next))
+  const bareOption = next !== undefined && !next.includes('=') && isOurOption(next);
+  if (i < 0 || next === undefined || !next.startsWith('--') || next === '--' || bareOption)
     return [...argv];
-  return [...argv.slice(0, i), `${argv[i] as string}=${next}`, ...argv.slice(i + 2)];
+  return [...argv.slice(0, i), `--secret=${next}`, ...argv.slice(i + 2)];
 }
 
 /**
@@ -181,6 +191,8 @@ export function refuseUnknownOptions(argv: readonly string[]): void {
     const m = /^--([^=]+)/.exec(a);
     if (!m) continue;
     if (isOurOption(a)) continue;
+    // It may be the second half of an unquoted secret: neither it nor a near option is named.
+    if (givesSecretFlag(argv)) throw hiddenUsage('an unknown option');
     const typed = m[1] as string;
     const name = typed.startsWith('no-') && !KNOWN_OPTIONS.includes(typed) ? typed.slice(3) : typed;
     const guess = nearest(name, KNOWN_OPTIONS);

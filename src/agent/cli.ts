@@ -20,6 +20,7 @@ import {
   STDIN_OPTIONS,
   VALUE_OPTIONS,
   givesSecretFlag,
+  hiddenUsage,
   joinSecretFlag,
   refuseRepeatedOptions,
   refuseUnknownOptions,
@@ -96,16 +97,16 @@ export async function runAgentCli(argv: string[], deps: AgentCliDeps): Promise<n
       .exitProcess(false)
       .fail((msg, err) => {
         if (err instanceof UserError) throw err;
-        // "--secret Foo Bar" unquoted: the stray word is part of the secret, so it is not shown.
-        if (/^Unknown arguments?:/.test(msg ?? '') && givesSecretFlag(argv))
-          throw new UserError('usage', 'unexpected words on the command line (not shown)', {
-            hint: 'with --secret, quote a secret that holds spaces, or use --secret-file',
-          });
+        // yargs names the words it refuses; with --secret, one may be part of the secret
+        // ("--secret Foo Bar" unquoted).
+        if (givesSecretFlag(argv)) throw hiddenUsage('the command line is not valid');
         throw new UserError('usage', msg ?? err?.message ?? 'invalid command line', {
           hint: 'see client-bootstrap --help',
         });
       })
       .version(VERSION)
+      // English whatever LANG says, as every other message is.
+      .locale('en')
       .help();
     const parsed = await parser.parseAsync();
     if (!chosen) return 0; // --help or --version was printed

@@ -4,8 +4,7 @@
  * point calls it before anything else runs.
  */
 const sensitiveArg = (a: string, i: number, all: readonly string[]): boolean =>
-  a === '--secret' ||
-  a.startsWith('--secret=') ||
+  /^--secret(=|$)/i.test(a) ||
   (a.startsWith('--proxy=') && a.includes('@')) ||
   (a === '--proxy' && (all[i + 1] ?? '').includes('@'));
 
