@@ -13,7 +13,7 @@ import { floodM1 } from './support/attacker.ts';
 import { deploy } from './support/deploy.ts';
 import type { Deployment } from './support/deploy.ts';
 import { startTinyproxy } from './support/proxy.ts';
-import { BIN, startProc, startServer, tempDir } from './support/procs.ts';
+import { BIN, runProc, startProc, startServer, tempDir } from './support/procs.ts';
 import type { ServerHandle } from './support/procs.ts';
 import { makeTestCa } from './support/tls-cases.ts';
 import type { TestCa } from './support/tls-cases.ts';
@@ -292,6 +292,17 @@ describe('every failure, produced for real, in --json: exit code, code, message,
       });
       expect(r.code).toBe(row.exit);
       expect(r.stderr).toMatch(/error: .+\n {2}what to do: .+/);
+    }
+  });
+
+  it('usage errors are in English whatever LANG says, in all three programs', async () => {
+    const german = { LANG: 'de_DE.UTF-8', LC_ALL: 'de_DE.UTF-8', LANGUAGE: 'de' };
+    const agent = await runAgent([...state(), '--server', d.server.url, 'stray'], { env: german });
+    expect(agent.json).toMatchObject({ code: 'usage', message: 'Unknown argument: stray' });
+    for (const bin of [BIN.server, BIN.relay]) {
+      const r = await runProc(bin, ['stray'], { env: german });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/Unknown argument: stray/);
     }
   });
 

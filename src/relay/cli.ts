@@ -207,6 +207,7 @@ export function runRelayCli(argv: string[], deps: CliDeps): Promise<number> {
         .fail(usageFailure)
         .help()
         .version(VERSION)
+        .locale('en')
         .parseAsync();
       return 0;
     },

@@ -212,7 +212,8 @@ export function runServerCli(argv: string[], deps: CliDeps): Promise<number> {
         .exitProcess(false)
         .fail(usageFailure)
         .help()
-        .version(VERSION);
+        .version(VERSION)
+        .locale('en');
       await cli.parseAsync();
       return 0;
     },
