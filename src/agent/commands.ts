@@ -4,6 +4,7 @@ import { UserError } from '../common/errors.ts';
 import type { AgentContext } from './context.ts';
 import type { Outcome } from './outcome.ts';
 import { failureOf, outcomeOf } from './outcome.ts';
+import { lockWithNotices } from './register-state.ts';
 import { StateDir } from './state.ts';
 import type { Registration } from './state.ts';
 import type { SigningKey } from '../protocol/index.ts';
@@ -96,16 +97,7 @@ export async function unregisterFlow(ctx: AgentContext): Promise<Outcome> {
   if (!existsSync(s.stateDir)) return nothing(` (no state directory ${s.stateDir})`);
   try {
     state.ensure();
-    const release = await state.lock({
-      signal: ctx.deadline.signal,
-      deadlineMs: s.deadlineMs,
-      onWait: (pid) =>
-        ctx.reporter.progress(`waiting for another client-bootstrap (pid ${pid}) to finish`),
-      onTakeOver: (why) => {
-        ctx.reporter.warn(`took over a stale lock: ${why}`);
-        ctx.log.warn('state.lock_taken_over', { why });
-      },
-    });
+    const release = await lockWithNotices(ctx, state);
     try {
       const { reg, key } = readIdentity(state);
       let notice: ServerNotice | null = null;

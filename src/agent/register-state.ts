@@ -1,7 +1,8 @@
 /**
  * What `register` does with the state directory before it sends anything:
- * takes the lock, reads the state (setting a damaged file aside with
- * --force), and decides what a saved registration means for this run.
+ * takes the lock (as `unregister` does too), reads the state (setting a
+ * damaged file aside with --force), and decides what a saved registration
+ * means for this run.
  */
 import { UserError } from '../common/errors.ts';
 import { removeStaleTemps } from '../common/files.ts';
@@ -31,9 +32,13 @@ function describeReplacement(
   };
 }
 
-/** Takes the state directory's lock (waiting out another run) and clears a dead run's temporary files. */
-export async function lockState(ctx: AgentContext, stateDir: StateDir): Promise<() => void> {
-  const release = await stateDir.lock({
+/**
+ * Takes the state directory's lock within the deadline, saying on the
+ * terminal that it waits for another run and when it takes over a stale
+ * lock (register and unregister).
+ */
+export function lockWithNotices(ctx: AgentContext, stateDir: StateDir): Promise<() => void> {
+  return stateDir.lock({
     signal: ctx.deadline.signal,
     deadlineMs: ctx.settings.deadlineMs,
     onWait: (pid) =>
@@ -43,6 +48,11 @@ export async function lockState(ctx: AgentContext, stateDir: StateDir): Promise<
       ctx.log.warn('state.lock_taken_over', { why });
     },
   });
+}
+
+/** Takes the state directory's lock (waiting out another run) and clears a dead run's temporary files. */
+export async function lockState(ctx: AgentContext, stateDir: StateDir): Promise<() => void> {
+  const release = await lockWithNotices(ctx, stateDir);
   try {
     const stale = removeStaleTemps(stateDir.dir);
     if (stale > 0) ctx.log.info('state.stale_temps_removed', { count: stale });
