@@ -133,18 +133,18 @@ export const STDIN_OPTIONS: ReadonlySet<string> = new Set(['secret-file']);
 
 /** Option names as typed, for did-you-mean: ours plus yargs' own. */
 const KNOWN_OPTIONS = [...Object.keys(OPTIONS), 'help', 'version'];
-/** yargs also accepts each option in camelCase; accepted, never suggested. */
-const CAMEL_OPTIONS = KNOWN_OPTIONS.map((k) =>
-  k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()),
-);
 
-/** Whether a word is one of the agent's options (`--name`, `--name=v`, `--no-name`, camelCase). */
+/** The option a word names, negation ("--no-x") taken off; undefined for a word that is no option. */
+function optionName(word: string): string | undefined {
+  const typed = /^--([^=]+)/.exec(word)?.[1];
+  if (typed === undefined) return undefined;
+  return typed.startsWith('no-') && !KNOWN_OPTIONS.includes(typed) ? typed.slice(3) : typed;
+}
+
+/** Whether a word is one of the agent's options (`--name`, `--name=v`, `--no-name`, camelCase as yargs accepts). */
 function isOurOption(word: string): boolean {
-  const m = /^--([^=]+)/.exec(word);
-  if (!m) return false;
-  const typed = m[1] as string;
-  const name = typed.startsWith('no-') && !KNOWN_OPTIONS.includes(typed) ? typed.slice(3) : typed;
-  return KNOWN_OPTIONS.includes(name) || CAMEL_OPTIONS.includes(name);
+  const name = optionName(word);
+  return name !== undefined && KNOWN_OPTIONS.includes(kebabCase(name));
 }
 
 /**
@@ -188,17 +188,14 @@ export function joinSecretFlag(argv: readonly string[]): string[] {
 export function refuseUnknownOptions(argv: readonly string[]): void {
   for (const a of argv) {
     if (a === '--') break;
-    const m = /^--([^=]+)/.exec(a);
-    if (!m) continue;
-    if (isOurOption(a)) continue;
+    const name = optionName(a);
+    if (name === undefined || isOurOption(a)) continue;
     // It may be the second half of an unquoted secret: neither it nor a near option is named.
     if (givesSecretFlag(argv)) throw hiddenUsage('an unknown option');
-    const typed = m[1] as string;
-    const name = typed.startsWith('no-') && !KNOWN_OPTIONS.includes(typed) ? typed.slice(3) : typed;
     const guess = nearest(name, KNOWN_OPTIONS);
     throw new UserError(
       'usage',
-      `unknown option --${typed}${guess ? `; did you mean --${guess}?` : ''}`,
+      `unknown option ${a.split('=')[0] as string}${guess ? `; did you mean --${guess}?` : ''}`,
       { hint: 'see client-bootstrap --help for the options' },
     );
   }

@@ -88,11 +88,7 @@ export function joinDashValues(
           : 'nothing here reads standard input',
       });
     const joins =
-      takesValue.has(name) &&
-      next !== undefined &&
-      next.startsWith('-') &&
-      !next.startsWith('--') &&
-      (next !== '-' || stdin.has(name));
+      takesValue.has(name) && next !== undefined && next.startsWith('-') && !next.startsWith('--');
     if (joins) {
       out.push(`${a}=${next}`);
       i++;
