@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAgent } from './support/agent.ts';
+import { registerViaRelay } from './support/fleet.ts';
 import {
   BIN,
   TEST_KDF_LOG_N,
@@ -76,19 +77,8 @@ describe('a server id that begins with "-"', () => {
 
   it('registers through the relay with --server-id given as a separate word', async () => {
     const secretFile = writeSecretFile(join(tempDir(), 'secret'), SECRET);
-    const r = await runAgent([
-      'register',
-      '--relay',
-      relay.url,
-      '--server-id',
-      DASH_ID,
-      '--server-pin',
-      server.pin,
-      '--secret-file',
-      secretFile,
-      '--state-dir',
-      join(tempDir(), 'state'),
-    ]);
+    // registerViaRelay gives --server-id and --server-pin each as a word of its own.
+    const r = await registerViaRelay(relay.url, server, secretFile);
     expect(r.code, `${r.stderr}\n${JSON.stringify(r.json)}`).toBe(0);
     expect(r.json).toMatchObject({ ok: true, route: 'relay', serverId: DASH_ID });
   });
